@@ -1,0 +1,1 @@
+"""Benchmarks: acknowledgement latency, rollouts at scale, start-up. Run with `python -m bench`."""

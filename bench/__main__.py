@@ -1,0 +1,60 @@
+"""`python -m bench` runs every benchmark, prints a table and writes docs/benchmarks.md.
+`python -m bench --smoke` is a few-second run that proves the benchmarks still work (CI runs it)."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.ack_latency import ack_latency
+from bench.report import Row, table
+from bench.rollouts import rollouts_at_scale
+from bench.startup import startup
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip() or "?"
+    return f"{platform.system()} {platform.machine()}, {cores} cores ({cpu}), Python {platform.python_version()}"
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--smoke", action="store_true", help="a few seconds; proves the benchmarks run")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    args = parser.parse_args(argv)
+
+    rows: list[Row] = []
+    rows += ack_latency(smoke=args.smoke)
+    rows += rollouts_at_scale(smoke=args.smoke)
+    rows += startup(smoke=args.smoke)
+    rendered = table(rows)
+    print(rendered)
+    failed = [r for r in rows if r.met is False]
+    if not args.smoke:
+        when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(
+            f"# Benchmarks\n\nRun with `python -m bench` on {when}.\n\nMachine: {machine()}\n\n{rendered}\n"
+        )
+        print(f"written to {args.out}")
+    if failed:
+        print(f"{len(failed)} target(s) missed", file=sys.stderr)
+    return 0 if args.smoke or not failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,76 @@
+"""`python -m bot` serves Slack; `python -m bot console` and `python -m bot simulator` try it locally."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from types import FrameType
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    command = argv[0] if argv else "serve"
+    if command == "console":
+        from bot.console.runner import main as console_main
+
+        return int(console_main(argv[1:]))
+    if command == "simulator":
+        from bot.baseten.sim_server import main as simulator_main
+
+        return int(simulator_main(argv[1:]))
+    if command in ("serve", "run"):
+        return serve()
+    print(
+        f"chainops: unknown command {command!r}. Use: python -m bot [serve|console|simulator]",
+        file=sys.stderr,
+    )
+    return 2
+
+
+def serve() -> int:
+    from bot.app import build_app
+    from bot.config import ConfigError, load_settings
+    from bot.gateway import WebApiGateway
+    from bot.service import build
+
+    try:
+        settings = load_settings()
+        settings.require_slack()
+        gateway = WebApiGateway(settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
+        chainops = build(settings, gateway=gateway)
+    except ConfigError as exc:
+        print(f"chainops: {exc}", file=sys.stderr)
+        return 2
+    app = build_app(chainops, client=gateway.client)
+    chainops.follower.start()
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    log = logging.getLogger("chainops")
+    try:
+        if settings.slack_app_token is not None:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            log.info("chainops connecting to Slack in Socket Mode")
+            SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
+        else:
+            from bot.server import create
+
+            server = create(app, port=settings.port)
+            log.info("chainops serving HTTP on port %s", settings.port)
+            try:
+                server.run()
+            finally:
+                server.close()
+    except KeyboardInterrupt:
+        log.info("chainops shutting down")
+    finally:
+        chainops.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,45 @@
+"""The Bolt app: acknowledgements happen inline on the request thread, everything else runs afterwards
+on chainops' own worker pool, so a slow Baseten can never delay an ack."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk import WebClient
+
+import handlers
+from bot.service import Chainops
+
+
+def build_app(
+    chainops: Chainops,
+    *,
+    client: WebClient | None = None,
+    authorize: Callable[..., AuthorizeResult] | None = None,
+) -> App:
+    settings = chainops.settings
+    kwargs: dict[str, Any] = {
+        "signing_secret": settings.slack_signing_secret.get_secret_value() or "unused-in-socket-mode",
+        # Ack runs inline and returns at once; the work is a lazy listener on our own pool.
+        "process_before_response": True,
+        "listener_executor": chainops.work,
+        "token_verification_enabled": False,
+        "raise_error_for_unhandled_request": False,
+    }
+    if authorize is not None:
+        kwargs["authorize"] = authorize
+    else:
+        kwargs["token"] = settings.slack_bot_token.get_secret_value()
+        kwargs["client"] = client or WebClient(token=kwargs["token"], base_url=settings.slack_api_url)
+    app = App(**kwargs)
+
+    @app.middleware
+    def provide_chainops(context: Any, next: Callable[[], Any]) -> Any:
+        context["chainops"] = chainops
+        return next()
+
+    handlers.register(app)
+    return app

@@ -1,0 +1,637 @@
+"""The built-in Baseten simulator: an httpx transport that answers the management API the way its
+OpenAPI describes it. Rollouts move BUILDING/DEPLOYING → LOADING_MODEL → ACTIVE as the clock advances;
+failures, slowness and rate limits can be injected. The console and the tests run on it."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from bot.baseten.models import (
+    AutoscalingSettings,
+    Chain,
+    ChainDeployment,
+    ChainEnvironment,
+    Chainlet,
+    ChainletEnvironmentSettings,
+    DeploymentStatus,
+    PromoteToChainEnvironmentRequest,
+    UpdateChainletEnvironmentInstanceTypeRequest,
+)
+from bot.baseten.sim_seed import INSTANCE_TYPES, PRICES
+
+NEW_DEPLOYMENT = [
+    DeploymentStatus.BUILDING,
+    DeploymentStatus.DEPLOYING,
+    DeploymentStatus.LOADING_MODEL,
+    DeploymentStatus.ACTIVE,
+]
+REUSED_DEPLOYMENT = [DeploymentStatus.UPDATING, DeploymentStatus.LOADING_MODEL, DeploymentStatus.ACTIVE]
+EPOCH = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    json: Any
+
+
+@dataclass
+class _Injection:
+    status: int | None  # None: a dropped connection
+    times: int
+    method: str | None
+    path_contains: str | None
+    body: dict[str, Any] | None
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method == method) and (
+            self.path_contains is None or self.path_contains in path
+        )
+
+
+@dataclass
+class _Failure:
+    chainlet: str
+    status: DeploymentStatus
+    at_status: DeploymentStatus
+
+
+@dataclass
+class _ChainletSpec:
+    instance_type_id: str
+    min_replica: int
+    max_replica: int
+
+
+@dataclass
+class _Rollout:
+    started: float
+    sequence: list[DeploymentStatus]
+    env: str
+    scale_down: bool
+    failure: _Failure | None
+
+
+@dataclass
+class _Deployment:
+    id: str
+    chain_id: str
+    created_at: datetime
+    environment: str | None
+    chainlets: dict[str, _ChainletSpec]
+    status: DeploymentStatus = DeploymentStatus.ACTIVE
+    rollout: _Rollout | None = None
+    chainlet_ids: dict[str, str] = field(default_factory=dict)
+    # Chainlet statuses frozen when a rollout failed (the failing chainlet keeps its failure status).
+    frozen: dict[str, DeploymentStatus] = field(default_factory=dict)
+
+
+@dataclass
+class _Environment:
+    name: str
+    created_at: datetime
+    settings: dict[str, _ChainletSpec]
+    current: str | None = None
+    candidate: str | None = None
+
+
+@dataclass
+class _Chain:
+    id: str
+    name: str
+    created_at: datetime
+    team_name: str
+    environments: dict[str, _Environment] = field(default_factory=dict)
+    deployments: dict[str, _Deployment] = field(default_factory=dict)
+
+
+class _Answer(Exception):
+    def __init__(self, status: int, body: Any) -> None:
+        self.status, self.body = status, body
+
+
+class BasetenSimulator(httpx.BaseTransport):
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        step_seconds: float = 2.0,
+        latency: float = 0.0,
+        seed: bool = True,
+    ) -> None:
+        self.api_key = api_key
+        self.clock = clock
+        self.step_seconds = step_seconds
+        self.latency = latency
+        # The environment's cleanup strategy: DEACTIVATE instead of SCALE_TO_ZERO after a promotion.
+        self.deactivate_after_promotion = False
+        self.requests: list[RecordedRequest] = []
+        self._lock = threading.RLock()
+        self._chains: dict[str, _Chain] = {}
+        self._types = {t.id: t for t in INSTANCE_TYPES}
+        self._injections: list[_Injection] = []
+        self._failures: list[_Failure] = []
+        self._ids = itertools.count(1)
+        self._rolling: set[tuple[str, str]] = set()
+        if seed:
+            self._seed()
+
+    # -- seeding ---------------------------------------------------------------------------------------
+
+    def add_chain(
+        self, name: str, chain_id: str, chainlets: dict[str, str], environments: dict[str, tuple[int, int]]
+    ) -> None:
+        """A chain whose chainlets run on the given instance types; environments map to (min, max) replicas."""
+        with self._lock:
+            chain = _Chain(chain_id, name, EPOCH, "acme")
+            for env_name, (low, high) in environments.items():
+                specs = {c: _ChainletSpec(t, low, high) for c, t in chainlets.items()}
+                chain.environments[env_name] = _Environment(env_name, EPOCH, specs)
+            self._chains[chain_id] = chain
+
+    def add_deployment(
+        self,
+        chain_id: str,
+        deployment_id: str | None = None,
+        *,
+        environment: str | None = None,
+        status: DeploymentStatus = DeploymentStatus.ACTIVE,
+        created_at: datetime | None = None,
+    ) -> str:
+        """A deployment of the chain; with an environment it becomes that environment's live deployment."""
+        with self._lock:
+            chain = self._chains[chain_id]
+            deployment_id = deployment_id or f"dep-{next(self._ids):05d}"
+            env = chain.environments.get(environment or "")
+            template = env.settings if env else next(iter(chain.environments.values())).settings
+            specs = {
+                name: _ChainletSpec(s.instance_type_id, s.min_replica, s.max_replica)
+                for name, s in template.items()
+            }
+            created = created_at or EPOCH + timedelta(days=len(chain.deployments))
+            chain.deployments[deployment_id] = _Deployment(
+                deployment_id, chain_id, created, environment, specs, status
+            )
+            if env is not None:
+                env.current = deployment_id
+            return deployment_id
+
+    def _seed(self) -> None:
+        self.add_chain(
+            "hello-chain",
+            "chain-hello",
+            {"HelloWorld": "1x4", "RandInt": "1x2"},
+            {"production": (1, 3), "staging": (0, 1)},
+        )
+        self.add_deployment("chain-hello", "dep-hello-1", status=DeploymentStatus.INACTIVE)
+        self.add_deployment("chain-hello", "dep-hello-2", environment="staging")
+        self.add_deployment("chain-hello", "dep-hello-3", environment="production")
+        self.add_deployment("chain-hello", "dep-hello-4")
+        self.add_chain(
+            "summarizer", "chain-summ", {"Summarize": "A10G:8x32", "Tokenize": "2x8"}, {"production": (1, 2)}
+        )
+        self.add_deployment("chain-summ", "dep-summ-1", environment="production")
+
+    # -- failure injection -----------------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        status: int,
+        *,
+        times: int = 1,
+        method: str | None = None,
+        path_contains: str | None = None,
+        body: dict[str, Any] | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        """The next matching requests answer with this HTTP status (and a Baseten-style error body)."""
+        if body is None:
+            if status == 429:
+                body = {
+                    "error": "Rate limit exceeded. Please try again later.",
+                    "retry_after": retry_after or 1,
+                }
+            elif status >= 500:
+                body = {"error": "Internal server error"}
+            else:
+                body = {"error": f"Simulated HTTP {status}"}
+        with self._lock:
+            self._injections.append(_Injection(status, times, method, path_contains, body))
+
+    def disconnect_next(
+        self, times: int = 1, *, method: str | None = None, path_contains: str | None = None
+    ) -> None:
+        """The next matching requests fail to connect, before Baseten sees them."""
+        with self._lock:
+            self._injections.append(_Injection(None, times, method, path_contains, None))
+
+    def fail_rollouts(
+        self,
+        chainlet_name: str,
+        status: DeploymentStatus = DeploymentStatus.DEPLOY_FAILED,
+        at_status: DeploymentStatus = DeploymentStatus.LOADING_MODEL,
+    ) -> None:
+        """Future rollouts fail when this chainlet would reach `at_status`; its logs then show errors."""
+        with self._lock:
+            self._failures.append(_Failure(chainlet_name, status, at_status))
+
+    def clear_failures(self) -> None:
+        with self._lock:
+            self._injections.clear()
+            self._failures.clear()
+
+    @property
+    def writes(self) -> list[RecordedRequest]:
+        with self._lock:
+            return [r for r in self.requests if r.method in ("POST", "PATCH", "DELETE")]
+
+    # -- transport -------------------------------------------------------------------------------------
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.latency:
+            time.sleep(self.latency)
+        method, path = request.method, request.url.path
+        raw = request.read()
+        try:
+            body: Any = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode(errors="replace")
+        with self._lock:
+            self.requests.append(RecordedRequest(method, path, dict(request.url.params), body))
+            injected = self._injected(method, path)
+        if injected is not None:
+            if injected.status is None:
+                raise httpx.ConnectError("simulated connection failure", request=request)
+            return httpx.Response(injected.status, json=injected.body)
+        if not self._authorized(request.headers.get("Authorization", "")):
+            return httpx.Response(401, json={"error": "Invalid API key"})
+        try:
+            with self._lock:
+                self._advance()
+                status, payload = self._route(method, path, dict(request.url.params), body, raw)
+        except _Answer as answer:
+            return httpx.Response(answer.status, json=answer.body)
+        return httpx.Response(status, json=payload)
+
+    def _injected(self, method: str, path: str) -> _Injection | None:
+        for injection in self._injections:
+            if injection.matches(method, path):
+                injection.times -= 1
+                if injection.times <= 0:
+                    self._injections.remove(injection)
+                return injection
+        return None
+
+    def _authorized(self, header: str) -> bool:
+        scheme, _, key = header.partition(" ")
+        if scheme not in ("Api-Key", "Bearer") or not key.strip():
+            return False
+        return self.api_key is None or key == self.api_key
+
+    def _route(self, method: str, path: str, query: dict[str, str], body: Any, raw: bytes) -> tuple[int, Any]:
+        parts = [p for p in path.split("/") if p]
+        if parts[:1] != ["v1"]:
+            raise _Answer(404, {"error": f"No route {path}"})
+        rest = parts[1:]
+        if rest == ["instance_types"]:
+            return self._only(
+                method, "GET", {"instance_types": [t.model_dump(mode="json") for t in INSTANCE_TYPES]}
+            )
+        if rest == ["instance_type_prices"]:
+            prices = [
+                {"instance_type": self._types[i].model_dump(mode="json"), "price": p}
+                for i, p in PRICES.items()
+            ]
+            return self._only(method, "GET", {"instance_types": prices})
+        if rest == ["chains"]:
+            return self._only(method, "GET", {"chains": [self._chain_json(c) for c in self._chains.values()]})
+        if len(rest) < 2 or rest[0] != "chains":
+            raise _Answer(404, {"error": f"No route {path}"})
+        chain = self._chain(rest[1])
+        tail = rest[2:]
+        if tail == []:
+            return self._only(method, "GET", self._chain_json(chain))
+        if tail == ["deployments"]:
+            newest = sorted(chain.deployments.values(), key=lambda d: d.created_at, reverse=True)
+            return self._only(method, "GET", {"deployments": [self._deployment_json(d) for d in newest]})
+        if len(tail) == 2 and tail[0] == "deployments":
+            return self._only(method, "GET", self._deployment_json(self._deployment(chain, tail[1])))
+        if len(tail) == 5 and tail[0] == "deployments" and tail[2] == "chainlets" and tail[4] == "logs":
+            return self._only(
+                method, "GET", self._logs(chain, self._deployment(chain, tail[1]), tail[3], query)
+            )
+        if tail == ["environments"]:
+            names = [
+                {"name": e.name, "created_at": e.created_at.isoformat()} for e in chain.environments.values()
+            ]
+            return self._only(method, "GET", {"environments": names})
+        if len(tail) >= 2 and tail[0] == "environments":
+            env = self._environment(chain, tail[1])
+            if len(tail) == 2:
+                return self._only(method, "GET", self._environment_json(chain, env))
+            if tail[2:] == ["promote"]:
+                self._only(method, "POST", None)
+                request = _parse(PromoteToChainEnvironmentRequest, body, raw)
+                return 200, self._promote(chain, env, request)
+            if tail[2:] == ["chainlet_settings", "instance_types", "update"]:
+                self._only(method, "POST", None)
+                update = _parse(UpdateChainletEnvironmentInstanceTypeRequest, body, raw)
+                return 200, self._update_instance_types(chain, env, update)
+        raise _Answer(404, {"error": f"No route {path}"})
+
+    @staticmethod
+    def _only(method: str, allowed: str, payload: Any) -> tuple[int, Any]:
+        if method != allowed:
+            raise _Answer(405, {"error": f"Method {method} not allowed"})
+        return 200, payload
+
+    # -- lookups ---------------------------------------------------------------------------------------
+
+    def _chain(self, chain_id: str) -> _Chain:
+        chain = self._chains.get(chain_id)
+        if chain is None:
+            raise _Answer(404, {"error": f"Chain {chain_id} not found"})
+        return chain
+
+    @staticmethod
+    def _deployment(chain: _Chain, deployment_id: str) -> _Deployment:
+        deployment = chain.deployments.get(deployment_id)
+        if deployment is None:
+            raise _Answer(404, {"error": f"Chain deployment {deployment_id} not found"})
+        return deployment
+
+    @staticmethod
+    def _environment(chain: _Chain, name: str) -> _Environment:
+        env = chain.environments.get(name)
+        if env is None:
+            raise _Answer(404, {"error": f"Environment {name} not found for chain {chain.name}"})
+        return env
+
+    # -- writes ----------------------------------------------------------------------------------------
+
+    def _promote(self, chain: _Chain, env: _Environment, request: PromoteToChainEnvironmentRequest) -> Any:
+        source = self._deployment(chain, request.deployment_id)
+        if source.status in (DeploymentStatus.INACTIVE, DeploymentStatus.DEACTIVATING):
+            raise _Answer(400, {"error": f"Deployment {source.id} is inactive; activate it before promoting"})
+        if env.candidate is not None:
+            raise _Answer(409, {"error": f"A promotion is already in progress for environment {env.name}"})
+        if source.environment not in (None, env.name):
+            # Already serving another environment: Baseten builds a copy with a new id.
+            target = self._copy(chain, source, {})
+            sequence = NEW_DEPLOYMENT
+        else:
+            target, sequence = source, REUSED_DEPLOYMENT
+        self._start_rollout(chain, env, target, sequence, request.scale_down_previous_deployment)
+        return self._deployment_json(target)
+
+    def _update_instance_types(
+        self, chain: _Chain, env: _Environment, request: UpdateChainletEnvironmentInstanceTypeRequest
+    ) -> Any:
+        for update in request.updates:
+            if update.chainlet_name not in env.settings:
+                raise _Answer(
+                    400,
+                    {"error": f"Chainlet {update.chainlet_name} does not exist in environment {env.name}"},
+                )
+            if update.instance_type_id not in self._types:
+                raise _Answer(400, {"error": f"Instance type {update.instance_type_id} does not exist"})
+        if env.candidate is not None:
+            raise _Answer(409, {"error": f"A promotion is already in progress for environment {env.name}"})
+        for update in request.updates:
+            env.settings[update.chainlet_name].instance_type_id = update.instance_type_id
+        current = chain.deployments.get(env.current or "")
+        base = current or next(iter(chain.deployments.values()))
+        new = self._copy(chain, base, {u.chainlet_name: u.instance_type_id for u in request.updates})
+        self._start_rollout(chain, env, new, NEW_DEPLOYMENT, True)
+        settings = [self._setting_json(name, spec) for name, spec in env.settings.items()]
+        return {
+            "requires_redeployment": True,
+            "chain_deployment": self._deployment_json(new),
+            "chainlet_environment_settings": settings,
+        }
+
+    def _copy(self, chain: _Chain, source: _Deployment, types: dict[str, str]) -> _Deployment:
+        new_id = f"dep-{next(self._ids):05d}"
+        specs = {
+            n: _ChainletSpec(types.get(n, s.instance_type_id), s.min_replica, s.max_replica)
+            for n, s in source.chainlets.items()
+        }
+        created = max(d.created_at for d in chain.deployments.values()) + timedelta(hours=1)
+        deployment = _Deployment(new_id, chain.id, created, None, specs, DeploymentStatus.BUILDING)
+        chain.deployments[new_id] = deployment
+        return deployment
+
+    def _start_rollout(
+        self,
+        chain: _Chain,
+        env: _Environment,
+        deployment: _Deployment,
+        sequence: list[DeploymentStatus],
+        scale_down: bool,
+    ) -> None:
+        failure = next(
+            (f for f in self._failures if f.chainlet in deployment.chainlets and f.at_status in sequence),
+            None,
+        )
+        for name, spec in env.settings.items():
+            if name in deployment.chainlets:
+                deployment.chainlets[name].min_replica, deployment.chainlets[name].max_replica = (
+                    spec.min_replica,
+                    spec.max_replica,
+                )
+        deployment.rollout = _Rollout(self.clock(), sequence, env.name, scale_down, failure)
+        deployment.status = sequence[0]
+        env.candidate = deployment.id
+        self._rolling.add((chain.id, deployment.id))
+
+    # -- time ------------------------------------------------------------------------------------------
+
+    def _chainlet_statuses(self, deployment: _Deployment) -> dict[str, DeploymentStatus]:
+        rollout = deployment.rollout
+        if rollout is None:
+            return {name: deployment.status for name in deployment.chainlets}
+        step = int((self.clock() - rollout.started) / self.step_seconds) if self.step_seconds > 0 else 10**6
+        last = len(rollout.sequence) - 1
+        statuses: dict[str, DeploymentStatus] = {}
+        for i, name in enumerate(deployment.chainlets):
+            # Every other chainlet lags a step behind, so chainlet-level transitions are visible.
+            index = max(0, min(step - (i % 2), last))
+            status = rollout.sequence[index]
+            failure = rollout.failure
+            reached = failure is not None and index >= rollout.sequence.index(failure.at_status)
+            if failure and failure.chainlet == name and reached:
+                status = failure.status
+            statuses[name] = status
+        return statuses
+
+    def _advance(self) -> None:
+        """Bring every rollout up to the clock: statuses, and promotions that completed."""
+        for chain_id, deployment_id in list(self._rolling):
+            chain = self._chains[chain_id]
+            deployment = chain.deployments[deployment_id]
+            rollout = deployment.rollout
+            assert rollout is not None
+            statuses = self._chainlet_statuses(deployment)
+            failed = [s for s in statuses.values() if s.is_failed]
+            if failed:
+                deployment.status = failed[0]
+                deployment.rollout = None
+                chain.environments[rollout.env].candidate = None
+                self._rolling.discard((chain_id, deployment_id))
+                deployment.frozen = statuses
+                continue
+            order = {s: i for i, s in enumerate(rollout.sequence)}
+            deployment.status = min(statuses.values(), key=lambda s: order[s])
+            if all(s is DeploymentStatus.ACTIVE for s in statuses.values()):
+                self._complete(chain, deployment, rollout)
+
+    def _complete(self, chain: _Chain, deployment: _Deployment, rollout: _Rollout) -> None:
+        env = chain.environments[rollout.env]
+        previous = chain.deployments.get(env.current or "")
+        if previous is not None and previous.id != deployment.id:
+            previous.environment = None
+            if rollout.scale_down:
+                previous.status = (
+                    DeploymentStatus.INACTIVE
+                    if self.deactivate_after_promotion
+                    else DeploymentStatus.SCALED_TO_ZERO
+                )
+        deployment.environment = env.name
+        deployment.status = DeploymentStatus.ACTIVE
+        deployment.rollout = None
+        env.current, env.candidate = deployment.id, None
+        self._rolling.discard((chain.id, deployment.id))
+
+    # -- JSON ------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _chain_json(chain: _Chain) -> Any:
+        return Chain(
+            id=chain.id,
+            created_at=chain.created_at,
+            name=chain.name,
+            deployments_count=len(chain.deployments),
+            team_name=chain.team_name,
+        ).model_dump(mode="json")
+
+    def _deployment_json(self, deployment: _Deployment) -> Any:
+        return self._deployment_model(deployment).model_dump(mode="json")
+
+    def _deployment_model(self, deployment: _Deployment) -> ChainDeployment:
+        statuses = deployment.frozen or self._chainlet_statuses(deployment)
+        chainlets = []
+        for name, spec in deployment.chainlets.items():
+            status = statuses.get(name, deployment.status)
+            serving = (
+                status is DeploymentStatus.ACTIVE and deployment.status is not DeploymentStatus.SCALED_TO_ZERO
+            )
+            chainlets.append(
+                Chainlet(
+                    id=deployment.chainlet_ids.setdefault(name, f"cl-{deployment.id}-{name}"),
+                    name=name,
+                    autoscaling_settings=AutoscalingSettings(
+                        min_replica=spec.min_replica, max_replica=spec.max_replica, concurrency_target=1
+                    )
+                    if status is not DeploymentStatus.BUILDING
+                    else None,
+                    instance_type_name=self._types[spec.instance_type_id].name,
+                    active_replica_count=max(1, spec.min_replica) if serving else 0,
+                    status=DeploymentStatus.SCALED_TO_ZERO
+                    if deployment.status is DeploymentStatus.SCALED_TO_ZERO
+                    else status,
+                )
+            )
+        return ChainDeployment(
+            id=deployment.id,
+            created_at=deployment.created_at,
+            chain_id=deployment.chain_id,
+            environment=deployment.environment,
+            chainlets=chainlets,
+            status=deployment.status,
+        )
+
+    def _setting_json(self, name: str, spec: _ChainletSpec) -> Any:
+        setting = ChainletEnvironmentSettings(
+            chainlet_name=name,
+            autoscaling_settings=AutoscalingSettings(
+                min_replica=spec.min_replica, max_replica=spec.max_replica, concurrency_target=1
+            ),
+            instance_type=self._types[spec.instance_type_id],
+        )
+        return setting.model_dump(mode="json")
+
+    def _environment_json(self, chain: _Chain, env: _Environment) -> Any:
+        current = chain.deployments.get(env.current or "")
+        candidate = chain.deployments.get(env.candidate or "")
+        model = ChainEnvironment(
+            name=env.name,
+            created_at=env.created_at,
+            chain_id=chain.id,
+            chainlet_settings=[
+                ChainletEnvironmentSettings.model_validate(self._setting_json(n, s))
+                for n, s in env.settings.items()
+            ],
+            current_deployment=self._deployment_model(current) if current else None,
+            candidate_deployment=self._deployment_model(candidate) if candidate else None,
+        )
+        return model.model_dump(mode="json")
+
+    def _logs(self, chain: _Chain, deployment: _Deployment, chainlet_id: str, query: dict[str, str]) -> Any:
+        model = self._deployment_model(deployment)
+        chainlet = next((c for c in model.chainlets if c.id == chainlet_id), None)
+        if chainlet is None:
+            raise _Answer(404, {"error": f"Chainlet {chainlet_id} not found"})
+        now_ns = int(time.time() * 1e9)
+        lines = [("INFO", f"Starting {chainlet.name}"), ("INFO", "Loading weights")]
+        if chainlet.status.is_failed:
+            lines += [
+                ("ERROR", "Traceback (most recent call last):"),
+                ("ERROR", f'  File "/app/model/{chainlet.name.lower()}.py", line 42, in load'),
+                ("ERROR", "    self._model = load_model(device='cuda')"),
+                ("ERROR", "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB"),
+            ]
+        levels = ["DEBUG", "INFO", "WARNING", "ERROR"]
+        minimum = levels.index(query.get("min_level", "DEBUG")) if query.get("min_level") in levels else 0
+        entries = [
+            {
+                "timestamp": str(now_ns - (len(lines) - i) * 1_000_000),
+                "message": m,
+                "replica": "ab12c",
+                "level": lvl,
+            }
+            for i, (lvl, m) in enumerate(lines)
+            if levels.index(lvl) >= minimum
+        ]
+        if query.get("direction") == "desc":
+            entries.reverse()
+        limit = int(query.get("limit", "500")) if str(query.get("limit", "500")).isdigit() else 500
+        return {"logs": entries[:limit]}
+
+
+def _parse(model: type[BaseModel], body: Any, raw: bytes) -> Any:
+    if isinstance(body, str) or body is None:
+        raise _Answer(422, {"detail": [{"loc": ["body"], "msg": "Request body must be a JSON object"}]})
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        detail = [
+            {"loc": ["body", *exc_loc], "msg": msg}
+            for exc_loc, msg in ((e["loc"], e["msg"]) for e in exc.errors())
+        ]
+        raise _Answer(422, {"detail": detail}) from None
+
+
+__all__ = ["BasetenSimulator", "RecordedRequest"]

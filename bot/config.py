@@ -1,0 +1,71 @@
+"""Configuration from the environment. A missing or malformed variable stops start-up with one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """One line naming the variable and what is wrong with it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    slack_bot_token: SecretStr = Field(default=SecretStr(""))
+    slack_signing_secret: SecretStr = Field(default=SecretStr(""))
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    baseten_api_key: SecretStr | None = None
+    baseten_api_url: str = "https://api.baseten.co"
+    port: int = Field(default=3000, ge=1, le=65535)
+    database_url: str = "sqlite:///chainops.db"
+    chainops_poll_interval: float = Field(default=5.0, gt=0, le=3600)
+    chainops_rollout_timeout: float = Field(default=7200.0, gt=0)
+    chainops_confirmation_ttl: float = Field(default=900.0, gt=0)
+    chainops_rollback_window: float = Field(default=3600.0, gt=0)
+    chainops_lease_seconds: float = Field(default=30.0, gt=0)
+    chainops_policy: Path | None = None
+    chainops_audit_channel: str | None = None
+    chainops_workers: int = Field(default=16, ge=1, le=256)
+
+    @field_validator("database_url")
+    @classmethod
+    def _sqlalchemy_url(cls, value: str) -> str:
+        # Heroku and others hand out postgres://, which SQLAlchemy no longer accepts as a dialect name.
+        if value.startswith("postgres://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgres://")
+        elif value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        if not value.startswith(("sqlite:", "postgresql+psycopg://")):
+            raise ValueError("must be a sqlite:/// or postgres(ql):// URL")
+        return value
+
+    @field_validator(
+        "chainops_policy", "chainops_audit_channel", "slack_app_token", "baseten_api_key", mode="before"
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def require_slack(self) -> None:
+        """Serving Slack needs the bot token and, in HTTP mode, the signing secret."""
+        if not self.slack_bot_token.get_secret_value():
+            raise ConfigError("SLACK_BOT_TOKEN is not set (the bot token, xoxb-...)")
+        if self.slack_app_token is None and not self.slack_signing_secret.get_secret_value():
+            raise ConfigError("SLACK_SIGNING_SECRET is not set (needed in HTTP mode)")
+        if self.baseten_api_key is None:
+            raise ConfigError("BASETEN_API_KEY is not set")
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
+        # Never echo the value: it may be a secret.
+        raise ConfigError(f"{name} is invalid: {first['msg']}") from None

@@ -1,0 +1,66 @@
+"""Block Kit rendered as readable terminal text. Pure: blocks in, lines out."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+EMOJI = {
+    ":hourglass_flowing_sand:": "⏳",
+    ":hourglass:": "⌛",
+    ":large_green_circle:": "🟢",
+    ":red_circle:": "🔴",
+    ":white_circle:": "⚪",
+    ":lock:": "🔒",
+    ":unlock:": "🔓",
+    ":warning:": "⚠️",
+    ":white_check_mark:": "✅",
+    ":no_entry_sign:": "🚫",
+    ":raised_hand:": "✋",
+    ":electric_plug:": "🔌",
+}
+
+
+def slack_text(text: str) -> str:
+    """Slack mrkdwn to plain terminal text: emoji, mentions, links and emphasis."""
+    for code, char in EMOJI.items():
+        text = text.replace(code, char)
+    text = re.sub(r"<@([A-Z0-9]+)>", r"@\1", text)
+    text = re.sub(r"<#([A-Z0-9]+)(\|[^>]*)?>", r"#\1", text)
+    text = re.sub(r"<!subteam\^([A-Z0-9]+)(\|[^>]*)?>", r"@\1", text)
+    text = re.sub(r"<(https?://[^|>]+)\|([^>]+)>", r"\2 (\1)", text)
+    text = text.replace("```", "")
+    return re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"\1", text)
+
+
+def _text(obj: dict[str, Any] | None) -> str:
+    return slack_text(str((obj or {}).get("text", "")))
+
+
+def render(
+    blocks: list[dict[str, Any]], number_button: Callable[[dict[str, Any]], int], indent: str = ""
+) -> list[str]:
+    lines: list[str] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "header":
+            title = _text(block.get("text"))
+            lines += [f"{indent}{title}", f"{indent}{'─' * min(len(title), 60)}"]
+        elif kind == "section":
+            if block.get("text"):
+                lines += [indent + line for line in _text(block["text"]).splitlines()]
+            fields = [_text(f).replace("\n", ": ", 1) for f in block.get("fields", [])]
+            if fields:
+                lines.append(indent + "   " + " | ".join(f.replace("\n", " ") for f in fields))
+        elif kind == "context":
+            lines.append(indent + "   " + "  ".join(_text(e) for e in block.get("elements", [])))
+        elif kind == "actions":
+            buttons = []
+            for element in block.get("elements", []):
+                if element.get("type") == "button":
+                    buttons.append(f"[{number_button(element)}] {_text(element.get('text'))}")
+            lines.append(indent + "   " + "   ".join(buttons))
+        elif kind == "divider":
+            lines.append(indent + "─" * 40)
+    return lines

@@ -1,0 +1,238 @@
+"""`python -m bot console`: type `/chain ...` lines and press buttons by number. Each line becomes a signed
+Slack request dispatched to the same Bolt app the server runs, so every flow is the real one."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlencode
+
+from pydantic import SecretStr
+from slack_bolt import App, BoltRequest
+from slack_bolt.authorization import AuthorizeResult
+
+from bot.app import build_app
+from bot.config import ConfigError, Settings, load_settings
+from bot.console.gateway import ConsoleGateway, ShownButton
+from bot.service import Chainops, build
+from bot.workpool import WorkPool
+
+USER, USER_NAME, CHANNEL, TEAM = "U0CONSOLE", "you", "C0CONSOLE", "T0CONSOLE"
+GRACE_SECONDS = 120.0
+
+
+class Console:
+    def __init__(self, chainops: Chainops, gateway: ConsoleGateway, work: WorkPool, out: TextIO) -> None:
+        self.chainops = chainops
+        self.gateway = gateway
+        self.work = work
+        self.out = out
+        self.secret = secrets.token_hex(16)
+        chainops.settings.slack_signing_secret = SecretStr(self.secret)
+        self.app: App = build_app(chainops, authorize=_console_identity)
+        self._triggers = 0
+        self._view_values: dict[str, dict[str, Any]] = {}
+
+    # -- Slack-shaped requests -------------------------------------------------------------------------
+
+    def _dispatch(self, body: str) -> int:
+        timestamp = str(int(time.time()))
+        signature = (
+            "v0="
+            + hmac.new(self.secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256).hexdigest()
+        )
+        headers: dict[str, str | Sequence[str]] = {
+            "content-type": "application/x-www-form-urlencoded",
+            "x-slack-request-timestamp": timestamp,
+            "x-slack-signature": signature,
+        }
+        response = self.app.dispatch(BoltRequest(body=body, headers=headers))
+        if response.body and response.status == 200 and response.body.startswith("{"):
+            self._handle_ack(json.loads(response.body))
+        return response.status
+
+    def _handle_ack(self, ack: dict[str, Any]) -> None:
+        if ack.get("response_action") == "errors":
+            for field, message in (ack.get("errors") or {}).items():
+                print(f"  ✗ {field}: {message}", file=self.out, flush=True)
+
+    def command(self, text: str) -> None:
+        self._triggers += 1
+        body = urlencode(
+            {
+                "command": "/chain",
+                "text": text,
+                "user_id": USER,
+                "user_name": USER_NAME,
+                "channel_id": CHANNEL,
+                "channel_name": "console",
+                "team_id": TEAM,
+                "response_url": f"console://respond/{self._triggers}",
+                "trigger_id": f"console-trigger-{self._triggers}",
+            }
+        )
+        self._dispatch(body)
+
+    def click(self, number: int) -> None:
+        button = self.gateway.buttons.get(number)
+        if button is None:
+            print(f"  There is no button [{number}].", file=self.out, flush=True)
+            return
+        if button.confirm and sys.stdin.isatty() and not self._confirmed(button):
+            return
+        self._dispatch(urlencode({"payload": json.dumps(_block_action(button))}))
+
+    def _confirmed(self, button: ShownButton) -> bool:
+        dialog = button.confirm or {}
+        question = dialog.get("text", {}).get("text", "Are you sure?")
+        answer = input(f"  {question} [y/N] ")
+        return answer.strip().lower() in ("y", "yes")
+
+    # -- the loop --------------------------------------------------------------------------------------
+
+    def handle(self, line: str) -> bool:
+        """Run one input line; False means the user asked to leave."""
+        line = line.strip()
+        if not line or line.startswith("#"):
+            return True
+        if line in ("quit", "exit"):
+            return False
+        if line.startswith("/chain"):
+            self.command(line.removeprefix("/chain").strip())
+        elif line.isdigit() or line.startswith("click "):
+            number = line.removeprefix("click ").strip()
+            if number.isdigit():
+                self.click(int(number))
+            else:
+                print("  Usage: click <n>", file=self.out, flush=True)
+        elif line == "help":
+            self.command("help")
+        else:
+            print(
+                "  Type a `/chain ...` command, a button number, `help` or `quit`.", file=self.out, flush=True
+            )
+        self.work.wait_idle()
+        return True
+
+    def drain(self, grace: float) -> None:
+        """At the end of input, let rollouts under way finish (within a grace period)."""
+        self.work.wait_idle()
+        deadline = time.monotonic() + grace
+        if self.chainops.follower.busy():
+            print("(waiting for rollouts to finish; Ctrl-C to stop)", file=self.out, flush=True)
+        while self.chainops.follower.busy() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.work.wait_idle()
+
+
+def _block_action(button: ShownButton) -> dict[str, Any]:
+    return {
+        "type": "block_actions",
+        "user": {"id": USER, "username": USER_NAME, "name": USER_NAME, "team_id": TEAM},
+        "team": {"id": TEAM, "domain": "console"},
+        "api_app_id": "A0CONSOLE",
+        "channel": {"id": CHANNEL, "name": "console"},
+        "container": {
+            "type": "message",
+            "message_ts": button.message_ts,
+            "channel_id": CHANNEL,
+            "is_ephemeral": button.message_ts is None,
+        },
+        "trigger_id": "console-action",
+        "response_url": button.response_url or "console://respond/action",
+        "actions": [
+            {
+                "action_id": button.action_id,
+                "block_id": "b",
+                "value": button.value,
+                "type": "button",
+                "action_ts": str(time.time()),
+            }
+        ],
+    }
+
+
+def _console_identity(**_kwargs: Any) -> AuthorizeResult:
+    return AuthorizeResult(
+        enterprise_id=None,
+        team_id=TEAM,
+        bot_token="xoxb-console",
+        bot_id="B0CONSOLE",
+        bot_user_id="U0CHAINOPS",
+    )
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    if "DATABASE_URL" not in os.environ:
+        # A throwaway database: trying the console must not leave state in the working directory.
+        settings.database_url = (
+            f"sqlite:///{Path(tempfile.mkdtemp(prefix='chainops-console-')) / 'console.db'}"
+        )
+    if "CHAINOPS_POLL_INTERVAL" not in os.environ:
+        settings.chainops_poll_interval = 1.0
+    return settings
+
+
+def main(argv: list[str], *, stdin: TextIO | None = None, out: TextIO | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot console")
+    parser.add_argument("--step-seconds", type=float, default=1.5, help="simulator seconds per rollout step")
+    parser.add_argument(
+        "--grace", type=float, default=GRACE_SECONDS, help="seconds to wait for rollouts at end of input"
+    )
+    args = parser.parse_args(argv)
+    stdin = stdin or sys.stdin
+    out = out or sys.stdout
+    try:
+        settings = _settings()
+    except ConfigError as exc:
+        print(f"chainops: {exc}", file=sys.stderr)
+        return 2
+    transport = None
+    if settings.baseten_api_key is None:
+        from bot.baseten.simulator import BasetenSimulator
+
+        transport = BasetenSimulator(step_seconds=args.step_seconds)
+        settings.baseten_api_url = "https://simulator.invalid"
+        print(
+            "chainops console on the built-in Baseten simulator (no BASETEN_API_KEY): chains hello-chain, summarizer",
+            file=out,
+            flush=True,
+        )
+    else:
+        print(f"chainops console on Baseten at {settings.baseten_api_url}", file=out, flush=True)
+    work = WorkPool(8, "console-work")
+    gateway = ConsoleGateway(out, user_names={USER: USER_NAME})
+    chainops = build(settings, gateway=gateway, transport=transport, work=work)
+    console = Console(chainops, gateway, work, out)
+    chainops.follower.start()
+    interactive = stdin.isatty()
+    if interactive:
+        print("Type `/chain help`, a `/chain ...` command, a button number, or `quit`.", file=out, flush=True)
+    try:
+        while True:
+            if interactive:
+                print("> ", end="", file=out, flush=True)
+            line = stdin.readline()
+            if not line:
+                break
+            if not interactive:
+                print(f"> {line.rstrip()}", file=out, flush=True)
+            if not console.handle(line):
+                break
+        console.drain(args.grace)
+    except KeyboardInterrupt:
+        print("", file=out)
+    finally:
+        chainops.close()
+    return 0

@@ -1,0 +1,408 @@
+"""Follows every active rollout from the database: one scheduler thread, a small poll pool, and a lease per
+rollout so that of several replicas exactly one follows it, and another takes over when one dies."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from bot import blocks
+from bot.baseten.client import BasetenClient
+from bot.baseten.errors import BasetenError, BasetenNotFound
+from bot.baseten.models import ChainDeployment, DeploymentStatus, LogLevel, Phase
+from bot.gateway import Gateway, NotInChannel, SlackFailure
+from bot.store import AuditEvent, Rollout, RolloutState, Store
+
+log = logging.getLogger(__name__)
+
+MAX_BUILD_INTERVAL = 60.0  # a long build is still checked every minute
+UNREACHABLE_AFTER = 120.0  # say so in the thread once Baseten has been unreachable this long
+PARENT_REFRESH = 60.0  # refresh the elapsed time on the parent message at least this often
+LOG_LINES = 5
+
+
+@dataclass(frozen=True)
+class FollowerSettings:
+    poll_interval: float = 5.0
+    rollout_timeout: float = 7200.0
+    lease_seconds: float = 30.0
+    workers: int = 8
+    tick: float = 0.5
+    rollback_window: float = 3600.0
+
+
+def new_owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Follower:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        baseten: BasetenClient,
+        gateway: Gateway,
+        settings: FollowerSettings,
+        on_tick: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.time,
+        owner: str | None = None,
+    ) -> None:
+        self.store = store
+        self.baseten = baseten
+        self.gateway = gateway
+        self.settings = settings
+        self.clock = clock
+        self.owner = owner or new_owner_id()
+        self._on_tick = on_tick
+        self._pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="chainops-poll")
+        self._in_flight: set[str] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_parent_update: dict[str, float] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="chainops-follower", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish polls under way and hand our rollouts back so another replica resumes them at once."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self.store.release_leases(self.owner)
+
+    def wait_polls(self, timeout: float = 30.0) -> None:
+        """Wait until no poll is under way (tests, the console and benchmarks use this)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._in_flight:
+                    return
+            time.sleep(0.01)
+
+    def run_once(self) -> None:
+        """One scheduling pass and the polls it started."""
+        self.tick()
+        self.wait_polls()
+
+    def busy(self) -> bool:
+        return bool(self.store.rollouts(RolloutState.FOLLOWING))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            wait = self.settings.tick
+            try:
+                self.tick()
+                due = self.store.next_poll_due()
+                if due is not None:
+                    # Sleep until the next poll is due (but wake at least every tick for new rollouts).
+                    wait = min(wait, max(0.01, due - self.clock()))
+            except Exception:
+                log.exception("follower tick failed; continuing")
+            self._stop.wait(wait)
+
+    def tick(self) -> None:
+        now = self.clock()
+        if self._on_tick is not None:
+            self._on_tick()
+        self.store.renew_leases(owner=self.owner, now=now, lease_seconds=self.settings.lease_seconds)
+        for rollout in self.store.claim_due_rollouts(
+            owner=self.owner,
+            now=now,
+            lease_seconds=self.settings.lease_seconds,
+            limit=self.settings.workers * 64,
+        ):
+            with self._lock:
+                if rollout.id in self._in_flight:
+                    continue
+                self._in_flight.add(rollout.id)
+            self._pool.submit(self._poll_guarded, rollout)
+
+    def _poll_guarded(self, claimed: Rollout) -> None:
+        try:
+            # Re-read: the claim may predate a poll that finished meanwhile, and a stale row would
+            # report the same transition twice.
+            rollout = self.store.rollout(claimed.id)
+            due = rollout is not None and rollout.next_poll_at <= self.clock()
+            if (
+                rollout is None
+                or not due
+                or rollout.state != RolloutState.FOLLOWING
+                or rollout.lease_owner != self.owner
+            ):
+                return
+            self.poll(rollout)
+        except Exception:
+            log.exception("poll of rollout %s failed; will retry", claimed.id)
+            self.store.save_rollout(
+                claimed.id, owner=self.owner, next_poll_at=self.clock() + self.settings.poll_interval
+            )
+        finally:
+            with self._lock:
+                self._in_flight.discard(claimed.id)
+
+    # -- one poll --------------------------------------------------------------------------------------
+
+    def poll(self, rollout: Rollout) -> None:
+        now = self.clock()
+        if now - rollout.started_at > self.settings.rollout_timeout:
+            self._give_up(rollout, now)
+            return
+        try:
+            if not rollout.deployment_id:
+                resolved = self._resolve(rollout, now)
+                if resolved is None:
+                    return
+                rollout = resolved
+            deployment = self.baseten.get_deployment(rollout.chain_id, rollout.deployment_id)
+        except BasetenError as exc:
+            self._unreachable(rollout, now, exc)
+            return
+        if rollout.unreachable_reported:
+            self._reply(rollout, ":electric_plug: Baseten is answering again; still following.")
+        lines = self._changes(rollout, deployment)
+        phase = deployment.rollout_phase
+        chainlets = {c.name: c.status.value for c in deployment.chainlets}
+        values: dict[str, object] = {
+            "last_status": deployment.status.value,
+            "last_chainlets_json": json.dumps(chainlets, sort_keys=True),
+            "last_ok_at": now,
+            "failures": 0,
+            "unreachable_reported": False,
+        }
+        if phase is Phase.LIVE:
+            values.update(state=RolloutState.SUCCEEDED, finished_at=now, lease_owner=None)
+        elif phase in (Phase.FAILED, Phase.OFF):
+            values.update(state=RolloutState.FAILED, finished_at=now, lease_owner=None)
+        else:
+            interval = self._interval(rollout, deployment, now)
+            # Keep the cadence: the next poll is one interval after this one was due, not after it ended.
+            values["next_poll_at"] = max(now + 0.01, min(rollout.next_poll_at, now) + interval)
+        # Only the lease holder reports: if another replica took over meanwhile, it reports instead.
+        if not self.store.save_rollout(rollout.id, owner=self.owner, **values):
+            return
+        finished = phase is not Phase.IN_PROGRESS
+        if lines or finished or now - self._last_parent_update.get(rollout.id, 0.0) > PARENT_REFRESH:
+            self._update_parent(rollout, deployment, now, _state_line(phase))
+        if finished:
+            self._last_parent_update.pop(rollout.id, None)
+        if lines and not finished:
+            self._reply(rollout, "\n".join(lines))
+        if phase is Phase.LIVE:
+            self._succeeded(rollout, deployment, now)
+        elif finished:
+            self._failed(rollout, deployment)
+
+    def _resolve(self, rollout: Rollout, now: float) -> Rollout | None:
+        """The bot stopped between calling Baseten and hearing back: find what the environment is rolling out."""
+        env = self.baseten.get_environment(rollout.chain_id, rollout.env)
+        candidate = env.candidate_deployment or env.current_deployment
+        if candidate is None or candidate.id == rollout.previous_deployment_id:
+            self.store.save_rollout(
+                rollout.id, owner=self.owner, state=RolloutState.FAILED, finished_at=now, lease_owner=None
+            )
+            text = f":warning: <@{rollout.requester}> I restarted while sending this change and Baseten shows no new deployment in {rollout.chain_name}/*{rollout.env}*. Check `/chain status {rollout.chain_name} {rollout.env}` and run the command again if needed."
+            self._reply(rollout, text)
+            return None
+        self.store.save_rollout(rollout.id, owner=self.owner, deployment_id=candidate.id)
+        self._reply(rollout, f"Resumed after a restart; following deployment `{candidate.id}`.")
+        return self.store.rollout(rollout.id)
+
+    def _interval(self, rollout: Rollout, deployment: ChainDeployment, now: float) -> float:
+        base = self.settings.poll_interval
+        if deployment.status is DeploymentStatus.BUILDING:
+            # Builds take minutes to an hour: poll less often the longer one has been running.
+            return min(max(base, (now - rollout.started_at) / 10), max(base, MAX_BUILD_INTERVAL))
+        return base
+
+    @staticmethod
+    def _changes(rollout: Rollout, deployment: ChainDeployment) -> list[str]:
+        """One line per deployment or chainlet status that changed since the last poll."""
+        lines: list[str] = []
+        if rollout.last_status != deployment.status.value:
+            before = f"{rollout.last_status} → " if rollout.last_status else ""
+            lines.append(
+                f"{blocks.emoji(deployment.status)} Deployment `{deployment.id}`: {before}*{deployment.status.value}*"
+            )
+        seen: dict[str, str] = json.loads(rollout.last_chainlets_json or "{}")
+        for chainlet in deployment.chainlets:
+            previous = seen.get(chainlet.name)
+            if previous != chainlet.status.value:
+                before = f"{previous} → " if previous else ""
+                lines.append(
+                    f"{blocks.emoji(chainlet.status)} {chainlet.name}: {before}*{chainlet.status.value}*"
+                )
+        return lines
+
+    # -- outcomes --------------------------------------------------------------------------------------
+
+    def _succeeded(self, rollout: Rollout, deployment: ChainDeployment, now: float) -> None:
+        took = blocks.elapsed(now - rollout.started_at)
+        text = f":large_green_circle: `{deployment.id}` is live in {rollout.chain_name}/*{rollout.env}* after {took}."
+        extra: blocks.Blocks = []
+        previous = rollout.previous_deployment_id
+        if previous and previous != deployment.id:
+            fate, can_roll_back = self._previous_fate(rollout, previous)
+            text += f"\nPrevious deployment `{previous}` {fate}."
+            if rollout.kind == "promote":
+                if can_roll_back:
+                    window = blocks.elapsed(self.settings.rollback_window)
+                    extra.append(
+                        blocks.context(f"Roll back to `{previous}` with one click for the next {window}.")
+                    )
+                    extra.append(
+                        blocks.rollback_button(rollout.id, previous, f"{rollout.chain_name}/{rollout.env}")
+                    )
+                else:
+                    extra.append(
+                        blocks.context(
+                            f"No rollback offered: `{previous}` {fate}, and chains have no reactivation endpoint."
+                        )
+                    )
+        self._reply(rollout, text, [blocks.section(text), *extra])
+        self._audit(rollout, "succeeded", now)
+
+    def _previous_fate(self, rollout: Rollout, previous: str) -> tuple[str, bool]:
+        try:
+            old = self.baseten.get_deployment(rollout.chain_id, previous)
+        except BasetenNotFound:
+            return "was deleted", False
+        except BasetenError:
+            return "could not be checked", False
+        if old.status.phase is Phase.OFF:
+            return f"is {old.status.value.lower()} (deactivated)", False
+        if (
+            old.status is DeploymentStatus.SCALED_TO_ZERO
+            or old.status is DeploymentStatus.ACTIVE
+            and old.chainlets
+            and all(c.active_replica_count == 0 for c in old.chainlets)
+        ):
+            return "was scaled down to zero", True
+        return f"is still running ({old.status.value})", True
+
+    def _failed(self, rollout: Rollout, deployment: ChainDeployment) -> None:
+        failing = [c for c in deployment.chainlets if c.status.phase in (Phase.FAILED, Phase.OFF)]
+        names = (
+            ", ".join(f"*{c.name}* ({c.status.value})" for c in failing)
+            or f"the deployment ({deployment.status.value})"
+        )
+        text = f":red_circle: <@{rollout.requester}> the rollout of `{deployment.id}` to {rollout.chain_name}/*{rollout.env}* failed: {names}."
+        section_blocks: blocks.Blocks = [blocks.section(text)]
+        for chainlet in failing[:5]:
+            section_blocks.append(
+                blocks.section(
+                    f"*{chainlet.name}* last errors:\n```{self._error_lines(rollout, deployment, chainlet.id)}```"
+                )
+            )
+        if rollout.previous_deployment_id:
+            section_blocks.append(
+                blocks.context(
+                    f"`{rollout.previous_deployment_id}` keeps serving {rollout.env} until a promotion succeeds."
+                )
+            )
+        self._reply(rollout, text, section_blocks)
+        self._audit(rollout, "rollout_failed", self.clock())
+
+    def _error_lines(self, rollout: Rollout, deployment: ChainDeployment, chainlet_id: str) -> str:
+        try:
+            entries = self.baseten.chainlet_logs(
+                rollout.chain_id, deployment.id, chainlet_id, min_level=LogLevel.ERROR, limit=LOG_LINES * 4
+            )
+        except BasetenError as exc:
+            return f"(logs unavailable: {exc.message})"
+        lines = [e.message.strip().replace("```", "'''")[:200] for e in entries if e.message.strip()][
+            -LOG_LINES:
+        ]
+        return "\n".join(lines)[:1200] or "(no error lines in the last 30 minutes)"
+
+    def _give_up(self, rollout: Rollout, now: float) -> None:
+        if not self.store.save_rollout(
+            rollout.id, owner=self.owner, state=RolloutState.TIMED_OUT, finished_at=now, lease_owner=None
+        ):
+            return
+        took = blocks.elapsed(now - rollout.started_at)
+        text = f":hourglass: <@{rollout.requester}> I stopped following `{rollout.deployment_id}` after {took} without a final status. Check it with `/chain status {rollout.chain_name} {rollout.env}`."
+        self._reply(rollout, text)
+        self._update_parent(rollout, None, now, "stopped following (timeout)")
+        self._audit(rollout, "timed_out", now)
+
+    def _unreachable(self, rollout: Rollout, now: float, exc: BasetenError) -> None:
+        failures = rollout.failures + 1
+        backoff = min(self.settings.poll_interval * 2 ** min(failures, 5), MAX_BUILD_INTERVAL)
+        report = now - rollout.last_ok_at > UNREACHABLE_AFTER and not rollout.unreachable_reported
+        saved = self.store.save_rollout(
+            rollout.id,
+            owner=self.owner,
+            failures=failures,
+            next_poll_at=now + backoff,
+            unreachable_reported=rollout.unreachable_reported or report,
+        )
+        log.warning("polling rollout %s failed (%s); retry in %.0fs", rollout.id, exc.message, backoff)
+        if saved and report:
+            self._reply(
+                rollout,
+                f":electric_plug: Baseten has not answered for {blocks.elapsed(now - rollout.last_ok_at)} ({exc.message}). I keep trying.",
+            )
+
+    # -- Slack -----------------------------------------------------------------------------------------
+
+    def _update_parent(
+        self, rollout: Rollout, deployment: ChainDeployment | None, now: float, state_line: str
+    ) -> None:
+        self._last_parent_update[rollout.id] = now
+        try:
+            self.gateway.update(
+                rollout.channel,
+                rollout.parent_ts,
+                rollout.headline,
+                blocks.rollout_parent(
+                    rollout.headline, deployment, seconds=now - rollout.started_at, state_line=state_line
+                ),
+            )
+        except (SlackFailure, NotInChannel) as exc:
+            log.warning("could not update rollout message: %s", exc)
+
+    def _reply(self, rollout: Rollout, text: str, block_list: blocks.Blocks | None = None) -> None:
+        try:
+            self.gateway.post(
+                rollout.channel, text, block_list or [blocks.section(text)], thread_ts=rollout.parent_ts
+            )
+        except (SlackFailure, NotInChannel) as exc:
+            log.warning("could not reply in rollout thread: %s", exc)
+
+    def _audit(self, rollout: Rollout, event: str, now: float) -> None:
+        self.store.audit(
+            AuditEvent(
+                at=now,
+                event=event,
+                actor=rollout.requester,
+                kind=rollout.kind,
+                chain_name=rollout.chain_name,
+                env=rollout.env,
+                summary=rollout.deployment_id,
+                confirmation_id=rollout.request_id or None,
+                channel=rollout.channel,
+                thread_ts=rollout.parent_ts,
+            )
+        )
+
+
+def _state_line(phase: Phase) -> str:
+    return {
+        Phase.IN_PROGRESS: "rolling out",
+        Phase.LIVE: "live",
+        Phase.FAILED: "failed",
+        Phase.OFF: "stopped",
+    }[phase]

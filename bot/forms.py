@@ -1,0 +1,203 @@
+"""The modal flows: open at once, fill dependent fields from Baseten as choices are made, and validate a
+submission into the same plan, preview and confirmation as the typed command."""
+
+from __future__ import annotations
+
+import json
+import logging
+from concurrent.futures import Executor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any
+
+from bot.baseten.client import BasetenClient
+from bot.baseten.errors import BasetenError
+from bot.catalog import Catalog
+from bot.commands import (
+    Command,
+    InstanceTypeChange,
+    InstanceTypeCommand,
+    InstanceTypeModalCommand,
+    PromoteCommand,
+)
+from bot.gateway import Gateway, SlackFailure
+from bot.ids import View
+from bot.modals import FormMetadata, chain_option, instance_type_modal, loading_modal, promote_modal
+from bot.operations import AnyPlan, Invocation, Operations
+from bot.planner import Planner, Refusal
+
+log = logging.getLogger(__name__)
+
+SUBMIT_BUDGET = 2.2  # seconds of Slack's 3 for checking a submission against Baseten
+
+
+@dataclass(frozen=True)
+class Checked:
+    errors: dict[str, str]
+    plan: AnyPlan | None = None
+    invocation: Invocation | None = None
+
+
+def _selected(state: dict[str, Any], block_id: str) -> str | None:
+    for value in (state.get(block_id) or {}).values():
+        chosen = value.get("selected_option")
+        if chosen:
+            return str(chosen.get("value"))
+    return None
+
+
+def _checked(state: dict[str, Any], block_id: str) -> bool:
+    return any(v.get("selected_options") for v in (state.get(block_id) or {}).values())
+
+
+class Forms:
+    def __init__(
+        self,
+        *,
+        baseten: BasetenClient,
+        catalog: Catalog,
+        planner: Planner,
+        gateway: Gateway,
+        operations: Operations,
+        work: Executor,
+    ) -> None:
+        self.baseten = baseten
+        self.catalog = catalog
+        self.planner = planner
+        self.gateway = gateway
+        self.operations = operations
+        self.work = work
+
+    def open(self, command: Command, inv: Invocation) -> None:
+        """Opens with no Baseten data, so the single-use trigger is exchanged at once."""
+        if not inv.trigger_id:
+            self.operations.tell(inv, "Forms need Slack; type the full command (see `/chain help`).")
+            return
+        meta = FormMetadata(channel=inv.channel, response_url=inv.response_url)
+        view = (
+            instance_type_modal(meta)
+            if isinstance(command, InstanceTypeModalCommand)
+            else promote_modal(meta)
+        )
+        try:
+            self.gateway.open_view(inv.trigger_id, view)
+        except SlackFailure as exc:
+            self.operations.tell(
+                inv, f"Could not open the form ({exc}). Try again, or type the full command."
+            )
+
+    def chain_options(self, query: str) -> list[dict[str, Any]]:
+        query = query.strip().lower()
+        chains = sorted(self.catalog.chains(), key=lambda c: c.name)
+        return [chain_option(c) for c in chains if query in c.name.lower() or query == c.id.lower()][:100]
+
+    def chain_picked(self, view: dict[str, Any], chain_id: str) -> None:
+        meta = FormMetadata.model_validate_json(view.get("private_metadata") or "{}")
+        chain = next((c for c in self.catalog.chains() if c.id == chain_id), None)
+        if chain is None:
+            return
+        meta = meta.model_copy(update={"chain_id": chain.id, "chain_name": chain.name, "env": None})
+        promote = view.get("callback_id") == View.PROMOTE.value
+        title = "Promote deployment" if promote else "Change instance types"
+        self.gateway.update_view(view["id"], loading_modal(View(view["callback_id"]), title, meta))
+        try:
+            environments = self.baseten.list_environment_names(chain.id)
+            if promote:
+                new_view = promote_modal(meta, environments, self.baseten.list_deployments(chain.id))
+            else:
+                new_view = instance_type_modal(meta, environments)
+        except BasetenError as exc:
+            new_view = (promote_modal if promote else instance_type_modal)(
+                meta, note=f":warning: {exc.message}"
+            )
+        self.gateway.update_view(view["id"], new_view)
+
+    def env_picked(self, view: dict[str, Any], env: str) -> None:
+        if view.get("callback_id") != View.INSTANCE_TYPE.value:
+            return
+        meta = FormMetadata.model_validate_json(view.get("private_metadata") or "{}")
+        chain_id = meta.chain_id
+        if not chain_id:
+            return
+        meta = meta.model_copy(update={"env": env})
+        try:
+            environments = self.baseten.list_environment_names(chain_id)
+            environment = self.baseten.get_environment(chain_id, env)
+            new_view = instance_type_modal(meta, environments, environment, self.catalog.instance_types())
+        except BasetenError as exc:
+            new_view = instance_type_modal(meta, note=f":warning: {exc.message}")
+        self.gateway.update_view(view["id"], new_view)
+
+    # -- submission ------------------------------------------------------------------------------------
+
+    def check(self, view: dict[str, Any], user: str) -> Checked:
+        """Validate within Slack's deadline; errors are keyed by the offending input's block_id."""
+        future = self.work.submit(self._check, view, user)
+        try:
+            return future.result(timeout=SUBMIT_BUDGET)
+        except FutureTimeout:
+            return Checked({"chain": "Baseten is slow to answer right now; press Preview again in a moment."})
+
+    def _check(self, view: dict[str, Any], user: str) -> Checked:
+        meta = FormMetadata.model_validate_json(view.get("private_metadata") or "{}")
+        state = (view.get("state") or {}).get("values") or {}
+        inv = Invocation(user=user, channel=meta.channel, response_url=meta.response_url)
+        chain_id = _selected(state, "chain")
+        env = _selected(state, "env")
+        if not chain_id:
+            return Checked({"chain": "Choose a chain."})
+        if not env:
+            return Checked({"env": "Choose an environment."})
+        try:
+            if view.get("callback_id") == View.PROMOTE.value:
+                deployment_id = _selected(state, "deployment")
+                if not deployment_id:
+                    return Checked({"deployment": "Choose a deployment."})
+                command = PromoteCommand(
+                    chain=chain_id,
+                    env=env,
+                    deployment_id=deployment_id,
+                    keep_previous=not _checked(state, "scale_down"),
+                )
+                self.operations.check_request(inv, env, force=False, chain=chain_id)
+                plan: AnyPlan = self.planner.plan_promote(command)
+            else:
+                changes = self._changed_chainlets(chain_id, env, state)
+                if not changes:
+                    first = next((k for k in state if k.startswith("chainlet:")), "env")
+                    return Checked({first: "Change at least one chainlet's instance type."})
+                self.operations.check_request(inv, env, force=False, chain=chain_id)
+                plan = self.planner.plan_instance_types(
+                    InstanceTypeCommand(chain=chain_id, env=env, changes=tuple(changes))
+                )
+        except Refusal as exc:
+            field = exc.field if exc.field in state else "chain"
+            return Checked({field: _plain(str(exc))})
+        except BasetenError as exc:
+            return Checked({"chain": exc.message[:150]})
+        return Checked({}, plan, inv)
+
+    def _changed_chainlets(self, chain_id: str, env: str, state: dict[str, Any]) -> list[InstanceTypeChange]:
+        current = {
+            s.chainlet_name: s.instance_type.id
+            for s in self.baseten.get_environment(chain_id, env).chainlet_settings
+        }
+        changes = []
+        for block_id in state:
+            if not block_id.startswith("chainlet:"):
+                continue
+            name = block_id.removeprefix("chainlet:")
+            chosen = _selected(state, block_id)
+            if chosen and chosen != current.get(name):
+                changes.append(InstanceTypeChange(chainlet=name, instance_type_id=chosen))
+        return changes
+
+
+def _plain(text: str) -> str:
+    """Field errors are plain text: drop mrkdwn markup."""
+    return text.replace("`", "").replace("*", "")[:300]
+
+
+def metadata_of(view: dict[str, Any]) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(view.get("private_metadata") or "{}")
+    return loaded

@@ -1,0 +1,22 @@
+"""Every action_id and callback_id in one place."""
+
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    CONFIRM = "chainops_confirm"
+    CANCEL = "chainops_cancel"
+    APPROVE = "chainops_approve"
+    REJECT = "chainops_reject"
+    ROLLBACK = "chainops_rollback"
+    # modal inputs that drive dependent fields or typeahead
+    PICK_CHAIN = "chainops_pick_chain"
+    PICK_ENV = "chainops_pick_env"
+    PICK_DEPLOYMENT = "chainops_pick_deployment"
+    PICK_INSTANCE_TYPE = "chainops_pick_instance_type"
+    SCALE_DOWN = "chainops_scale_down"
+
+
+class View(StrEnum):
+    PROMOTE = "chainops_promote_modal"
+    INSTANCE_TYPE = "chainops_instance_type_modal"

@@ -1,0 +1,189 @@
+"""Checks a request against Baseten before anything is offered: chain, environment, deployment, chainlets
+and instance types. Every problem is a Refusal saying what was wrong and what exists."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+from bot.baseten.client import BasetenClient
+from bot.baseten.errors import BasetenNotFound
+from bot.baseten.models import Chain, ChainDeployment, ChainEnvironment, DeploymentStatus, InstanceType, Phase
+from bot.catalog import Catalog
+from bot.commands import InstanceTypeCommand, PromoteCommand
+from bot.plans import ChainletChange, InstanceTypePlan, PromotePlan
+
+
+class Refusal(Exception):
+    """A request that will not be offered, with the reason to show its requester.
+
+    `field` names the form input at fault (chain, env, deployment, chainlet:<name>) for modal errors."""
+
+    def __init__(self, message: str, *, field: str = "chain") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _listing(names: list[str], limit: int = 12) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "") if names else "none"
+
+
+def _hint(word: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(word, names, n=1)
+    return f" Did you mean `{close[0]}`?" if close else ""
+
+
+class Planner:
+    def __init__(self, baseten: BasetenClient, catalog: Catalog) -> None:
+        self.baseten = baseten
+        self.catalog = catalog
+
+    def chain(self, name_or_id: str) -> Chain:
+        chains = self.catalog.chains()
+        for chain in chains:
+            if name_or_id in (chain.name, chain.id):
+                return chain
+        self.catalog.refresh_chains()  # a chain created a moment ago must not be refused
+        chains = self.catalog.chains()
+        for chain in chains:
+            if name_or_id in (chain.name, chain.id):
+                return chain
+        names = sorted(c.name for c in chains)
+        raise Refusal(f"No chain named `{name_or_id}`.{_hint(name_or_id, names)} Chains: {_listing(names)}")
+
+    def environment(self, chain: Chain, env_name: str) -> ChainEnvironment:
+        names = self.baseten.list_environment_names(chain.id)
+        if env_name not in names:
+            raise Refusal(
+                f"No environment `{env_name}` in {chain.name}.{_hint(env_name, names)} "
+                f"Environments: {_listing(sorted(names))}",
+                field="env",
+            )
+        return self.baseten.get_environment(chain.id, env_name)
+
+    def deployment(self, chain: Chain, deployment_id: str) -> ChainDeployment:
+        try:
+            return self.baseten.get_deployment(chain.id, deployment_id)
+        except BasetenNotFound:
+            recent = self.baseten.list_deployments(chain.id)[:5]
+            shown = ", ".join(f"{d.id} ({d.status.value})" for d in recent) or "none"
+            raise Refusal(
+                f"No deployment `{deployment_id}` in {chain.name}. Newest: {shown}", field="deployment"
+            ) from None
+
+    def plan_promote(self, command: PromoteCommand, *, kind: str = "promote") -> PromotePlan:
+        chain = self.chain(command.chain)
+        env = self.environment(chain, command.env)
+        deployment = self.deployment(chain, command.deployment_id)
+        if deployment.chain_id != chain.id:
+            raise Refusal(
+                f"Deployment `{deployment.id}` belongs to another chain, not {chain.name}.",
+                field="deployment",
+            )
+        current = env.current_deployment
+        if current is not None and current.id == deployment.id:
+            raise Refusal(
+                f"Deployment `{deployment.id}` is already live in {chain.name}/{env.name}.",
+                field="deployment",
+            )
+        if env.candidate_deployment is not None:
+            raise Refusal(
+                f"{chain.name}/{env.name} is already rolling out `{env.candidate_deployment.id}`; "
+                "wait for it to finish, then try again.",
+                field="env",
+            )
+        if deployment.status.phase is Phase.OFF:
+            raise Refusal(
+                f"Deployment `{deployment.id}` is {deployment.status.value.lower()}. Chains have no reactivation "
+                "endpoint: reactivate it in Baseten first, or promote another deployment.",
+                field="deployment",
+            )
+        if deployment.status.phase is Phase.FAILED:
+            raise Refusal(
+                f"Deployment `{deployment.id}` is {deployment.status.value}; it cannot serve traffic.",
+                field="deployment",
+            )
+        return PromotePlan(
+            kind="rollback" if kind == "rollback" else "promote",
+            chain_id=chain.id,
+            chain_name=chain.name,
+            env=env.name,
+            deployment_id=deployment.id,
+            deployment_status=deployment.status,
+            deployment_created_at=deployment.created_at,
+            previous_deployment_id=current.id if current else None,
+            scale_down_previous=not command.keep_previous,
+            force=command.force,
+        )
+
+    def plan_instance_types(self, command: InstanceTypeCommand) -> InstanceTypePlan:
+        chain = self.chain(command.chain)
+        env = self.environment(chain, command.env)
+        settings = {s.chainlet_name: s for s in env.chainlet_settings}
+        types = {t.id: t for t in self.catalog.instance_types()}
+        prices = self.catalog.prices_per_minute()
+        changes: list[ChainletChange] = []
+        for change in command.changes:
+            setting = settings.get(change.chainlet)
+            if setting is None:
+                names = sorted(settings)
+                raise Refusal(
+                    f"No chainlet `{change.chainlet}` in {chain.name}/{env.name}.{_hint(change.chainlet, names)} "
+                    f"Chainlets: {_listing(names)}",
+                    field=f"chainlet:{change.chainlet}",
+                )
+            new = types.get(change.instance_type_id)
+            if new is None:
+                raise Refusal(
+                    f"No instance type `{change.instance_type_id}`.{_hint(change.instance_type_id, list(types))} "
+                    f"Instance types: {_listing(_ordered_ids(types.values()), 20)}",
+                    field=f"chainlet:{change.chainlet}",
+                )
+            current: InstanceType | None = setting.instance_type
+            if current is not None and current.id == new.id:
+                raise Refusal(
+                    f"`{change.chainlet}` already runs on `{new.id}` in {chain.name}/{env.name}.",
+                    field=f"chainlet:{change.chainlet}",
+                )
+            scaling = setting.autoscaling_settings
+            changes.append(
+                ChainletChange(
+                    chainlet=change.chainlet,
+                    current=current,
+                    new=new,
+                    min_replica=scaling.min_replica if scaling else None,
+                    max_replica=scaling.max_replica if scaling else None,
+                    current_price_per_minute=prices.get(current.id) if current else None,
+                    new_price_per_minute=prices.get(new.id),
+                )
+            )
+        if env.candidate_deployment is not None:
+            raise Refusal(
+                f"{chain.name}/{env.name} is already rolling out `{env.candidate_deployment.id}`; "
+                "wait for it to finish, then try again.",
+                field="env",
+            )
+        return InstanceTypePlan(
+            chain_id=chain.id,
+            chain_name=chain.name,
+            env=env.name,
+            previous_deployment_id=env.current_deployment.id if env.current_deployment else None,
+            changes=tuple(changes),
+            force=command.force,
+        )
+
+
+def ordered(types: Iterable[InstanceType]) -> list[InstanceType]:
+    """CPU types first, then GPU types, each from small to large."""
+    return sorted(
+        types, key=lambda t: (t.gpu_count > 0, t.gpu_type or "", t.millicpu_limit, t.memory_limit_mib)
+    )
+
+
+def _ordered_ids(types: Iterable[InstanceType]) -> list[str]:
+    return [t.id for t in ordered(types)]
+
+
+def live_status(deployment: ChainDeployment | None) -> DeploymentStatus | None:
+    return deployment.status if deployment else None

@@ -1,0 +1,32 @@
+"""HTTP mode: Bolt's WSGI adapter behind waitress, a production server with a thread per in-flight request,
+plus `GET /healthz`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from waitress.server import create_server
+
+HTTP_THREADS = 32  # each in-flight request holds one thread only until its ack
+
+
+def wsgi_app(app: App) -> Callable[..., Iterable[bytes]]:
+    slack = SlackRequestHandler(app, path="/slack/events")
+
+    def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/healthz":
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"ok"]
+        return slack(environ, start_response)
+
+    return serve
+
+
+def create(app: App, *, host: str = "0.0.0.0", port: int = 3000) -> Any:
+    """A waitress server; call `.run()` to serve and `.close()` to stop."""
+    return create_server(
+        wsgi_app(app), host=host, port=port, threads=HTTP_THREADS, ident="chainops", channel_timeout=30
+    )

@@ -1,0 +1,23 @@
+"""Durable state: pending confirmations, followed rollouts, environment locks and the audit trail."""
+
+from bot.store.database import connect
+from bot.store.repository import Store
+from bot.store.tables import (
+    AuditEvent,
+    Confirmation,
+    ConfirmationState,
+    EnvironmentLock,
+    Rollout,
+    RolloutState,
+)
+
+__all__ = [
+    "AuditEvent",
+    "Confirmation",
+    "ConfirmationState",
+    "EnvironmentLock",
+    "Rollout",
+    "RolloutState",
+    "Store",
+    "connect",
+]

@@ -1,0 +1,54 @@
+"""Engine creation and start-up schema upgrades, for SQLite files and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+
+from bot.store.tables import Base
+
+
+def connect(url: str) -> Engine:
+    """Open the database and bring its schema up to date (new tables and new columns)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    upgrade(engine)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the follower read while a listener writes; busy_timeout waits out short write locks.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def upgrade(engine: Engine) -> None:
+    """Create missing tables and add columns that a newer version of chainops introduced."""
+    Base.metadata.create_all(engine)
+    inspector = inspect(engine)
+    with engine.begin() as conn:
+        for table in Base.metadata.sorted_tables:
+            existing = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in existing:
+                    continue
+                ddl_type = column.type.compile(dialect=engine.dialect)
+                default = getattr(column.default, "arg", None)
+                clause = (
+                    f" DEFAULT {_literal(default)}" if default is not None and not callable(default) else ""
+                )
+                conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {ddl_type}{clause}'))
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"

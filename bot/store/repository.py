@@ -1,0 +1,240 @@
+"""All reads and writes of durable state. Claims are single conditional UPDATEs, so they are atomic on
+SQLite and PostgreSQL alike: of two clicks or two replicas, exactly one sees its row count be 1."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.store.tables import (
+    AuditEvent,
+    Confirmation,
+    ConfirmationState,
+    EnvironmentLock,
+    Rollout,
+    RolloutState,
+)
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    # -- confirmations ---------------------------------------------------------------------------------
+
+    def add_confirmation(self, confirmation: Confirmation) -> None:
+        with self._session() as s:
+            s.add(confirmation)
+
+    def confirmation(self, confirmation_id: str) -> Confirmation | None:
+        with self._session() as s:
+            return s.get(Confirmation, confirmation_id)
+
+    def set_confirmation_message(self, confirmation_id: str, message_ts: str) -> None:
+        with self._session() as s:
+            s.execute(
+                update(Confirmation).where(Confirmation.id == confirmation_id).values(message_ts=message_ts)
+            )
+
+    def claim_confirmation(self, confirmation_id: str, *, now: float, approver: str | None = None) -> bool:
+        """Move a pending, unexpired confirmation to EXECUTING; True for exactly one caller."""
+        with self._session() as s:
+            result = s.execute(
+                update(Confirmation)
+                .where(
+                    Confirmation.id == confirmation_id,
+                    Confirmation.state == ConfirmationState.PENDING,
+                    Confirmation.expires_at > now,
+                )
+                .values(state=ConfirmationState.EXECUTING, decided_at=now, approver=approver)
+            )
+            return _rowcount(result) == 1
+
+    def close_pending(
+        self, confirmation_id: str, state: ConfirmationState, *, now: float, by: str | None = None
+    ) -> bool:
+        """Cancel, reject or expire a confirmation that is still pending; True if this call did it."""
+        with self._session() as s:
+            result = s.execute(
+                update(Confirmation)
+                .where(Confirmation.id == confirmation_id, Confirmation.state == ConfirmationState.PENDING)
+                .values(state=state, decided_at=now, approver=by)
+            )
+            return _rowcount(result) == 1
+
+    def finish_confirmation(self, confirmation_id: str, state: ConfirmationState, outcome: str) -> None:
+        with self._session() as s:
+            s.execute(
+                update(Confirmation)
+                .where(Confirmation.id == confirmation_id)
+                .values(state=state, outcome=outcome)
+            )
+
+    def due_expiries(self, *, now: float, limit: int = 50) -> list[Confirmation]:
+        with self._session() as s:
+            rows = s.scalars(
+                select(Confirmation)
+                .where(Confirmation.state == ConfirmationState.PENDING, Confirmation.expires_at <= now)
+                .limit(limit)
+            )
+            return list(rows)
+
+    # -- rollouts --------------------------------------------------------------------------------------
+
+    def add_rollout(self, rollout: Rollout) -> None:
+        with self._session() as s:
+            s.add(rollout)
+
+    def rollout(self, rollout_id: str) -> Rollout | None:
+        with self._session() as s:
+            return s.get(Rollout, rollout_id)
+
+    def rollouts(self, state: RolloutState | None = None) -> list[Rollout]:
+        with self._session() as s:
+            query = select(Rollout).order_by(Rollout.started_at)
+            if state is not None:
+                query = query.where(Rollout.state == state)
+            return list(s.scalars(query))
+
+    def claim_due_rollouts(
+        self, *, owner: str, now: float, lease_seconds: float, limit: int
+    ) -> list[Rollout]:
+        """Lease rollouts whose next poll is due and that no live replica holds; return those now ours."""
+        free = or_(Rollout.lease_owner.is_(None), Rollout.lease_until < now, Rollout.lease_owner == owner)
+        with self._session() as s:
+            candidates = list(
+                s.scalars(
+                    select(Rollout.id)
+                    .where(Rollout.state == RolloutState.FOLLOWING, Rollout.next_poll_at <= now, free)
+                    .order_by(Rollout.next_poll_at)
+                    .limit(limit)
+                )
+            )
+        claimed: list[Rollout] = []
+        for rollout_id in candidates:
+            with self._session() as s:
+                result = s.execute(
+                    update(Rollout)
+                    .where(and_(Rollout.id == rollout_id, Rollout.state == RolloutState.FOLLOWING, free))
+                    .values(lease_owner=owner, lease_until=now + lease_seconds)
+                )
+                if _rowcount(result) == 1:
+                    row = s.get(Rollout, rollout_id)
+                    if row is not None:
+                        claimed.append(row)
+        return claimed
+
+    def next_poll_due(self) -> float | None:
+        """When the earliest followed rollout is due, so the scheduler sleeps exactly until then."""
+        with self._session() as s:
+            return s.scalar(
+                select(func.min(Rollout.next_poll_at)).where(Rollout.state == RolloutState.FOLLOWING)
+            )
+
+    def renew_leases(self, *, owner: str, now: float, lease_seconds: float) -> None:
+        """Keep every rollout this process follows, so a slow poll never lets another replica in."""
+        with self._session() as s:
+            s.execute(
+                update(Rollout)
+                .where(Rollout.lease_owner == owner, Rollout.state == RolloutState.FOLLOWING)
+                .values(lease_until=now + lease_seconds)
+            )
+
+    def save_rollout(self, rollout_id: str, *, owner: str, **values: Any) -> bool:
+        """Write progress only while we still hold the lease; False means another replica took over."""
+        with self._session() as s:
+            result = s.execute(
+                update(Rollout).where(Rollout.id == rollout_id, Rollout.lease_owner == owner).values(**values)
+            )
+            return _rowcount(result) == 1
+
+    def update_rollout(self, rollout_id: str, **values: Any) -> None:
+        """For the rollout's creator, before any follower has leased it."""
+        with self._session() as s:
+            s.execute(update(Rollout).where(Rollout.id == rollout_id).values(**values))
+
+    def release_leases(self, owner: str) -> None:
+        with self._session() as s:
+            s.execute(
+                update(Rollout).where(Rollout.lease_owner == owner).values(lease_owner=None, lease_until=0.0)
+            )
+
+    def last_succeeded_rollout(self, chain_name: str, env: str) -> Rollout | None:
+        with self._session() as s:
+            return s.scalars(
+                select(Rollout)
+                .where(
+                    Rollout.chain_name == chain_name,
+                    Rollout.env == env,
+                    Rollout.state == RolloutState.SUCCEEDED,
+                )
+                .order_by(Rollout.finished_at.desc())
+                .limit(1)
+            ).first()
+
+    # -- audit trail -----------------------------------------------------------------------------------
+
+    def audit(self, event: AuditEvent) -> None:
+        with self._session() as s:
+            s.add(event)
+
+    def history(
+        self, *, chain_name: str | None, env: str | None, events: tuple[str, ...], limit: int
+    ) -> list[AuditEvent]:
+        with self._session() as s:
+            query = select(AuditEvent).where(AuditEvent.event.in_(events))
+            if chain_name:
+                query = query.where(AuditEvent.chain_name == chain_name)
+            if env:
+                query = query.where(AuditEvent.env == env)
+            return list(s.scalars(query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)))
+
+    def events_for(self, confirmation_id: str) -> list[AuditEvent]:
+        with self._session() as s:
+            query = (
+                select(AuditEvent)
+                .where(AuditEvent.confirmation_id == confirmation_id)
+                .order_by(AuditEvent.id)
+            )
+            return list(s.scalars(query))
+
+    # -- environment locks -----------------------------------------------------------------------------
+
+    def lock(self, chain_name: str, env: str) -> EnvironmentLock | None:
+        with self._session() as s:
+            return s.get(EnvironmentLock, (chain_name, env))
+
+    def locks(self, chain_name: str) -> list[EnvironmentLock]:
+        with self._session() as s:
+            return list(s.scalars(select(EnvironmentLock).where(EnvironmentLock.chain_name == chain_name)))
+
+    def add_lock(self, lock: EnvironmentLock) -> bool:
+        """False if the environment is already locked."""
+        with self._session() as s:
+            if s.get(EnvironmentLock, (lock.chain_name, lock.env)) is not None:
+                return False
+            s.add(lock)
+            return True
+
+    def remove_lock(self, chain_name: str, env: str) -> bool:
+        with self._session() as s:
+            result = s.execute(
+                delete(EnvironmentLock).where(
+                    EnvironmentLock.chain_name == chain_name, EnvironmentLock.env == env
+                )
+            )
+            return _rowcount(result) == 1
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0))

@@ -1,0 +1,117 @@
+"""One schema for SQLite and PostgreSQL. Times are epoch seconds (floats): same on both, no time zones."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import Boolean, Float, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ConfirmationState(StrEnum):
+    PENDING = "pending"
+    EXECUTING = "executing"
+    EXECUTED = "executed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+class RolloutState(StrEnum):
+    FOLLOWING = "following"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+
+
+class Confirmation(Base):
+    """A previewed change waiting for its requester (or an approver) to press a button."""
+
+    __tablename__ = "confirmations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default=ConfirmationState.PENDING)
+    requester: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(32))
+    chain_name: Mapped[str] = mapped_column(String(200))
+    env: Mapped[str] = mapped_column(String(200))
+    plan_json: Mapped[str] = mapped_column(Text)
+    needs_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    approver: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    response_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    message_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
+    decided_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_confirmations_state_expires", "state", "expires_at"),)
+
+
+class Rollout(Base):
+    """A deployment the bot promised to follow in a channel thread until it succeeds or fails."""
+
+    __tablename__ = "rollouts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    request_id: Mapped[str] = mapped_column(String(32), default="")
+    state: Mapped[str] = mapped_column(String(16), default=RolloutState.FOLLOWING)
+    chain_id: Mapped[str] = mapped_column(String(200))
+    chain_name: Mapped[str] = mapped_column(String(200))
+    env: Mapped[str] = mapped_column(String(200))
+    deployment_id: Mapped[str] = mapped_column(String(200))
+    previous_deployment_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    scale_down_previous: Mapped[bool] = mapped_column(Boolean, default=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    parent_ts: Mapped[str] = mapped_column(String(32))
+    requester: Mapped[str] = mapped_column(String(32))
+    approver: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    headline: Mapped[str] = mapped_column(Text)
+    last_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    last_chainlets_json: Mapped[str] = mapped_column(Text, default="{}")
+    started_at: Mapped[float] = mapped_column(Float)
+    next_poll_at: Mapped[float] = mapped_column(Float)
+    last_ok_at: Mapped[float] = mapped_column(Float)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    unreachable_reported: Mapped[bool] = mapped_column(Boolean, default=False)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[float] = mapped_column(Float, default=0.0)
+    finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    __table_args__ = (Index("ix_rollouts_state_next_poll", "state", "next_poll_at"),)
+
+
+class AuditEvent(Base):
+    """Every request, decision, execution and outcome, newest last."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
+    event: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32), default="")
+    chain_name: Mapped[str] = mapped_column(String(200), default="")
+    env: Mapped[str] = mapped_column(String(200), default="")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    confirmation_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    approver: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    channel: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    thread_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class EnvironmentLock(Base):
+    __tablename__ = "environment_locks"
+
+    chain_name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    env: Mapped[str] = mapped_column(String(200), primary_key=True)
+    locked_by: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    locked_at: Mapped[float] = mapped_column(Float)

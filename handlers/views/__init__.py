@@ -1,0 +1,23 @@
+"""Modal submissions: checked against Baseten before the modal closes, errors shown on the field."""
+
+from typing import Any
+
+from slack_bolt import App
+
+from bot.ids import View
+from handlers.context import chainops_of
+
+
+def submit_form(ack: Any, body: dict[str, Any], context: Any) -> None:
+    chainops = chainops_of(context)
+    checked = chainops.forms.check(body["view"], str(body["user"]["id"]))
+    if checked.errors or checked.plan is None or checked.invocation is None:
+        ack(response_action="errors", errors=checked.errors)
+        return
+    ack()
+    chainops.work.submit(chainops.operations.request, checked.plan, checked.invocation)
+
+
+def register(app: App) -> None:
+    app.view(View.PROMOTE.value)(submit_form)
+    app.view(View.INSTANCE_TYPE.value)(submit_form)

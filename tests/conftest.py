@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.world import World, make_world, postgres_url
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    w = make_world(tmp_path)
+    yield w
+    w.chainops.close()
+    w.slack.close()
+
+
+def reset_postgres(url: str) -> str:
+    """A clean schema for each test on the shared PostgreSQL database."""
+    sa_url = url.replace("postgresql://", "postgresql+psycopg://", 1).replace("postgres://", "postgresql+psycopg://", 1)
+    engine = create_engine(sa_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS confirmations, rollouts, audit_events, environment_locks"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'chainops.db'}"
+    url = postgres_url()
+    if url is None:
+        pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)")
+    return reset_postgres(url)

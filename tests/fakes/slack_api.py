@@ -1,0 +1,652 @@
+"""A fake Slack Web API on loopback.
+
+Real `slack_sdk.WebClient`s and Bolt's `respond()` talk to it over HTTP, so tests exercise serialisation,
+auth headers, retry handlers and error codes, then assert on what a person in Slack would see."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+BOT_USER_ID = "UBOT"
+BOT_ID = "BBOT"
+TEAM_ID = "T1"
+
+# Fields WebClient may send as a JSON string inside a form body.
+_JSON_FIELDS = ("blocks", "attachments", "view")
+# Keys whose text a person does not see on the message itself (dialogs, hidden state).
+_HIDDEN_KEYS = {"confirm", "state", "private_metadata", "value", "action_id", "block_id", "url"}
+
+
+@dataclass
+class ApiCall:
+    method: str
+    params: dict[str, Any]
+    at: float
+    error: str | None = None  # the error code answered, if any ("ratelimited", "not_in_channel", ...)
+
+
+@dataclass
+class Message:
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]]
+    channel: str
+    user: str = BOT_USER_ID
+    bot_id: str = BOT_ID
+    thread_ts: str | None = None
+    replies: list[Message] = field(default_factory=list)
+    edits: int = 0
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    to: str | None = None  # recipient of an ephemeral message
+
+    def as_dict(self) -> dict[str, Any]:
+        """The shape Slack puts in `message` of a block_actions payload."""
+        out: dict[str, Any] = {
+            "type": "message",
+            "ts": self.ts,
+            "text": self.text,
+            "user": self.user,
+            "bot_id": self.bot_id,
+            "blocks": copy.deepcopy(self.blocks),
+        }
+        if self.thread_ts:
+            out["thread_ts"] = self.thread_ts
+        return out
+
+
+@dataclass
+class _Origin:
+    """Where a response_url came from, so replace_original/delete_original hit the right message."""
+
+    channel: str | None
+    message_ts: str | None = None
+    ephemeral: bool = True
+
+
+class FakeSlack:
+    def __init__(self, token: str = "xoxb-test-token") -> None:
+        self.token = token
+        self.channels_without_bot: set[str] = set()
+        self.usergroups: dict[str, list[str]] = {}
+        self.expired_triggers: set[str] = set()
+        self.latency: float = 0.0
+        self.calls: list[ApiCall] = []
+        self.responses: list[dict[str, Any]] = []
+
+        self._lock = threading.RLock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._ts = 0
+        self._ids = 0
+        self._channels: dict[str, list[Message]] = {}
+        self._by_ts: dict[tuple[str, str], Message] = {}
+        self._ephemeral: dict[str, list[Message]] = {}
+        self._response_names: list[str] = []
+        self._shown: dict[str, list[dict[str, Any]]] = {}
+        self._origins: dict[str, _Origin] = {}
+        self._used_triggers: set[str] = set()
+        self._views: dict[str, dict[str, Any]] = {}
+        self._latest_view_id: str | None = None
+        self._rate_limits: dict[str, list[int]] = {}  # method -> [remaining, retry_after]
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+
+    def start(self) -> FakeSlack:
+        if self._server is not None:
+            return self
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-slack", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop serving; safe to call twice (fixtures and tests both close)."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("FakeSlack is not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}/"
+
+    @property
+    def api_url(self) -> str:
+        return self.base_url + "api/"
+
+    def response_url(self, name: str = "default") -> str:
+        return f"{self.base_url}respond/{name}"
+
+    def bind_response_url(
+        self, name: str, *, channel: str | None, message_ts: str | None = None, ephemeral: bool = True
+    ) -> None:
+        """Record which message a response_url belongs to (the payload builders call this)."""
+        with self._lock:
+            self._origins[name] = _Origin(channel, message_ts, ephemeral)
+
+    # -- fault injection ---------------------------------------------------------------------------------
+
+    def rate_limit_next(self, method: str, times: int = 1, retry_after: int = 1) -> None:
+        with self._lock:
+            self._rate_limits[method] = [times, retry_after]
+
+    # -- recordings --------------------------------------------------------------------------------------
+
+    def calls_to(self, method: str) -> list[ApiCall]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+    def responses_to(self, name: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [r for n, r in zip(self._response_names, self.responses, strict=True) if n == name]
+
+    # -- what a person sees ------------------------------------------------------------------------------
+
+    def messages(self, channel: str) -> list[Message]:
+        """Top-level messages in the channel, oldest first; snapshots, so later edits don't shift them."""
+        with self._lock:
+            return copy.deepcopy(self._channels.get(channel, []))
+
+    def message(self, channel: str, ts: str) -> Message | None:
+        with self._lock:
+            found = self._by_ts.get((channel, ts))
+            return copy.deepcopy(found) if found else None
+
+    def thread(self, channel: str, ts: str) -> list[Message]:
+        with self._lock:
+            parent = self._by_ts.get((channel, ts))
+            return copy.deepcopy(parent.replies) if parent else []
+
+    def ephemeral(self, user: str) -> list[Message]:
+        with self._lock:
+            return copy.deepcopy(self._ephemeral.get(user, []))
+
+    def shown_responses(self, name: str = "default") -> list[dict[str, Any]]:
+        with self._lock:
+            return copy.deepcopy(self._shown.get(name, []))
+
+    def last_response(self, name: str = "default") -> dict[str, Any] | None:
+        shown = self.shown_responses(name)
+        return shown[-1] if shown else None
+
+    def latest_view(self) -> dict[str, Any] | None:
+        """The view most recently opened or updated, as Slack now shows it (with its id)."""
+        with self._lock:
+            return copy.deepcopy(self._latest_view_id and self._views.get(self._latest_view_id))
+
+    def view(self, view_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._views.get(view_id)
+            return copy.deepcopy(found) if found else None
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if predicate():
+                return
+            if time.monotonic() >= deadline:
+                raise AssertionError(
+                    f"condition not met within {timeout}s; recent Slack traffic:\n{self._dump()}"
+                )
+            time.sleep(0.01)
+
+    def _dump(self, last: int = 12) -> str:
+        with self._lock:
+            lines = [
+                f"  {c.method} {_short(c.params)}" + (f" -> {c.error}" if c.error else "")
+                for c in self.calls[-last:]
+            ]
+            lines += [
+                f"  respond/{n} {_short(r)}"
+                for n, r in list(zip(self._response_names, self.responses, strict=True))[-last:]
+            ]
+        return "\n".join(lines) or "  (nothing)"
+
+    # -- Web API -----------------------------------------------------------------------------------------
+
+    def _api(
+        self, method: str, params: dict[str, Any], auth: str | None
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """Answer one Web API call: (HTTP status, JSON body, extra headers)."""
+        token = (
+            auth.removeprefix("Bearer ").strip()
+            if auth and auth.startswith("Bearer ")
+            else params.get("token")
+        )
+        params = {k: v for k, v in params.items() if k != "token"}
+        with self._lock:
+            call = ApiCall(method, params, time.monotonic())
+            self.calls.append(call)
+            if not token:
+                body = _error("not_authed")
+            elif token != self.token:
+                body = _error("invalid_auth")
+            elif (limit := self._take_rate_limit(method)) is not None:
+                call.error = "ratelimited"
+                return 429, _error("ratelimited"), {"Retry-After": str(limit)}
+            else:
+                handler = _METHODS.get(method)
+                try:
+                    body = handler(self, params) if handler else {"ok": True}
+                except _Refused as exc:
+                    body = _error(str(exc))
+            call.error = None if body.get("ok") else str(body.get("error"))
+        headers = {"x-oauth-scopes": "chat:write,commands,usergroups:read"} if method == "auth.test" else {}
+        return 200, body, headers
+
+    def _take_rate_limit(self, method: str) -> int | None:
+        pending = self._rate_limits.get(method)
+        if not pending or pending[0] <= 0:
+            return None
+        pending[0] -= 1
+        return pending[1]
+
+    def _next_ts(self) -> str:
+        self._ts += 1
+        micros = 1_700_000_000_000_000 + self._ts * 100
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    def _next_id(self, prefix: str) -> str:
+        self._ids += 1
+        return f"{prefix}{self._ids:08X}"
+
+    def _auth_test(self, _params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": "https://chainops-test.slack.com/",
+            "team": "Chainops Test",
+            "user": "chainops",
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    def _post_message(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel = str(p.get("channel") or "")
+        if not channel:
+            return _error("channel_not_found")
+        if channel in self.channels_without_bot:
+            return _error("not_in_channel")
+        if not p.get("text") and not p.get("blocks") and not p.get("attachments"):
+            return _error("no_text")
+        message = Message(
+            ts=self._next_ts(),
+            text=str(p.get("text") or ""),
+            blocks=list(p.get("blocks") or []),
+            attachments=list(p.get("attachments") or []),
+            channel=channel,
+        )
+        if thread_ts := p.get("thread_ts"):
+            parent = self._by_ts.get((channel, str(thread_ts)))
+            if parent is None:
+                return _error("thread_not_found")
+            if parent.thread_ts:  # a reply's ts: Slack files it under the thread's parent
+                parent = self._by_ts[(channel, parent.thread_ts)]
+            message.thread_ts = parent.ts
+            parent.replies.append(message)
+        else:
+            self._channels.setdefault(channel, []).append(message)
+        self._by_ts[(channel, message.ts)] = message
+        return {"ok": True, "channel": channel, "ts": message.ts, "message": message.as_dict()}
+
+    def _update(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(p.get("channel") or ""), str(p.get("ts") or "")
+        if channel in self.channels_without_bot:
+            return _error("not_in_channel")
+        message = self._by_ts.get((channel, ts))
+        if message is None:
+            return _error("message_not_found")
+        # Like Slack: omitted fields keep their old value; `blocks: []` clears them.
+        if "text" in p:
+            message.text = str(p["text"] or "")
+        if "blocks" in p:
+            message.blocks = list(p["blocks"] or [])
+        if "attachments" in p:
+            message.attachments = list(p["attachments"] or [])
+        message.edits += 1
+        return {"ok": True, "channel": channel, "ts": ts, "text": message.text, "message": message.as_dict()}
+
+    def _post_ephemeral(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel, user = str(p.get("channel") or ""), str(p.get("user") or "")
+        if channel in self.channels_without_bot:
+            return _error("not_in_channel")
+        if not user:
+            return _error("user_not_in_channel")
+        message = Message(
+            ts=self._next_ts(),
+            text=str(p.get("text") or ""),
+            blocks=list(p.get("blocks") or []),
+            attachments=list(p.get("attachments") or []),
+            channel=channel,
+            thread_ts=p.get("thread_ts"),
+            to=user,
+        )
+        self._ephemeral.setdefault(user, []).append(message)
+        return {"ok": True, "message_ts": message.ts}
+
+    def _permalink(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(p.get("channel") or ""), str(p.get("message_ts") or "")
+        message = self._by_ts.get((channel, ts))
+        if message is None:
+            return _error("message_not_found")
+        link = f"https://chainops-test.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        if message.thread_ts:
+            link += f"?thread_ts={message.thread_ts}&cid={channel}"
+        return {"ok": True, "channel": channel, "permalink": link}
+
+    def _use_trigger(self, trigger_id: str) -> bool:
+        """Triggers are single-use; an expired or reused one is refused the same way."""
+        if not trigger_id or trigger_id in self.expired_triggers or trigger_id in self._used_triggers:
+            return False
+        self._used_triggers.add(trigger_id)
+        return True
+
+    def _store_view(
+        self, view: Any, *, view_id: str | None = None, previous: str | None = None
+    ) -> dict[str, Any]:
+        if not isinstance(view, dict):
+            raise _Refused("invalid_arguments")
+        stored = {
+            **view,
+            "id": view_id or self._next_id("V"),
+            "team_id": TEAM_ID,
+            "app_id": "A0CHAINOPS",
+            "bot_id": BOT_ID,
+            "hash": f"{time.time_ns()}.{self._next_id('h')}",
+            "state": {"values": {}},
+            "private_metadata": view.get("private_metadata", ""),
+            "callback_id": view.get("callback_id", ""),
+            "external_id": view.get("external_id", ""),
+            "previous_view_id": previous,
+        }
+        stored["root_view_id"] = stored["id"] if previous is None else self._views[previous]["root_view_id"]
+        self._views[stored["id"]] = stored
+        self._latest_view_id = stored["id"]
+        return {"ok": True, "view": copy.deepcopy(stored)}
+
+    def _views_open(self, p: dict[str, Any]) -> dict[str, Any]:
+        if not self._use_trigger(str(p.get("trigger_id") or "")):
+            return _error("expired_trigger_id")
+        return self._store_view(p.get("view"))
+
+    def _views_push(self, p: dict[str, Any]) -> dict[str, Any]:
+        if not self._use_trigger(str(p.get("trigger_id") or "")):
+            return _error("expired_trigger_id")
+        top = next(reversed(self._views), None) if self._views else None
+        return self._store_view(p.get("view"), previous=top)
+
+    def _views_update(self, p: dict[str, Any]) -> dict[str, Any]:
+        view_id = p.get("view_id")
+        if not view_id and p.get("external_id"):
+            view_id = next(
+                (v["id"] for v in self._views.values() if v["external_id"] == p["external_id"]), None
+            )
+        current = self._views.get(str(view_id or ""))
+        if current is None:
+            return _error("not_found")
+        if p.get("hash") and p["hash"] != current["hash"]:
+            return _error("hash_conflict")
+        return self._store_view(p.get("view"), view_id=current["id"], previous=current["previous_view_id"])
+
+    def _usergroup_users(self, p: dict[str, Any]) -> dict[str, Any]:
+        users = self.usergroups.get(str(p.get("usergroup") or ""))
+        if users is None:
+            return _error("no_such_subteam")
+        return {"ok": True, "users": list(users)}
+
+    def _conversation_info(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel = str(p.get("channel") or "")
+        if not channel:
+            return _error("channel_not_found")
+        info = {"id": channel, "name": channel.lower(), "is_channel": True, "is_private": False}
+        return {"ok": True, "channel": {**info, "is_member": channel not in self.channels_without_bot}}
+
+    def _user_info(self, p: dict[str, Any]) -> dict[str, Any]:
+        user = str(p.get("user") or "")
+        if not user:
+            return _error("user_not_found")
+        name = user.removeprefix("U0").lower()
+        profile = {"display_name": name, "real_name": name.title()}
+        return {
+            "ok": True,
+            "user": {
+                "id": user,
+                "team_id": TEAM_ID,
+                "name": name,
+                "is_bot": False,
+                "tz": "UTC",
+                "profile": profile,
+            },
+        }
+
+    # -- response_url ------------------------------------------------------------------------------------
+
+    def _respond(self, name: str, body: dict[str, Any]) -> None:
+        with self._lock:
+            self.responses.append(body)
+            self._response_names.append(name)
+            origin = self._origins.get(name, _Origin(channel=None))
+            shown = self._shown.setdefault(name, [])
+            replace, delete = _truthy(body.get("replace_original")), _truthy(body.get("delete_original"))
+            visible = {k: v for k, v in body.items() if k not in ("replace_original", "delete_original")}
+            original = self._by_ts.get((origin.channel or "", origin.message_ts or ""))
+            if original is not None and not origin.ephemeral and (replace or delete):
+                # The button sat on a channel message: Slack edits or deletes that message for everyone.
+                if delete:
+                    self._delete(original)
+                else:
+                    original.text = str(body.get("text") or "")
+                    original.blocks = list(body.get("blocks") or [])
+                    original.edits += 1
+            elif delete:
+                if shown:
+                    shown.pop()
+            elif replace and shown:
+                shown[-1] = visible
+            elif body.get("response_type") == "in_channel" and origin.channel and not replace:
+                params = {k: body.get(k) for k in ("text", "blocks", "thread_ts") if body.get(k)}
+                self._post_message({**params, "channel": origin.channel})
+            else:
+                shown.append(visible)
+
+    def _delete(self, message: Message) -> None:
+        self._by_ts.pop((message.channel, message.ts), None)
+        if message.thread_ts:
+            parent = self._by_ts.get((message.channel, message.thread_ts))
+            if parent:
+                parent.replies = [r for r in parent.replies if r.ts != message.ts]
+        else:
+            top = self._channels.get(message.channel, [])
+            self._channels[message.channel] = [m for m in top if m.ts != message.ts]
+
+
+class _Refused(Exception):
+    """A Slack error code raised from deep inside a method."""
+
+
+_METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
+    "auth.test": FakeSlack._auth_test,
+    "chat.postMessage": FakeSlack._post_message,
+    "chat.update": FakeSlack._update,
+    "chat.postEphemeral": FakeSlack._post_ephemeral,
+    "chat.getPermalink": FakeSlack._permalink,
+    "views.open": FakeSlack._views_open,
+    "views.update": FakeSlack._views_update,
+    "views.push": FakeSlack._views_push,
+    "usergroups.users.list": FakeSlack._usergroup_users,
+    "conversations.info": FakeSlack._conversation_info,
+    "users.info": FakeSlack._user_info,
+}
+
+
+def _error(code: str) -> dict[str, Any]:
+    return {"ok": False, "error": code}
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _parse_params(content_type: str, raw: bytes, query: str) -> dict[str, Any]:
+    params: dict[str, Any] = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+    if raw and content_type.startswith("application/json"):
+        params.update(json.loads(raw))
+    elif raw:
+        params.update({k: v[-1] for k, v in parse_qs(raw.decode(), keep_blank_values=True).items()})
+        for key in _JSON_FIELDS:
+            value = params.get(key)
+            if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
+                params[key] = json.loads(value)
+    return params
+
+
+def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self._handle()
+
+        def do_POST(self) -> None:
+            self._handle()
+
+        def _handle(self) -> None:
+            if fake.latency:
+                time.sleep(fake.latency)
+            url = urlsplit(self.path)
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            content_type = self.headers.get("Content-Type") or ""
+            if url.path.startswith("/respond/"):
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:
+                    self._send(400, b"invalid_payload", "text/plain")
+                    return
+                fake._respond(url.path.removeprefix("/respond/"), body)
+                self._send(200, b"ok", "text/plain")  # Slack answers response_url posts with a bare "ok"
+                return
+            if not url.path.startswith("/api/"):
+                self._send(404, b"not found", "text/plain")
+                return
+            try:
+                params = _parse_params(content_type, raw, url.query)
+            except ValueError:
+                self._json(200, _error("invalid_json"), {})
+                return
+            status, answer, headers = fake._api(
+                url.path.removeprefix("/api/"), params, self.headers.get("Authorization")
+            )
+            self._json(status, answer, headers)
+
+        def _json(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
+            self._send(status, json.dumps(body).encode(), "application/json; charset=utf-8", headers)
+
+        def _send(
+            self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None
+        ) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
+            pass
+
+    return Handler
+
+
+# -- reading messages like a person ---------------------------------------------------------------------
+
+
+def _parts(item: Message | dict[str, Any] | list[Any] | str | None) -> Iterator[Any]:
+    if isinstance(item, Message):
+        yield item.text
+        yield item.blocks
+        yield item.attachments
+    else:
+        yield item
+
+
+def text_of(item: Message | dict[str, Any] | list[Any] | str | None) -> str:
+    """All text a person can read in a message, response or block list, one piece per line."""
+    out: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, str):
+            out.append(node)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                if key in _HIDDEN_KEYS:
+                    continue
+                if key == "text" and isinstance(value, str):
+                    out.append(value)
+                elif isinstance(value, dict | list):
+                    walk(value)
+
+    for part in _parts(item):
+        walk(part)
+    return "\n".join(piece for piece in out if piece)
+
+
+def buttons(item: Message | dict[str, Any] | list[Any] | None) -> list[dict[str, Any]]:
+    """Every button in the message's blocks: action_id, value, text (plain string), block_id, style, confirm, url."""
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any, block_id: str | None) -> None:
+        if isinstance(node, list):
+            for child in node:
+                walk(child, block_id)
+        elif isinstance(node, dict):
+            block_id = node.get("block_id", block_id)
+            if node.get("type") == "button":
+                label = node.get("text")
+                found.append(
+                    {
+                        "action_id": node.get("action_id"),
+                        "value": node.get("value"),
+                        "text": label.get("text") if isinstance(label, dict) else label,
+                        "block_id": block_id,
+                        "style": node.get("style"),
+                        "confirm": node.get("confirm"),
+                        "url": node.get("url"),
+                    }
+                )
+                return
+            for value in node.values():
+                if isinstance(value, dict | list):
+                    walk(value, block_id)
+
+    for part in _parts(item):
+        if not isinstance(part, str):
+            walk(part, None)
+    return found

@@ -1,0 +1,71 @@
+"""Real bot processes for restart and replica tests: `python -m bot serve` against fake Slack and the
+simulator served over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.fakes.slack_payloads import SignedRequest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class BotProcess:
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/slack/events"
+
+    def send(self, request: SignedRequest) -> httpx.Response:
+        return httpx.post(self.url, content=request.body, headers=request.headers, timeout=10)
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def terminate(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(20)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_bot(tmp_path: Path, env: dict[str, str], name: str = "bot") -> BotProcess:
+    port = free_port()
+    log_path = tmp_path / f"{name}-{port}.log"
+    full_env = {**os.environ, **env, "PORT": str(port)}
+    full_env.pop("SLACK_APP_TOKEN", None)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    bot = BotProcess(process, port, log_path)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"bot exited with {process.returncode}:\n{bot.log()}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return bot
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    bot.kill()
+    raise AssertionError(f"bot never became healthy:\n{bot.log()}")

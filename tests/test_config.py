@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.config import ConfigError, Settings, load_settings
+
+
+def test_postgres_urls_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgres://u:p@db.example.com/chainops")
+    assert load_settings().database_url == "postgresql+psycopg://u:p@db.example.com/chainops"
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@h/db")
+    assert load_settings().database_url == "postgresql+psycopg://u@h/db"
+
+
+def test_malformed_variable_is_named_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "eighty")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value).startswith("PORT is invalid") and "\n" not in str(caught.value)
+
+
+def test_secret_values_are_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "mysql://user:hunter2@h/db")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "hunter2" not in str(caught.value)
+    monkeypatch.delenv("DATABASE_URL")
+    assert "hunter2" not in repr(Settings(slack_bot_token="xoxb-hunter2"))  # type: ignore[arg-type]
+
+
+def test_missing_slack_token_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    with pytest.raises(ConfigError, match="SLACK_BOT_TOKEN is not set"):
+        load_settings().require_slack()

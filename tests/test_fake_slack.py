@@ -1,0 +1,303 @@
+"""The fake Slack behaves like Slack for the real slack_sdk and slack_bolt."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.webhook import WebhookClient
+
+from tests.fakes.slack_api import FakeSlack, buttons, text_of
+from tests.fakes.slack_payloads import SlackPayloads, post
+
+TOKEN = "xoxb-test-token"
+SECRET = "fake-slack-signing-secret"
+
+BLOCKS: list[dict[str, Any]] = [
+    {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": "*Rollout* is ACTIVE"},
+        "fields": [{"type": "mrkdwn", "text": "env: prod"}],
+    },
+    {
+        "type": "actions",
+        "block_id": "act",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": "go",
+                "value": "42",
+                "text": {"type": "plain_text", "text": "Go"},
+                "style": "primary",
+            },
+        ],
+    },
+]
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack(token=TOKEN) as fake:
+        yield fake
+
+
+@pytest.fixture
+def client(slack: FakeSlack) -> WebClient:
+    return WebClient(token=TOKEN, base_url=slack.api_url, timeout=5)
+
+
+def test_post_update_and_thread_show_what_a_person_sees(slack: FakeSlack, client: WebClient) -> None:
+    first = client.chat_postMessage(channel="C1", text="starting", blocks=BLOCKS)
+    second = client.chat_postMessage(channel="C1", text="other")
+    reply = client.chat_postMessage(channel="C1", thread_ts=first["ts"], text="step 1 done")
+    client.chat_update(channel="C1", ts=first["ts"], text="done", blocks=[])
+
+    assert float(first["ts"]) < float(second["ts"]) < float(reply["ts"])
+    parent, other = slack.messages("C1")
+    assert (parent.ts, parent.text, parent.blocks, parent.edits) == (first["ts"], "done", [], 1)
+    assert other.replies == []
+    assert (
+        [r.text for r in parent.replies]
+        == ["step 1 done"]
+        == [r.text for r in slack.thread("C1", first["ts"])]
+    )
+    assert parent.replies[0].thread_ts == first["ts"]
+    with pytest.raises(SlackApiError) as missing:
+        client.chat_update(channel="C1", ts="1.000000", text="x")
+    assert missing.value.response["error"] == "message_not_found"
+
+
+def test_text_of_and_buttons_read_blocks(slack: FakeSlack, client: WebClient) -> None:
+    client.chat_postMessage(channel="C1", text="fallback", blocks=BLOCKS)
+    [message] = slack.messages("C1")
+
+    assert text_of(message).splitlines() == ["fallback", "*Rollout* is ACTIVE", "env: prod", "Go"]
+    assert buttons(message) == [
+        {
+            "action_id": "go",
+            "value": "42",
+            "text": "Go",
+            "block_id": "act",
+            "style": "primary",
+            "confirm": None,
+            "url": None,
+        }
+    ]
+
+
+def test_form_encoded_blocks_are_decoded(slack: FakeSlack, client: WebClient) -> None:
+    # Some callers use api_call with form data: blocks arrive as a JSON string.
+    client.api_call("chat.postMessage", data={"channel": "C1", "text": "t", "blocks": json.dumps(BLOCKS)})
+
+    assert slack.messages("C1")[0].blocks == BLOCKS
+
+
+def test_auth_is_checked(slack: FakeSlack) -> None:
+    for token, error in ((None, "not_authed"), ("xoxb-wrong", "invalid_auth")):
+        with pytest.raises(SlackApiError) as failure:
+            WebClient(token=token, base_url=slack.api_url).chat_postMessage(channel="C1", text="x")
+        assert failure.value.response["error"] == error
+    assert slack.messages("C1") == []
+
+
+def test_ephemeral_permalink_and_not_in_channel(slack: FakeSlack, client: WebClient) -> None:
+    sent = client.chat_postEphemeral(channel="C1", user="U0BOB", text="only you")
+    ts = client.chat_postMessage(channel="C1", text="hi")["ts"]
+    slack.channels_without_bot.add("C0SECRET")
+
+    assert [(m.ts, m.text, m.to) for m in slack.ephemeral("U0BOB")] == [
+        (sent["message_ts"], "only you", "U0BOB")
+    ]
+    assert slack.messages("C1")[0].text == "hi"  # the ephemeral one is not in the channel
+    assert client.chat_getPermalink(channel="C1", message_ts=ts)["permalink"].endswith(ts.replace(".", ""))
+    for method, args in (
+        (client.chat_postMessage, {}),
+        (client.chat_postEphemeral, {"user": "U0BOB"}),
+        (client.chat_update, {"ts": ts}),
+    ):
+        with pytest.raises(SlackApiError) as failure:
+            method(channel="C0SECRET", text="x", **args)
+        assert failure.value.response["error"] == "not_in_channel"
+
+
+def test_triggers_are_single_use_and_views_update_checks_hash(slack: FakeSlack, client: WebClient) -> None:
+    view = {
+        "type": "modal",
+        "callback_id": "form",
+        "title": {"type": "plain_text", "text": "Form"},
+        "blocks": [],
+    }
+    opened = client.views_open(trigger_id="t-1", view=view)["view"]
+    slack.expired_triggers.add("t-old")
+
+    for trigger in ("t-1", "t-old"):
+        with pytest.raises(SlackApiError) as failure:
+            client.views_open(trigger_id=trigger, view=view)
+        assert failure.value.response["error"] == "expired_trigger_id"
+    updated = client.views_update(
+        view_id=opened["id"], hash=opened["hash"], view={**view, "callback_id": "form2"}
+    )["view"]
+    assert updated["id"] == opened["id"] and updated["hash"] != opened["hash"]
+    with pytest.raises(SlackApiError) as stale:
+        client.views_update(view_id=opened["id"], hash=opened["hash"], view=view)
+    assert stale.value.response["error"] == "hash_conflict"
+    assert client.views_push(trigger_id="t-2", view=view)["view"]["previous_view_id"] == opened["id"]
+    assert slack.calls_to("views.open")[0].params["view"]["callback_id"] == "form"
+
+
+def test_rate_limit_is_retried_by_slack_sdk(slack: FakeSlack, client: WebClient) -> None:
+    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=1))
+    slack.rate_limit_next("chat.postMessage", retry_after=0)
+
+    client.chat_postMessage(channel="C1", text="eventually")
+
+    assert [c.error for c in slack.calls_to("chat.postMessage")] == ["ratelimited", None]
+    assert [m.text for m in slack.messages("C1")] == ["eventually"]
+
+
+def test_rate_limit_without_retry_handler_surfaces_429(slack: FakeSlack, client: WebClient) -> None:
+    slack.rate_limit_next("chat.update", times=1, retry_after=7)
+    with pytest.raises(SlackApiError) as failure:
+        client.chat_update(channel="C1", ts="1.0", text="x")
+    assert failure.value.response.status_code == 429
+    headers = {k.lower(): v for k, v in failure.value.response.headers.items()}
+    assert headers["retry-after"] == "7"
+
+
+def test_latency_and_usergroups(slack: FakeSlack, client: WebClient) -> None:
+    slack.usergroups["S0SRE"] = ["U0SAM", "U0KIM"]
+    slack.latency = 0.2
+    started = time.monotonic()
+
+    assert client.usergroups_users_list(usergroup="S0SRE")["users"] == ["U0SAM", "U0KIM"]
+    assert time.monotonic() - started >= 0.2
+    with pytest.raises(SlackApiError) as failure:
+        client.usergroups_users_list(usergroup="S0NOPE")
+    assert failure.value.response["error"] == "no_such_subteam"
+
+
+def test_response_url_follows_slack_semantics(slack: FakeSlack) -> None:
+    hook = WebhookClient(slack.response_url("r"))
+    assert hook.send(text="first").body == "ok"
+    hook.send(text="second")
+    hook.send(text="second, edited", replace_original=True)
+    assert [r["text"] for r in slack.shown_responses("r")] == ["first", "second, edited"]
+    hook.send(text="", delete_original=True)
+
+    assert slack.last_response("r") == {"text": "first"}
+    assert len(slack.responses_to("r")) == 4 and slack.last_response("other") is None
+
+
+def test_replace_original_from_a_channel_message_click_edits_that_message(
+    slack: FakeSlack, client: WebClient
+) -> None:
+    payloads = SlackPayloads(signing_secret=SECRET, response_url_base=slack)
+    ts = client.chat_postMessage(channel="C1", text="approve?", blocks=BLOCKS)["ts"]
+    click = payloads.block_action(
+        action_id="go", value="42", channel="C1", message_ts=ts, response_url_name="c"
+    )
+    payload = json.loads(parse_qs(click.body)["payload"][0])
+
+    assert payload["message"]["blocks"] == BLOCKS  # the clicked message, as Slack includes it
+    WebhookClient(payload["response_url"]).send(text="Approved", replace_original=True)
+    [message] = slack.messages("C1")
+    assert (message.text, message.blocks, message.edits) == ("Approved", [], 1)
+    assert slack.last_response("c") is None
+
+
+def test_wait_for_times_out_with_a_dump(slack: FakeSlack, client: WebClient) -> None:
+    client.auth_test()
+    with pytest.raises(AssertionError, match="auth.test"):
+        slack.wait_for(lambda: False, timeout=0.05)
+
+
+# -- a tiny Bolt app against the fake --------------------------------------------------------------------
+
+
+def build_app(slack: FakeSlack) -> App:
+    app = App(token=TOKEN, signing_secret=SECRET, client=WebClient(token=TOKEN, base_url=slack.api_url))
+
+    @app.command("/chain")
+    def chain(ack: Ack, respond: Respond, command: dict[str, Any], client: WebClient) -> None:
+        ack()
+        respond(f"you said {command['text']}")
+        client.chat_postMessage(channel=command["channel_id"], text=f"<@{command['user_id']}> asked for help")
+
+    @app.action("go")
+    def go(ack: Ack, respond: Respond) -> None:
+        ack()
+        respond(text="gone", replace_original=True)
+
+    return app
+
+
+def test_bolt_app_accepts_signed_requests_and_reaches_the_fake(slack: FakeSlack) -> None:
+    app = build_app(slack)
+    payloads = SlackPayloads(signing_secret=SECRET, response_url_base=slack)
+
+    response = app.dispatch(payloads.slash_command("help").bolt_request())
+
+    assert response.status == 200
+    slack.wait_for(lambda: bool(slack.messages("C0DEPLOYS")) and slack.last_response() is not None)
+    assert (slack.last_response() or {})["text"] == "you said help"
+    assert text_of(slack.messages("C0DEPLOYS")[0]) == "<@U0ALICE> asked for help"
+    assert slack.calls_to("auth.test")  # Bolt's eager token check went to the fake
+
+    click = payloads.block_action(action_id="go", value="42", container_is_ephemeral=True)
+    assert app.dispatch(click.bolt_request()).status == 200
+    slack.wait_for(lambda: (slack.last_response() or {}).get("text") == "gone")
+    assert len(slack.shown_responses()) == 1
+
+
+def test_bolt_app_rejects_bad_signatures(slack: FakeSlack) -> None:
+    app = build_app(slack)
+    good = SlackPayloads(signing_secret=SECRET, response_url_base=slack)
+    forged = SlackPayloads(signing_secret="not-the-secret", response_url_base=slack)
+    stale = SlackPayloads(signing_secret=SECRET, response_url_base=slack, clock=lambda: time.time() - 600)
+
+    assert app.dispatch(forged.slash_command("help").bolt_request()).status == 401
+    assert app.dispatch(stale.slash_command("help").bolt_request()).status == 401
+    assert app.dispatch(good.slash_command("help").with_signature("v0=00").bolt_request()).status == 401
+    assert slack.calls_to("chat.postMessage") == [] and slack.responses == []
+
+
+def test_signed_requests_work_over_real_http(slack: FakeSlack) -> None:
+    # The response_url endpoint doubles as a plain HTTP target to check `post()` sends body and headers as-is.
+    payloads = SlackPayloads(signing_secret=SECRET, response_url_base=slack)
+    request = payloads.sign(json.dumps({"text": "over http"}))
+
+    answer = post(slack.response_url("http"), request)
+
+    assert (answer.status_code, answer.text) == (200, "ok")
+    assert slack.last_response("http") == {"text": "over http"}
+
+
+def test_view_submission_and_block_suggestion_reach_bolt_listeners(slack: FakeSlack) -> None:
+    app = build_app(slack)
+    payloads = SlackPayloads(signing_secret=SECRET, response_url_base=slack)
+    seen: dict[str, Any] = {}
+
+    @app.view("form")
+    def submitted(ack: Ack, view: dict[str, Any]) -> None:
+        seen["values"] = view["state"]["values"]
+        ack(response_action="errors", errors={"chain": "pick one"})
+
+    @app.options("pick")
+    def options(ack: Ack, payload: dict[str, Any]) -> None:
+        ack(options=[{"text": {"type": "plain_text", "text": payload["value"]}, "value": "v"}])
+
+    values = {"chain": {"pick": {"type": "static_select", "selected_option": None}}}
+    submission = app.dispatch(payloads.view_submission(callback_id="form", values=values).bolt_request())
+    suggestion = app.dispatch(payloads.block_suggestion(action_id="pick", value="summ").bolt_request())
+
+    assert submission.status == 200 and json.loads(submission.body)["errors"] == {"chain": "pick one"}
+    assert seen["values"] == values
+    assert json.loads(suggestion.body)["options"][0]["text"]["text"] == "summ"

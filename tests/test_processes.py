@@ -1,0 +1,149 @@
+"""Real processes: SIGKILL in the middle of a rollout, SIGTERM, and two replicas on one PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from bot.baseten.sim_server import serve
+from bot.baseten.simulator import BasetenSimulator
+from tests.conftest import reset_postgres
+from tests.fakes.slack_api import FakeSlack, text_of
+from tests.fakes.slack_payloads import SlackPayloads
+from tests.processes import start_bot
+from tests.world import API_KEY, SECRET, TOKEN, postgres_url
+
+PROMOTE = "promote hello-chain production dep-hello-4"
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Iterator[tuple[FakeSlack, BasetenSimulator, dict[str, str], SlackPayloads]]:
+    slack = FakeSlack(token=TOKEN)
+    slack.start()
+    sim = BasetenSimulator(api_key=API_KEY, step_seconds=1.5)
+    server = serve(sim)
+    env = {
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "BASETEN_API_KEY": API_KEY,
+        "BASETEN_API_URL": server.url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'chainops.db'}",
+        "CHAINOPS_POLL_INTERVAL": "0.3",
+        "CHAINOPS_LEASE_SECONDS": "2",
+    }
+    yield slack, sim, env, SlackPayloads(signing_secret=SECRET, response_url_base=slack)
+    server.close()
+    slack.close()
+
+
+def closing_replies(slack: FakeSlack) -> list[str]:
+    return [text_of(r) for m in slack.messages("C0DEPLOYS") for r in m.replies if "is live in" in text_of(r)]
+
+
+def test_sigkill_mid_rollout_then_restart_finishes_in_the_same_thread(tmp_path: Path, outside) -> None:  # type: ignore[no-untyped-def]
+    slack, sim, env, payloads = outside
+    bot = start_bot(tmp_path, env)
+    try:
+        assert bot.send(payloads.slash_command(PROMOTE)).status_code == 200
+        slack.wait_for(lambda: slack.last_response() is not None and "Confirm" in text_of(slack.last_response()))
+        confirm = next(b for b in _buttons(slack) if b["action_id"] == "chainops_confirm")
+        bot.send(payloads.block_action(action_id="chainops_confirm", value=confirm["value"], container_is_ephemeral=True))
+        slack.wait_for(lambda: any(m.replies for m in slack.messages("C0DEPLOYS")))
+        bot.kill()
+        [parent] = slack.messages("C0DEPLOYS")
+        assert closing_replies(slack) == []
+
+        bot = start_bot(tmp_path, env, name="restarted")
+        slack.wait_for(lambda: len(closing_replies(slack)) == 1, timeout=30)
+
+        assert [m.ts for m in slack.messages("C0DEPLOYS")] == [parent.ts]
+        assert len([w for w in sim.writes if w.path.endswith("/promote")]) == 1
+    finally:
+        if bot.process.poll() is None:
+            bot.kill()
+
+
+def test_sigterm_shuts_down_cleanly(tmp_path: Path, outside) -> None:  # type: ignore[no-untyped-def]
+    _slack, _sim, env, _payloads = outside
+    bot = start_bot(tmp_path, env)
+    assert bot.terminate() == 0
+    assert "Traceback" not in bot.log()
+
+
+def test_missing_configuration_is_one_line(tmp_path: Path, outside) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    _slack, _sim, env, _payloads = outside
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"],
+        env={"PATH": "/usr/bin:/bin", "SLACK_SIGNING_SECRET": "x", "BASETEN_API_KEY": "k", "CHAINOPS_POLL_INTERVAL": "soon"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "CHAINOPS_POLL_INTERVAL" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_two_replicas_on_postgresql_execute_once_and_take_over(tmp_path: Path, outside) -> None:  # type: ignore[no-untyped-def]
+    url = postgres_url()
+    if url is None:
+        pytest.skip("needs TEST_DATABASE_URL (PostgreSQL)")
+    slack, sim, env, payloads = outside
+    env = {**env, "DATABASE_URL": reset_postgres(url)}
+    sim.step_seconds = 2.5
+    a = start_bot(tmp_path, env, name="a")
+    b = start_bot(tmp_path, env, name="b")
+    try:
+        a.send(payloads.slash_command(PROMOTE))
+        slack.wait_for(lambda: slack.last_response() is not None and "Confirm" in text_of(slack.last_response()))
+        confirm = next(x for x in _buttons(slack) if x["action_id"] == "chainops_confirm")
+        click = payloads.block_action(action_id="chainops_confirm", value=confirm["value"], container_is_ephemeral=True)
+        threads = [threading.Thread(target=bot.send, args=(click,)) for bot in (a, b, a, b)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        slack.wait_for(lambda: any(m.replies for m in slack.messages("C0DEPLOYS")))
+        assert len([w for w in sim.writes if w.path.endswith("/promote")]) == 1
+
+        holder = _lease_holder(env["DATABASE_URL"])
+        victim, survivor = (a, b) if f":{a.process.pid}:" in holder else (b, a)
+        victim.kill()
+        slack.wait_for(lambda: len(closing_replies(slack)) == 1, timeout=40)
+
+        [parent] = slack.messages("C0DEPLOYS")
+        # One follower at a time: no transition was reported twice across the takeover.
+        lines = [line for r in parent.replies for line in r.text.splitlines() if "→" in line]
+        assert lines  # transitions were reported at all
+        posts = [f"{c.at:.2f} {c.params.get('text', '')[:70]}" for c in slack.calls_to("chat.postMessage")]
+        assert len(lines) == len(set(lines)), "\n".join(posts)
+        assert survivor.process.poll() is None
+    finally:
+        for bot in (a, b):
+            if bot.process.poll() is None:
+                bot.kill()
+
+
+def _buttons(slack: FakeSlack) -> list[dict]:
+    from tests.fakes.slack_api import buttons
+
+    shown = slack.last_response()
+    return buttons(shown) if shown else []
+
+
+def _lease_holder(url: str) -> str:
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as conn:
+        holder = conn.execute(text("SELECT lease_owner FROM rollouts")).scalar_one()
+    engine.dispose()
+    return str(holder)
+

@@ -1,0 +1,169 @@
+"""/chain promote from the channel to Baseten and back."""
+
+from __future__ import annotations
+
+import threading
+
+from bot.baseten.models import DeploymentStatus
+from tests.fakes.slack_api import buttons, text_of
+from tests.world import World
+
+PROMOTE = "promote hello-chain production dep-hello-4"
+
+
+def promote_writes(world: World) -> list:
+    return [w for w in world.writes if w.path.endswith("/promote")]
+
+
+def test_promote_needs_confirmation_before_scaling_down(world: World) -> None:
+    response = world.command(PROMOTE)
+
+    assert response.status == 200
+    preview = world.private_text()
+    assert "dep-hello-4" in preview and "dep-hello-3" in preview and "scaled down" in preview
+    assert set(world.buttons()) == {"chainops_confirm", "chainops_cancel"}
+    assert world.buttons()["chainops_confirm"]["confirm"]  # Slack's own "are you sure" dialog
+    assert world.channel_messages() == []
+    assert promote_writes(world) == []
+
+
+def test_confirmed_promote_reaches_baseten_once_and_opens_a_thread(world: World) -> None:
+    world.command(PROMOTE)
+    world.click(world.buttons()["chainops_confirm"])
+
+    [write] = promote_writes(world)
+    assert write.path == "/v1/chains/chain-hello/environments/production/promote"
+    assert write.json == {"deployment_id": "dep-hello-4", "scale_down_previous_deployment": True}
+    [parent] = world.channel_messages()
+    assert "<@U0ALICE> is promoting hello-chain deployment `dep-hello-4` to *production*" in parent.text
+    reply = text_of(parent.replies[0])
+    assert "HelloWorld" in reply and "RandInt" in reply and "Active replicas" in reply
+    # the preview lost its buttons and says what happened
+    assert buttons(world.private()) == []
+    assert "Confirmed" in world.private_text()
+
+
+def test_keep_previous_is_not_destructive_and_runs_at_once(world: World) -> None:
+    world.command(PROMOTE + " --keep-previous")
+
+    [write] = promote_writes(world)
+    assert write.json == {"deployment_id": "dep-hello-4", "scale_down_previous_deployment": False}
+    assert len(world.channel_messages()) == 1
+
+
+def test_only_the_requester_may_confirm(world: World) -> None:
+    world.command(PROMOTE)
+    confirm = world.buttons()["chainops_confirm"]
+
+    world.click(confirm, user="U0MALLORY", response="mallory")
+
+    assert "Only <@U0ALICE> can confirm" in world.private_text("mallory")
+    assert promote_writes(world) == []
+
+
+def test_double_click_executes_once(world: World) -> None:
+    world.command(PROMOTE)
+    confirm = world.buttons()["chainops_confirm"]
+    world.sim.latency = 0.2  # a slow network widens the window for a second click
+
+    clicks = [threading.Thread(target=world.click, args=(confirm,), kwargs={"response": f"r{i}"}) for i in range(4)]
+    for click in clicks:
+        click.start()
+    for click in clicks:
+        click.join()
+    world.settle()
+
+    assert len(promote_writes(world)) == 1
+    assert len(world.channel_messages()) == 1
+
+
+def test_cancel_removes_the_buttons_and_sends_nothing(world: World) -> None:
+    world.command(PROMOTE)
+    world.click(world.buttons()["chainops_cancel"])
+
+    assert promote_writes(world) == []
+    assert buttons(world.private()) == []
+    assert "Cancelled by <@U0ALICE>" in world.private_text()
+
+
+def test_confirmation_is_bound_to_what_was_previewed(world: World) -> None:
+    world.command(PROMOTE)
+    confirm = world.buttons()["chainops_confirm"]
+    # Someone else promotes dep-hello-2 meanwhile, and it goes live.
+    world.command("promote hello-chain production dep-hello-2 --keep-previous", user="U0BOB", response="bob")
+    world.follow(seconds=60)
+    world.follow(seconds=60)
+
+    world.click(confirm, response="late")
+
+    assert "changed since the preview, run the command again" in world.private_text("late")
+    assert [w.json["deployment_id"] for w in promote_writes(world)] == ["dep-hello-2"]
+
+
+def test_expired_confirmation_says_so(world: World) -> None:
+    world.command(PROMOTE)
+    confirm = world.buttons()["chainops_confirm"]
+    world.clock.advance(16 * 60)
+
+    world.click(confirm)
+
+    shown = [text_of(r) for r in world.slack.shown_responses()]
+    assert "This preview expired" in shown[-1]
+    assert "Expired without a decision" in shown[0]  # the preview itself lost its buttons
+    assert all(buttons(r) == [] for r in world.slack.shown_responses())
+    assert promote_writes(world) == []
+
+
+def test_unclicked_previews_expire_on_their_own(world: World) -> None:
+    world.command(PROMOTE)
+    world.clock.advance(16 * 60)
+
+    world.follow()
+
+    assert buttons(world.private()) == []
+    assert "Expired" in world.private_text()
+
+
+def test_rollout_is_followed_to_active(world: World) -> None:
+    world.command(PROMOTE)
+    world.click(world.buttons()["chainops_confirm"])
+
+    for _ in range(12):
+        world.follow(seconds=10)
+
+    [parent] = world.channel_messages()
+    assert parent.edits >= 2
+    assert "live" in text_of(parent)
+    replies = [text_of(r) for r in parent.replies]
+    assert any("ACTIVE" in r for r in replies)
+    closing = replies[-1]
+    assert "is live in hello-chain/*production*" in closing
+    assert "`dep-hello-3` was scaled down to zero" in closing
+    status = world.sim.requests
+    assert any(r.path.endswith("/deployments/dep-hello-4") for r in status)
+
+
+def test_failed_rollout_mentions_requester_and_shows_errors(world: World) -> None:
+    world.sim.fail_rollouts("RandInt", status=DeploymentStatus.DEPLOY_FAILED)
+    world.command(PROMOTE)
+    world.click(world.buttons()["chainops_confirm"])
+
+    for _ in range(12):
+        world.follow(seconds=10)
+
+    [parent] = world.channel_messages()
+    closing = text_of(parent.replies[-1])
+    assert "<@U0ALICE>" in closing and "failed" in closing
+    assert "RandInt" in closing and "DEPLOY_FAILED" in closing
+    assert "CUDA out of memory" in closing
+    assert "failed" in text_of(parent)
+    log_reads = [r for r in world.sim.requests if r.path.endswith("/logs")]
+    assert log_reads and all(r.query.get("min_level") == "ERROR" for r in log_reads)
+
+
+def test_bot_not_in_channel_tells_requester_how_to_invite_it(world: World) -> None:
+    world.slack.channels_without_bot.add("C0SECRET")
+    world.command(PROMOTE + " --keep-previous", channel="C0SECRET")
+
+    assert "/invite @chainops" in world.private_text()
+    assert promote_writes(world) == []
