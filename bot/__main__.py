@@ -9,8 +9,10 @@ from types import FrameType
 
 
 def main(argv: list[str]) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     command = argv[0] if argv else "serve"
+    # The console prints what Slack would show; request logs would bury it.
+    level = logging.WARNING if command == "console" else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if command == "console":
         from bot.console.runner import main as console_main
 

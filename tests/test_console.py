@@ -80,3 +80,37 @@ def test_quick_start_command_works_from_a_shell() -> None:
     assert result.returncode == 0, result.stderr
     assert "HelloWorld" in result.stdout and "RandInt" in result.stdout
     assert not list(ROOT.glob("chainops.db"))
+
+
+def test_forms_are_numbered_fields_filled_in_with_set_and_submit() -> None:
+    shown = run("/chain promote\nset 1 hello\nset 2 production\nset 3 dep-hello-3\nsubmit\nset 3 dep-hello-4\nsubmit\n1\n")
+    assert "1. Chain" in shown and "2. Environment — choices: production, staging" in shown
+    assert "✗ deployment: Deployment dep-hello-3 is already live" in shown
+    assert "form submitted" in shown
+    assert "is live in hello-chain/production" in shown
+
+
+def test_simulator_serves_over_http() -> None:
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "bot", "simulator", "--port", str(port)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert "Baseten simulator on http://127.0.0.1" in (process.stdout.readline() if process.stdout else "")
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                chains = httpx.get(f"http://127.0.0.1:{port}/v1/chains", headers={"Authorization": "Api-Key any"}).json()
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        assert [c["name"] for c in chains["chains"]] == ["hello-chain", "summarizer"]
+    finally:
+        process.terminate()
+        assert process.wait(10) == 0

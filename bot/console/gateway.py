@@ -28,6 +28,7 @@ class ConsoleGateway:
         self.out = out
         self.buttons: dict[int, ShownButton] = {}
         self.views: dict[str, dict[str, Any]] = {}
+        self.open_form: str | None = None
         self._numbers = itertools.count(1)
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
@@ -106,12 +107,14 @@ class ConsoleGateway:
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
         view_id = f"V{next(self._ts):05d}"
         self.views[view_id] = view
+        self.open_form = view_id
         self._print_view(view_id, view)
         return view_id
 
     def update_view(self, view_id: str, view: dict[str, Any]) -> None:
         self.views[view_id] = view
-        self._print_view(view_id, view)
+        if view_id == self.open_form:
+            self._print_view(view_id, view)
 
     def _print_view(self, view_id: str, view: dict[str, Any]) -> None:
         title = slack_text(str((view.get("title") or {}).get("text", "Form")))

@@ -23,6 +23,7 @@ from slack_bolt.authorization import AuthorizeResult
 
 from bot.app import build_app
 from bot.config import ConfigError, Settings, load_settings
+from bot.console import forms
 from bot.console.gateway import ConsoleGateway, ShownButton
 from bot.service import Chainops, build
 from bot.workpool import WorkPool
@@ -45,7 +46,8 @@ class Console:
 
     # -- Slack-shaped requests -------------------------------------------------------------------------
 
-    def _dispatch(self, body: str) -> int:
+    def _dispatch(self, body: str) -> dict[str, Any] | None:
+        """Send a signed request to the app; returns the JSON acknowledgement, if any."""
         timestamp = str(int(time.time()))
         signature = (
             "v0="
@@ -57,9 +59,11 @@ class Console:
             "x-slack-signature": signature,
         }
         response = self.app.dispatch(BoltRequest(body=body, headers=headers))
-        if response.body and response.status == 200 and response.body.startswith("{"):
-            self._handle_ack(json.loads(response.body))
-        return response.status
+        if response.status == 200 and response.body and response.body.startswith("{"):
+            answer: dict[str, Any] = json.loads(response.body)
+            self._handle_ack(answer)
+            return answer
+        return None
 
     def _handle_ack(self, ack: dict[str, Any]) -> None:
         if ack.get("response_action") == "errors":
@@ -92,6 +96,109 @@ class Console:
             return
         self._dispatch(urlencode({"payload": json.dumps(_block_action(button))}))
 
+    # -- forms ---------------------------------------------------------------------------------------
+
+    def _form(self) -> tuple[str, dict[str, Any]] | None:
+        view_id = self.gateway.open_form
+        if view_id is None:
+            print(
+                "  No form is open. `/chain promote` or `/chain instance-type` opens one.",
+                file=self.out,
+                flush=True,
+            )
+            return None
+        return view_id, self.gateway.views[view_id]
+
+    def _values(self, view_id: str, view: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        values = forms.initial_values(view)
+        values.update(self._view_values.setdefault(view_id, {}))
+        return values
+
+    def set_field(self, number: int, wanted: str) -> None:
+        form = self._form()
+        if form is None:
+            return
+        view_id, view = form
+        fields = forms.inputs(view)
+        if not 1 <= number <= len(fields):
+            print(f"  The form has fields 1 to {len(fields)}.", file=self.out, flush=True)
+            return
+        block = fields[number - 1]
+        element = block["element"]
+        action_id = str(element["action_id"])
+        if element["type"] == "checkboxes":
+            on = wanted.strip().lower() in ("y", "yes", "on", "true", "1")
+            chosen = {"type": "checkboxes", "selected_options": element["options"] if on else []}
+            self._view_values.setdefault(view_id, {})[block["block_id"]] = {action_id: chosen}
+            print(f"  {number}. {'on' if on else 'off'}", file=self.out, flush=True)
+            return
+        if element["type"] == "external_select":
+            options = self._suggest(view_id, view, block, wanted)
+        else:
+            options = forms.static_options(element)
+        option = forms.choose(options, wanted)
+        if option is None:
+            names = ", ".join(str(o["value"]) for o in options[:15]) or "none"
+            print(f"  No single choice matches `{wanted}`. Choices: {names}", file=self.out, flush=True)
+            return
+        self._view_values.setdefault(view_id, {})[block["block_id"]] = {
+            action_id: {"type": element["type"], "selected_option": option}
+        }
+        print(f"  {number}. {option['text']['text']}", file=self.out, flush=True)
+        if block.get("dispatch_action"):
+            action = {
+                "action_id": action_id,
+                "block_id": block["block_id"],
+                "type": element["type"],
+                "selected_option": option,
+                "action_ts": str(time.time()),
+            }
+            payload = {
+                **self._actor(),
+                "type": "block_actions",
+                "view": forms.with_state(view_id, view, self._values(view_id, view)),
+                "actions": [action],
+                "trigger_id": "console-form",
+            }
+            self._dispatch(urlencode({"payload": json.dumps(payload)}))
+
+    def _suggest(
+        self, view_id: str, view: dict[str, Any], block: dict[str, Any], query: str
+    ) -> list[dict[str, Any]]:
+        payload = {
+            **self._actor(),
+            "type": "block_suggestion",
+            "action_id": block["element"]["action_id"],
+            "block_id": block["block_id"],
+            "value": query,
+            "view": forms.with_state(view_id, view, {}),
+        }
+        answer = self._dispatch(urlencode({"payload": json.dumps(payload)}))
+        options: list[dict[str, Any]] = answer.get("options", []) if answer else []
+        return options
+
+    def submit(self) -> None:
+        form = self._form()
+        if form is None:
+            return
+        view_id, view = form
+        if "submit" not in view:
+            print("  Fill in the fields first (the form offers no submit yet).", file=self.out, flush=True)
+            return
+        state_view = forms.with_state(view_id, view, self._values(view_id, view))
+        payload = {**self._actor(), "type": "view_submission", "view": state_view, "response_urls": []}
+        answer = self._dispatch(urlencode({"payload": json.dumps(payload)}))
+        if not (answer and answer.get("response_action") == "errors"):
+            self.gateway.open_form = None
+            print("  form submitted", file=self.out, flush=True)
+
+    def _actor(self) -> dict[str, Any]:
+        return {
+            "user": {"id": USER, "username": USER_NAME, "name": USER_NAME, "team_id": TEAM},
+            "team": {"id": TEAM, "domain": "console"},
+            "api_app_id": "A0CONSOLE",
+        }
+
     def _confirmed(self, button: ShownButton) -> bool:
         dialog = button.confirm or {}
         question = dialog.get("text", {}).get("text", "Are you sure?")
@@ -115,6 +222,16 @@ class Console:
                 self.click(int(number))
             else:
                 print("  Usage: click <n>", file=self.out, flush=True)
+        elif line.startswith("set "):
+            _, number, *value = line.split(maxsplit=2)
+            if number.isdigit() and value:
+                self.set_field(int(number), value[0])
+            else:
+                print("  Usage: set <n> <value>", file=self.out, flush=True)
+        elif line == "submit":
+            self.submit()
+        elif line == "close":
+            self.gateway.open_form = None
         elif line == "help":
             self.command("help")
         else:

@@ -1,0 +1,50 @@
+"""Acknowledgements never wait for Baseten, even when it is slow and many people type at once."""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+
+from bot.server import create
+from tests.world import World
+
+
+def test_burst_of_commands_is_acknowledged_before_a_slow_baseten_answers(world: World) -> None:
+    world.sim.latency = 1.5
+    server = create(world.app, host="127.0.0.1", port=0)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.effective_port}/slack/events"
+    commands = ["status hello-chain production", "promote hello-chain production dep-hello-4", "help"] * 10
+    statuses: list[int] = []
+    answered_by_baseten_at_ack: list[int] = []
+
+    def send(i: int, text: str) -> None:
+        request = world.payloads.slash_command(text, user=f"U{i:04d}", response_url_name=f"r{i}")
+        response = httpx.post(url, content=request.body, headers=request.headers, timeout=10)
+        statuses.append(response.status_code)
+        answered_by_baseten_at_ack.append(len(world.sim.requests))
+
+    try:
+        senders = [threading.Thread(target=send, args=(i, text)) for i, text in enumerate(commands)]
+        for s in senders:
+            s.start()
+        for s in senders:
+            s.join()
+        assert statuses == [200] * len(commands)
+        # Every ack went out while Baseten had answered nothing yet.
+        assert answered_by_baseten_at_ack == [0] * len(commands)
+        world.settle()
+        assert all(world.private(f"r{i}") for i in range(len(commands)))
+    finally:
+        server.close()
+
+
+def test_healthz_answers(world: World) -> None:
+    server = create(world.app, host="127.0.0.1", port=0)
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        assert httpx.get(f"http://127.0.0.1:{server.effective_port}/healthz").status_code == 200
+    finally:
+        server.close()
