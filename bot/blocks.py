@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.audit import Change
 from bot.baseten.models import ChainDeployment, Chainlet, DeploymentStatus, Phase
 from bot.ids import Action
 from bot.plans import InstanceTypePlan, PromotePlan
@@ -327,6 +328,21 @@ def rollback_button(rollout_id: str, previous: str, chain_env: str) -> dict[str,
             )
         ],
     }
+
+
+def history(title: str, changes: list[Change]) -> Blocks:
+    """`/chain history`: newest first, who asked, what, how it ended, who approved."""
+    lines = []
+    for c in changes:
+        line = f"{when(c.at)} · <@{c.requester}> · {c.summary} · *{c.outcome}*"
+        if c.approver:
+            line += f" · approved by <@{c.approver}>"
+        if c.forced:
+            line += " · forced past lock"
+        if c.rollback:
+            line += " · rollback"
+        lines.append(line)
+    return [header(title), section("\n".join(lines))]
 
 
 def help_blocks() -> Blocks:

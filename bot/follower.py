@@ -15,11 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from bot import blocks
+from bot.audit import AuditTrail
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenError, BasetenNotFound
 from bot.baseten.models import ChainDeployment, DeploymentStatus, LogLevel, Phase
 from bot.gateway import Gateway, NotInChannel, SlackFailure
-from bot.store import AuditEvent, Rollout, RolloutState, Store
+from bot.store import Rollout, RolloutState, Store
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class Follower:
         self.clock = clock
         self.owner = owner or new_owner_id()
         self._on_tick = on_tick
+        self.audit = AuditTrail(store, clock)
         self._pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="chainops-poll")
         self._in_flight: set[str] = set()
         self._lock = threading.Lock()
@@ -272,7 +274,7 @@ class Follower:
                         )
                     )
         self._reply(rollout, text, [blocks.section(text), *extra])
-        self._audit(rollout, "succeeded", now)
+        self._audit(rollout, "succeeded")
 
     def _previous_fate(self, rollout: Rollout, previous: str) -> tuple[str, bool]:
         try:
@@ -313,7 +315,7 @@ class Follower:
                 )
             )
         self._reply(rollout, text, section_blocks)
-        self._audit(rollout, "rollout_failed", self.clock())
+        self._audit(rollout, "rollout_failed")
 
     def _error_lines(self, rollout: Rollout, deployment: ChainDeployment, chainlet_id: str) -> str:
         try:
@@ -336,7 +338,7 @@ class Follower:
         text = f":hourglass: <@{rollout.requester}> I stopped following `{rollout.deployment_id}` after {took} without a final status. Check it with `/chain status {rollout.chain_name} {rollout.env}`."
         self._reply(rollout, text)
         self._update_parent(rollout, None, now, "stopped following (timeout)")
-        self._audit(rollout, "timed_out", now)
+        self._audit(rollout, "timed_out")
 
     def _unreachable(self, rollout: Rollout, now: float, exc: BasetenError) -> None:
         failures = rollout.failures + 1
@@ -382,20 +384,17 @@ class Follower:
         except (SlackFailure, NotInChannel) as exc:
             log.warning("could not reply in rollout thread: %s", exc)
 
-    def _audit(self, rollout: Rollout, event: str, now: float) -> None:
-        self.store.audit(
-            AuditEvent(
-                at=now,
-                event=event,
-                actor=rollout.requester,
-                kind=rollout.kind,
-                chain_name=rollout.chain_name,
-                env=rollout.env,
-                summary=rollout.deployment_id,
-                confirmation_id=rollout.request_id or None,
-                channel=rollout.channel,
-                thread_ts=rollout.parent_ts,
-            )
+    def _audit(self, rollout: Rollout, event: str) -> None:
+        self.audit.record(
+            event,
+            rollout.requester,
+            kind=rollout.kind,
+            chain_name=rollout.chain_name,
+            env=rollout.env,
+            summary=rollout.deployment_id,
+            request_id=rollout.request_id or None,
+            channel=rollout.channel,
+            thread_ts=rollout.parent_ts,
         )
 
 

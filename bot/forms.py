@@ -20,10 +20,12 @@ from bot.commands import (
     InstanceTypeModalCommand,
     PromoteCommand,
 )
+from bot.execution import AnyPlan
 from bot.gateway import Gateway, SlackFailure
 from bot.ids import View
+from bot.invocation import Invocation
 from bot.modals import FormMetadata, chain_option, instance_type_modal, loading_modal, promote_modal
-from bot.operations import AnyPlan, Invocation, Operations
+from bot.operations import Operations
 from bot.planner import Planner, Refusal
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.operations import Invocation
+from bot.invocation import Invocation
 from bot.service import Chainops
 
 

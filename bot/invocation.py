@@ -1,0 +1,34 @@
+"""Who acted, from where, and how to answer them privately."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.gateway import Blocks, Gateway
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Invocation:
+    user: str
+    channel: str
+    response_url: str | None = None
+    trigger_id: str | None = None
+
+
+def tell(gateway: Gateway, inv: Invocation, text: str, blocks: Blocks | None = None) -> None:
+    """A private answer to whoever acted; never posted in the channel."""
+    if inv.response_url:
+        try:
+            gateway.respond(inv.response_url, text, blocks)
+        except Exception:  # an answer that cannot be delivered must not crash the flow
+            log.exception("could not answer %s privately", inv.user)
+
+
+def invite_hint(channel: str) -> str:
+    return (
+        f"I'm not a member of <#{channel}>, so I can't post there. "
+        "Invite me with `/invite @chainops` and run the command again."
+    )
