@@ -180,7 +180,7 @@ def plan_summary(plan: PromotePlan | InstanceTypePlan) -> Blocks:
         lines = [_instance_line(c) for c in plan.changes]
         blocks: Blocks = [
             section(f"*Change instance types* in *{plan.chain_name}* · *{plan.env}*\n" + "\n".join(lines)),
-            context(*cost_lines(plan)[:10]),
+            section("*Cost*\n" + "\n".join(cost_lines(plan))),
         ]
         if plan.previous_deployment_id:
             blocks.append(

@@ -20,7 +20,7 @@ from bot.baseten.models import (
 from bot.gateway import Gateway, NotInChannel, SlackFailure
 from bot.invocation import Invocation, invite_hint, tell
 from bot.plans import InstanceTypePlan, PromotePlan
-from bot.store import ConfirmationState, Rollout, RolloutState, Store
+from bot.store import ConfirmationState, Rollout, RolloutState, Store, chainlet_statuses_json
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,14 @@ class Execution:
         if deployment is None:
             self.store.update_rollout(rollout.id, state=RolloutState.SUCCEEDED, finished_at=self.clock())
         else:
-            self.store.update_rollout(rollout.id, deployment_id=deployment.id, next_poll_at=self.clock())
+            # Start from what Baseten just answered, so the first poll reports changes, not the start.
+            self.store.update_rollout(
+                rollout.id,
+                deployment_id=deployment.id,
+                next_poll_at=self.clock(),
+                last_status=deployment.status.value,
+                last_chainlets_json=chainlet_statuses_json(deployment),
+            )
         self.store.finish_confirmation(request_id, ConfirmationState.EXECUTED, "executed")
         self.audit.record(
             "executed",

@@ -20,7 +20,7 @@ from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenError, BasetenNotFound
 from bot.baseten.models import ChainDeployment, DeploymentStatus, LogLevel, Phase
 from bot.gateway import Gateway, NotInChannel, SlackFailure
-from bot.store import Rollout, RolloutState, Store
+from bot.store import Rollout, RolloutState, Store, chainlet_statuses_json
 
 log = logging.getLogger(__name__)
 
@@ -176,10 +176,9 @@ class Follower:
             self._reply(rollout, ":electric_plug: Baseten is answering again; still following.")
         lines = self._changes(rollout, deployment)
         phase = deployment.rollout_phase
-        chainlets = {c.name: c.status.value for c in deployment.chainlets}
         values: dict[str, object] = {
             "last_status": deployment.status.value,
-            "last_chainlets_json": json.dumps(chainlets, sort_keys=True),
+            "last_chainlets_json": chainlet_statuses_json(deployment),
             "last_ok_at": now,
             "failures": 0,
             "unreachable_reported": False,

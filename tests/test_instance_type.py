@@ -18,7 +18,10 @@ def test_preview_shows_current_and_new_hardware_and_cost(world: World) -> None:
     preview = world.private_text()
     assert "HelloWorld" in preview and "→ `2x8`" in preview
     assert "vCPU" in preview and "GiB" in preview and "A10G" in preview
-    assert "per replica" in preview and "Change in hourly cost" in preview
+    # Baseten prices are per minute: 1x2 $0.00058, 1x4 $0.0008, 2x8 $0.0016, A10G:2x24x96 $0.04024.
+    assert "RandInt: $0.03/h → $2.41/h per replica" in preview
+    assert "HelloWorld: $0.05/h → $0.10/h per replica" in preview
+    assert "+$2.43/h at min replicas, +$7.28/h at max replicas" in preview
     assert updates(world) == []
 
 

@@ -137,6 +137,8 @@ def test_rollout_is_followed_to_active(world: World) -> None:
     replies = [text_of(r) for r in parent.replies]
     assert any("ACTIVE" in r for r in replies)
     closing = replies[-1]
+    # Between the first reply and the closing one, only real transitions (before → after) are reported.
+    assert all("→" in line for r in parent.replies[1:-1] for line in r.text.splitlines())
     assert "is live in hello-chain/*production*" in closing
     assert "`dep-hello-3` was scaled down to zero" in closing
     status = world.sim.requests

@@ -1,6 +1,7 @@
 """Durable state: pending confirmations, followed rollouts, environment locks and the audit trail."""
 
 from bot.store.database import connect
+from bot.store.progress import chainlet_statuses_json
 from bot.store.repository import Store
 from bot.store.tables import (
     AuditEvent,
@@ -19,5 +20,6 @@ __all__ = [
     "Rollout",
     "RolloutState",
     "Store",
+    "chainlet_statuses_json",
     "connect",
 ]
