@@ -18,8 +18,10 @@ from bot.commands import (
     HelpCommand,
     HistoryCommand,
     InstanceTypeCommand,
+    InstanceTypeModalCommand,
     LockCommand,
     PromoteCommand,
+    PromoteModalCommand,
     StatusCommand,
     UnlockCommand,
     UsageError,
@@ -84,6 +86,14 @@ class Operations:
         tell(self.gateway, inv, text, block_list)
 
     # -- commands ---------------------------------------------------------------------------------------
+
+    @staticmethod
+    def opens_form(text: str) -> bool:
+        """`/chain promote` or `/chain instance-type` with no arguments: needs no Baseten call to start."""
+        try:
+            return isinstance(parse(text), PromoteModalCommand | InstanceTypeModalCommand)
+        except UsageError:
+            return False
 
     def run_command(self, text: str, inv: Invocation) -> None:
         try:

@@ -156,3 +156,20 @@ def test_instance_type_form_with_nothing_changed_is_an_error(world: World) -> No
 
     assert answer["response_action"] == "errors"
     assert "Change at least one" in next(iter(answer["errors"].values()))
+
+
+def test_form_opens_even_when_every_worker_waits_on_a_slow_baseten(world: World) -> None:
+    import threading
+
+    world.sim.latency = 2.0
+    busy = [threading.Thread(target=world.command, args=("status hello-chain",), kwargs={"response": f"b{i}"}) for i in range(12)]
+    for t in busy:
+        t.start()
+    request = world.payloads.slash_command("promote", response_url_name="form")
+    assert world.app.dispatch(request.bolt_request()).status == 200
+
+    # The form was opened before the acknowledgement went back, while every worker still waited.
+    assert len(world.slack.calls_to("views.open")) == 1
+    assert world.sim.requests == []
+    for t in busy:
+        t.join()
