@@ -4,6 +4,7 @@ Without a file everyone may request everything and the requester confirms their 
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -15,6 +16,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.config import ConfigError
+
+log = logging.getLogger(__name__)
 
 _ID = re.compile(r"^(\*|[UWSCG][A-Z0-9]{2,})$")
 
@@ -106,7 +109,11 @@ class Policy:
             cached = self._groups.get(group_id)
             if cached and time.monotonic() - cached[0] < self._ttl:
                 return cached[1]
-        members = frozenset(self._members(group_id)) if self._members else frozenset()
+        try:
+            members = frozenset(self._members(group_id)) if self._members else frozenset()
+        except Exception as exc:  # e.g. the usergroups:read scope is missing: nobody matches, say why in logs
+            log.warning("could not read members of user group %s: %s", group_id, exc)
+            return frozenset()
         with self._lock:
             self._groups[group_id] = (time.monotonic(), members)
         return members

@@ -70,5 +70,5 @@ def test_secrets_never_appear_in_slack_or_logs(world: World, caplog: pytest.LogC
     seen = [str(call.params) for call in world.slack.calls] + [str(r) for r in world.slack.responses]
     everything = "\n".join(seen) + caplog.text
     assert API_KEY not in everything
-    for call in world.slack.calls:
-        assert TOKEN not in str(call.params)
+    assert TOKEN not in everything
+    assert world.writes  # the flow really ran, so the logs had something to leak

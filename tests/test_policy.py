@@ -165,3 +165,12 @@ def test_invalid_policy_file_stops_start_up_naming_file_and_field(tmp_path: Path
     assert result.returncode == 2
     assert str(path) in result.stderr and "environments.production.approvers" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_unreadable_user_group_counts_as_not_a_member(governed: World) -> None:
+    governed.slack.usergroups.clear()  # Slack answers no_such_subteam
+
+    governed.command(PROMOTE, user="U0CAROL")
+
+    assert "You may not request changes to *production*" in governed.private_text()
+    assert governed.writes == []
