@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from bot import blocks
@@ -66,7 +67,6 @@ class Operations:
         self.gateway = gateway
         self.policy = policy
         self.timing = timing
-        self.audit_channel = audit_channel
         self.clock = clock
         self.open_modal = open_modal
         self.audit = AuditTrail(store, clock)
@@ -85,6 +85,21 @@ class Operations:
     def tell(self, inv: Invocation, text: str, block_list: blocks.Blocks | None = None) -> None:
         tell(self.gateway, inv, text, block_list)
 
+    @contextmanager
+    def _answering(self, inv: Invocation) -> Iterator[None]:
+        """Every way a request can end early becomes a short private answer to whoever acted."""
+        try:
+            yield
+        except (Refusal, UsageError) as exc:
+            self.tell(inv, str(exc))
+        except BasetenError as exc:
+            self.tell(inv, f":warning: {exc.message}")
+        except Exception:
+            log.exception("request failed")
+            self.tell(
+                inv, ":warning: Something went wrong on my side. Check `/chain status` before trying again."
+            )
+
     # -- commands ---------------------------------------------------------------------------------------
 
     @staticmethod
@@ -96,22 +111,8 @@ class Operations:
             return False
 
     def run_command(self, text: str, inv: Invocation) -> None:
-        try:
-            command = parse(text)
-        except UsageError as exc:
-            self.tell(inv, str(exc))
-            return
-        try:
-            self._dispatch(command, inv)
-        except Refusal as exc:
-            self.tell(inv, str(exc))
-        except BasetenError as exc:
-            self.tell(inv, f":warning: {exc.message}")
-        except Exception:
-            log.exception("command failed")
-            self.tell(
-                inv, ":warning: Something went wrong on my side; nothing was changed. Try again in a moment."
-            )
+        with self._answering(inv):
+            self._dispatch(parse(text), inv)
 
     def _dispatch(self, command: Command, inv: Invocation) -> None:
         if isinstance(command, HelpCommand):
@@ -214,6 +215,10 @@ class Operations:
 
     def decide(self, confirmation_id: str, decision: str, inv: Invocation) -> None:
         """A button press: confirm, approve, reject or cancel."""
+        with self._answering(inv):
+            self._decide(confirmation_id, decision, inv)
+
+    def _decide(self, confirmation_id: str, decision: str, inv: Invocation) -> None:
         confirmation = self.store.confirmation(confirmation_id)
         if confirmation is None:
             self.tell(inv, "I don't know that request any more. Run the command again.")
@@ -250,6 +255,15 @@ class Operations:
                 self._close_preview(confirmation, plan, outcome=outcome, via=inv.response_url)
             else:
                 self.tell(inv, "This request was already decided.")
+            return
+        try:
+            # A lock taken after the preview was shown still stops it (a forced plan was checked when asked).
+            self.locks.check(plan.chain_name, plan.env, user=requester, force=plan.force)
+        except Refusal as exc:
+            if self.store.close_pending(confirmation_id, ConfirmationState.FAILED, now=now, by=inv.user):
+                self.audit.record("failed", inv.user, plan=plan, request_id=confirmation_id)
+                self._close_preview(confirmation, plan, via=inv.response_url, outcome=f"Not executed: {exc}")
+            self.tell(inv, str(exc))
             return
         approver = inv.user if decision == "approve" else None
         if not self.store.claim_confirmation(confirmation_id, now=now, approver=approver):
@@ -369,13 +383,9 @@ class Operations:
         command = PromoteCommand(
             chain=rollout.chain_name, env=rollout.env, deployment_id=rollout.previous_deployment_id
         )
-        try:
+        with self._answering(inv):
             self.check_request(inv, rollout.env, force=False, chain=rollout.chain_name)
             self.request(self.planner.plan_promote(command, kind="rollback"), inv)
-        except Refusal as exc:
-            self.tell(inv, str(exc))
-        except BasetenError as exc:
-            self.tell(inv, f":warning: {exc.message}")
 
 
 _PAST = {

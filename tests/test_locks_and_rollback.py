@@ -107,3 +107,16 @@ def test_no_rollback_offered_when_previous_deployment_was_deactivated(world: Wor
     closing = world.channel_messages()[0].replies[-1]
     assert buttons(closing) == []
     assert "No rollback offered" in text_of(closing) and "reactivation" in text_of(closing)
+
+
+def test_a_lock_taken_after_the_preview_stops_its_confirmation(world: World) -> None:
+    world.command(PROMOTE)
+    confirm = world.buttons()["chainops_confirm"]
+    world.command("lock hello-chain production incident", user="U0BOB", response="lock")
+
+    world.click(confirm)
+
+    assert world.writes == []
+    shown = [text_of(r) for r in world.slack.shown_responses()]
+    assert any("locked by <@U0BOB>" in r and "incident" in r for r in shown)
+    assert all(buttons(r) == [] for r in world.slack.shown_responses())
