@@ -68,13 +68,13 @@ def main(argv: list[str]) -> int:
     setup_gateway = WebApiGateway(token, base_url=slack_url, pace=0.0)
     now_wall, now = time.time(), time.monotonic()
     for i in range(n):
-        deployment = f"dep-bench-{i}"
+        deployment = f"dep-bench-{i}"  # of chain chain-bench-{i}
         channel = f"C{i:05d}"
         ts = setup_gateway.post(channel, f"promoting {deployment}")
         gateway.ts_to_deployment[ts] = deployment
         churn.add(deployment, now)
         chainops.store.add_rollout(
-            Rollout(id=uuid.uuid4().hex, kind="promote", request_id="", state=RolloutState.FOLLOWING, chain_id="chain-bench", chain_name="bench", env="production", deployment_id=deployment, previous_deployment_id=None, scale_down_previous=True, channel=channel, parent_ts=ts, requester="U0BENCH", approver=None, headline=f"promoting {deployment}", last_status=None, last_chainlets_json="{}", started_at=now_wall, next_poll_at=now_wall, last_ok_at=now_wall, lease_until=0.0)
+            Rollout(id=uuid.uuid4().hex, kind="promote", request_id="", state=RolloutState.FOLLOWING, chain_id=f"chain-bench-{i}", chain_name="bench", env="production", deployment_id=deployment, previous_deployment_id=None, scale_down_previous=True, channel=channel, parent_ts=ts, requester="U0BENCH", approver=None, headline=f"promoting {deployment}", last_status=None, last_chainlets_json="{}", started_at=now_wall, next_poll_at=now_wall, last_ok_at=now_wall, lease_until=0.0)
         )
     began = time.monotonic()
     chainops.follower.start()

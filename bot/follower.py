@@ -168,7 +168,7 @@ class Follower:
                 if resolved is None:
                     return
                 rollout = resolved
-            deployment = self.baseten.get_deployment(rollout.chain_id, rollout.deployment_id)
+            deployment, serving, superseded_by = self._observe(rollout)
         except BasetenError as exc:
             self._unreachable(rollout, now, exc)
             return
@@ -176,6 +176,8 @@ class Follower:
             self._reply(rollout, ":electric_plug: Baseten is answering again; still following.")
         lines = self._changes(rollout, deployment)
         phase = deployment.rollout_phase
+        if phase is Phase.LIVE and not serving and superseded_by is None:
+            phase = Phase.IN_PROGRESS  # ready, but the environment has not switched traffic to it yet
         values: dict[str, object] = {
             "last_status": deployment.status.value,
             "last_chainlets_json": chainlet_statuses_json(deployment),
@@ -184,7 +186,8 @@ class Follower:
             "unreachable_reported": False,
         }
         if phase is Phase.LIVE:
-            values.update(state=RolloutState.SUCCEEDED, finished_at=now, lease_owner=None)
+            state = RolloutState.SUCCEEDED if superseded_by is None else RolloutState.FAILED
+            values.update(state=state, finished_at=now, lease_owner=None)
         elif phase in (Phase.FAILED, Phase.OFF):
             values.update(state=RolloutState.FAILED, finished_at=now, lease_owner=None)
         else:
@@ -201,10 +204,29 @@ class Follower:
             self._last_parent_update.pop(rollout.id, None)
         if lines and not finished:
             self._reply(rollout, "\n".join(lines))
-        if phase is Phase.LIVE:
+        if phase is Phase.LIVE and superseded_by is not None:
+            self._superseded(rollout, deployment, superseded_by)
+        elif phase is Phase.LIVE:
             self._succeeded(rollout, deployment, now)
         elif finished:
             self._failed(rollout, deployment)
+
+    def _observe(self, rollout: Rollout) -> tuple[ChainDeployment, bool, str | None]:
+        """The deployment, whether the environment serves it, and what serves instead if it was passed over.
+
+        One request per poll: the environment holds both its candidate and its current deployment."""
+        env = self.baseten.get_environment(rollout.chain_id, rollout.env)
+        current, candidate = env.current_deployment, env.candidate_deployment
+        if current is not None and current.id == rollout.deployment_id:
+            return current, True, None
+        if candidate is not None and candidate.id == rollout.deployment_id:
+            return candidate, False, None
+        # Neither: it failed out of the promotion, or another deployment was promoted meanwhile.
+        deployment = self.baseten.get_deployment(rollout.chain_id, rollout.deployment_id)
+        replaced = (
+            current.id if current is not None and current.id != rollout.previous_deployment_id else None
+        )
+        return deployment, False, replaced
 
     def _resolve(self, rollout: Rollout, now: float) -> Rollout | None:
         """The bot stopped between calling Baseten and hearing back: find what the environment is rolling out."""
@@ -274,6 +296,14 @@ class Follower:
                     )
         self._reply(rollout, text, [blocks.section(text), *extra])
         self._audit(rollout, "succeeded")
+
+    def _superseded(self, rollout: Rollout, deployment: ChainDeployment, serving: str) -> None:
+        text = (
+            f":warning: <@{rollout.requester}> `{deployment.id}` is {deployment.status.value}, but "
+            f"{rollout.chain_name}/*{rollout.env}* now serves `{serving}`: another change replaced it meanwhile."
+        )
+        self._reply(rollout, text)
+        self._audit(rollout, "rollout_failed")
 
     def _previous_fate(self, rollout: Rollout, previous: str) -> tuple[str, bool]:
         try:

@@ -16,7 +16,8 @@ def start(world: World) -> None:
 
 
 def polls(world: World) -> int:
-    return len([r for r in world.sim.requests if r.method == "GET" and "/deployments/dep-" in r.path and r.path.count("/") == 5])
+    """Rollout polls read the environment (its candidate and current deployment) once per interval."""
+    return len([r for r in world.sim.requests if r.method == "GET" and r.path.endswith("/environments/production")])
 
 
 def test_long_builds_are_polled_less_often(tmp_path: Path) -> None:
@@ -80,3 +81,38 @@ def test_transitions_are_coalesced_into_one_reply_per_poll(world: World) -> None
 
     replies = world.channel_messages()[0].replies
     assert len(replies) <= 3
+
+
+def test_each_poll_is_one_baseten_request(world: World) -> None:
+    start(world)
+    before = len(world.sim.requests)
+    world.follow(seconds=5)
+    assert len(world.sim.requests) - before == 1
+
+
+def test_a_rollout_replaced_by_another_promotion_says_so(world: World) -> None:
+    world.command("promote hello-chain production dep-hello-4 --keep-previous")
+    world.clock.advance(60)  # live in Baseten before the bot polls it
+    world.command("promote hello-chain production dep-hello-2 --keep-previous", user="U0BOB", response="bob")
+    world.clock.advance(60)  # and Bob's deployment replaces it
+
+    world.follow()
+
+    alices, bobs = world.channel_messages()
+    closing = text_of(alices.replies[-1])
+    assert "<@U0ALICE>" in closing and "now serves `dep-" in closing and "replaced it" in closing
+    assert "is live in" in text_of(bobs.replies[-1])
+
+
+def test_ready_deployment_is_not_called_live_before_the_environment_serves_it(world: World) -> None:
+    world.sim.switch_delay = 300  # Baseten ramps traffic over five minutes
+    start(world)
+    for _ in range(6):
+        world.follow(seconds=10)
+    [parent] = world.channel_messages()
+    assert "ACTIVE" in text_of(parent) and "rolling out" in text_of(parent)
+    assert not any("is live in" in text_of(r) for r in parent.replies)
+
+    world.follow(seconds=300)
+
+    assert "is live in" in text_of(world.channel_messages()[0].replies[-1])

@@ -138,6 +138,8 @@ class BasetenSimulator(httpx.BaseTransport):
         self.latency = latency
         # The environment's cleanup strategy: DEACTIVATE instead of SCALE_TO_ZERO after a promotion.
         self.deactivate_after_promotion = False
+        # Seconds between a rollout being ready (all ACTIVE) and the environment serving it (ramp-up).
+        self.switch_delay = 0.0
         self.requests: list[RecordedRequest] = []
         self._lock = threading.RLock()
         self._chains: dict[str, _Chain] = {}
@@ -495,7 +497,11 @@ class BasetenSimulator(httpx.BaseTransport):
                 continue
             order = {s: i for i, s in enumerate(rollout.sequence)}
             deployment.status = min(statuses.values(), key=lambda s: order[s])
-            if all(s is DeploymentStatus.ACTIVE for s in statuses.values()):
+            ready_at = rollout.started + len(rollout.sequence) * self.step_seconds
+            if (
+                all(s is DeploymentStatus.ACTIVE for s in statuses.values())
+                and self.clock() >= ready_at + self.switch_delay
+            ):
                 self._complete(chain, deployment, rollout)
 
     def _complete(self, chain: _Chain, deployment: _Deployment, rollout: _Rollout) -> None:
