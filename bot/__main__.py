@@ -1,4 +1,7 @@
-"""`python -m bot` serves Slack; `python -m bot console` and `python -m bot simulator` try it locally."""
+"""`python -m bot` serves Slack; `python -m bot console` and `python -m bot simulator` try it locally.
+
+`serve` (the default) picks Socket Mode when SLACK_APP_TOKEN is set and HTTP otherwise; `http` and
+`socket` insist on one, so a Procfile line can never start the wrong kind of process."""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import logging
 import signal
 import sys
 from types import FrameType
+
+USAGE = "python -m bot [serve|http|socket|console|simulator]"
 
 
 def main(argv: list[str]) -> int:
@@ -21,16 +26,13 @@ def main(argv: list[str]) -> int:
         from bot.baseten.sim_server import main as simulator_main
 
         return int(simulator_main(argv[1:]))
-    if command in ("serve", "run"):
-        return serve()
-    print(
-        f"chainops: unknown command {command!r}. Use: python -m bot [serve|console|simulator]",
-        file=sys.stderr,
-    )
+    if command in ("serve", "http", "socket"):
+        return serve(mode=None if command == "serve" else command)
+    print(f"chainops: unknown command {command!r}. Use: {USAGE}", file=sys.stderr)
     return 2
 
 
-def serve() -> int:
+def serve(mode: str | None) -> int:
     from bot.app import build_app
     from bot.config import ConfigError, load_settings
     from bot.gateway import WebApiGateway
@@ -38,6 +40,10 @@ def serve() -> int:
 
     try:
         settings = load_settings()
+        if mode == "socket" and settings.slack_app_token is None:
+            raise ConfigError("SLACK_APP_TOKEN is not set (Socket Mode needs the app-level token, xapp-...)")
+        if mode == "http":
+            settings.slack_app_token = None
         settings.require_slack()
         gateway = WebApiGateway(settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
         chainops = build(settings, gateway=gateway)
@@ -57,7 +63,8 @@ def serve() -> int:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
             log.info("chainops connecting to Slack in Socket Mode")
-            SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
+            handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
+            handler.start()  # type: ignore[no-untyped-call]
         else:
             from bot.server import create
 

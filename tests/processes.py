@@ -56,7 +56,7 @@ def start_bot(tmp_path: Path, env: dict[str, str], name: str = "bot") -> BotProc
     full_env = {**os.environ, **env, "PORT": str(port)}
     full_env.pop("SLACK_APP_TOKEN", None)
     with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen([sys.executable, "-m", "bot", "http"], cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     bot = BotProcess(process, port, log_path)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

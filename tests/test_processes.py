@@ -147,3 +147,19 @@ def _lease_holder(url: str) -> str:
     engine.dispose()
     return str(holder)
 
+
+
+def test_socket_mode_without_its_token_is_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "socket"],
+        env={"PATH": "/usr/bin:/bin", "SLACK_BOT_TOKEN": "xoxb-1", "BASETEN_API_KEY": "k", "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "chainops: SLACK_APP_TOKEN is not set (Socket Mode needs the app-level token, xapp-...)"
