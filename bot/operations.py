@@ -348,17 +348,22 @@ class Operations:
             return
         self.tell(inv, f"Recent changes{scope}", blocks.history(f"Recent changes{scope}"[:150], changes))
 
+    def _may_guard(self, inv: Invocation, env: str) -> None:
+        """Locking is for those who may change the environment, and for its approvers (an SRE in an incident)."""
+        if not self.policy.may_approve(inv.user, env):
+            self._may_request(inv, env)
+
     def lock(self, command: LockCommand, inv: Invocation) -> None:
         chain = self.planner.chain(command.chain)
         self.planner.environment(chain, command.env)
-        self._may_request(inv, command.env)
+        self._may_guard(inv, command.env)
         self._post_or_tell(
             inv, self.locks.lock(chain.name, command.env, user=inv.user, reason=command.reason)
         )
 
     def unlock(self, command: UnlockCommand, inv: Invocation) -> None:
         chain = self.planner.chain(command.chain)
-        self._may_request(inv, command.env)
+        self._may_guard(inv, command.env)
         self._post_or_tell(inv, self.locks.unlock(chain.name, command.env, user=inv.user))
 
     def _post_or_tell(self, inv: Invocation, text: str) -> None:

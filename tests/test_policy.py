@@ -174,3 +174,22 @@ def test_unreadable_user_group_counts_as_not_a_member(governed: World) -> None:
 
     assert "You may not request changes to *production*" in governed.private_text()
     assert governed.writes == []
+
+
+def test_only_approvers_may_force_past_a_lock(governed: World) -> None:
+    governed.command("lock hello-chain production incident", user="U0BOB", response="lock")  # an approver
+    assert "locked hello-chain/*production*" in governed.channel_messages()[-1].text
+
+    governed.command(PROMOTE + " --force")
+    assert "Only an approver of *production* may override its lock" in governed.private_text()
+
+    governed.command(PROMOTE + " --force", user="U0SAM", response="sam")  # an approver through S0SRE
+    assert "may not request changes" in governed.private_text("sam")  # but not a requester there
+    assert governed.writes == []
+
+
+def test_outsiders_may_not_lock(governed: World) -> None:
+    governed.command("lock hello-chain production mine", user="U0DAVE")
+
+    assert "You may not request changes to *production*" in governed.private_text()
+    assert governed.channel_messages() == []
