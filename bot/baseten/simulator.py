@@ -9,7 +9,6 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,6 +27,16 @@ from bot.baseten.models import (
     UpdateChainletEnvironmentInstanceTypeRequest,
 )
 from bot.baseten.sim_seed import INSTANCE_TYPES, PRICES
+from bot.baseten.sim_state import (
+    ChainletSpec,
+    ChainState,
+    DeploymentState,
+    EnvironmentState,
+    Failure,
+    Injection,
+    RecordedRequest,
+    RolloutState,
+)
 
 NEW_DEPLOYMENT = [
     DeploymentStatus.BUILDING,
@@ -37,84 +46,6 @@ NEW_DEPLOYMENT = [
 ]
 REUSED_DEPLOYMENT = [DeploymentStatus.UPDATING, DeploymentStatus.LOADING_MODEL, DeploymentStatus.ACTIVE]
 EPOCH = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    json: Any
-
-
-@dataclass
-class _Injection:
-    status: int | None  # None: a dropped connection
-    times: int
-    method: str | None
-    path_contains: str | None
-    body: dict[str, Any] | None
-
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method is None or self.method == method) and (
-            self.path_contains is None or self.path_contains in path
-        )
-
-
-@dataclass
-class _Failure:
-    chainlet: str
-    status: DeploymentStatus
-    at_status: DeploymentStatus
-
-
-@dataclass
-class _ChainletSpec:
-    instance_type_id: str
-    min_replica: int
-    max_replica: int
-
-
-@dataclass
-class _Rollout:
-    started: float
-    sequence: list[DeploymentStatus]
-    env: str
-    scale_down: bool
-    failure: _Failure | None
-
-
-@dataclass
-class _Deployment:
-    id: str
-    chain_id: str
-    created_at: datetime
-    environment: str | None
-    chainlets: dict[str, _ChainletSpec]
-    status: DeploymentStatus = DeploymentStatus.ACTIVE
-    rollout: _Rollout | None = None
-    chainlet_ids: dict[str, str] = field(default_factory=dict)
-    # Chainlet statuses frozen when a rollout failed (the failing chainlet keeps its failure status).
-    frozen: dict[str, DeploymentStatus] = field(default_factory=dict)
-
-
-@dataclass
-class _Environment:
-    name: str
-    created_at: datetime
-    settings: dict[str, _ChainletSpec]
-    current: str | None = None
-    candidate: str | None = None
-
-
-@dataclass
-class _Chain:
-    id: str
-    name: str
-    created_at: datetime
-    team_name: str
-    environments: dict[str, _Environment] = field(default_factory=dict)
-    deployments: dict[str, _Deployment] = field(default_factory=dict)
 
 
 class _Answer(Exception):
@@ -142,10 +73,10 @@ class BasetenSimulator(httpx.BaseTransport):
         self.switch_delay = 0.0
         self.requests: list[RecordedRequest] = []
         self._lock = threading.RLock()
-        self._chains: dict[str, _Chain] = {}
+        self._chains: dict[str, ChainState] = {}
         self._types = {t.id: t for t in INSTANCE_TYPES}
-        self._injections: list[_Injection] = []
-        self._failures: list[_Failure] = []
+        self._injections: list[Injection] = []
+        self._failures: list[Failure] = []
         self._ids = itertools.count(1)
         self._rolling: set[tuple[str, str]] = set()
         if seed:
@@ -158,10 +89,10 @@ class BasetenSimulator(httpx.BaseTransport):
     ) -> None:
         """A chain whose chainlets run on the given instance types; environments map to (min, max) replicas."""
         with self._lock:
-            chain = _Chain(chain_id, name, EPOCH, "acme")
+            chain = ChainState(chain_id, name, EPOCH, "acme")
             for env_name, (low, high) in environments.items():
-                specs = {c: _ChainletSpec(t, low, high) for c, t in chainlets.items()}
-                chain.environments[env_name] = _Environment(env_name, EPOCH, specs)
+                specs = {c: ChainletSpec(t, low, high) for c, t in chainlets.items()}
+                chain.environments[env_name] = EnvironmentState(env_name, EPOCH, specs)
             self._chains[chain_id] = chain
 
     def add_deployment(
@@ -180,11 +111,11 @@ class BasetenSimulator(httpx.BaseTransport):
             env = chain.environments.get(environment or "")
             template = env.settings if env else next(iter(chain.environments.values())).settings
             specs = {
-                name: _ChainletSpec(s.instance_type_id, s.min_replica, s.max_replica)
+                name: ChainletSpec(s.instance_type_id, s.min_replica, s.max_replica)
                 for name, s in template.items()
             }
             created = created_at or EPOCH + timedelta(days=len(chain.deployments))
-            chain.deployments[deployment_id] = _Deployment(
+            chain.deployments[deployment_id] = DeploymentState(
                 deployment_id, chain_id, created, environment, specs, status
             )
             if env is not None:
@@ -231,14 +162,14 @@ class BasetenSimulator(httpx.BaseTransport):
             else:
                 body = {"error": f"Simulated HTTP {status}"}
         with self._lock:
-            self._injections.append(_Injection(status, times, method, path_contains, body))
+            self._injections.append(Injection(status, times, method, path_contains, body))
 
     def disconnect_next(
         self, times: int = 1, *, method: str | None = None, path_contains: str | None = None
     ) -> None:
         """The next matching requests fail to connect, before Baseten sees them."""
         with self._lock:
-            self._injections.append(_Injection(None, times, method, path_contains, None))
+            self._injections.append(Injection(None, times, method, path_contains, None))
 
     def fail_rollouts(
         self,
@@ -248,7 +179,7 @@ class BasetenSimulator(httpx.BaseTransport):
     ) -> None:
         """Future rollouts fail when this chainlet would reach `at_status`; its logs then show errors."""
         with self._lock:
-            self._failures.append(_Failure(chainlet_name, status, at_status))
+            self._failures.append(Failure(chainlet_name, status, at_status))
 
     def clear_failures(self) -> None:
         with self._lock:
@@ -288,7 +219,7 @@ class BasetenSimulator(httpx.BaseTransport):
             return httpx.Response(answer.status, json=answer.body)
         return httpx.Response(status, json=payload)
 
-    def _injected(self, method: str, path: str) -> _Injection | None:
+    def _injected(self, method: str, path: str) -> Injection | None:
         for injection in self._injections:
             if injection.matches(method, path):
                 injection.times -= 1
@@ -362,21 +293,21 @@ class BasetenSimulator(httpx.BaseTransport):
 
     # -- lookups ---------------------------------------------------------------------------------------
 
-    def _chain(self, chain_id: str) -> _Chain:
+    def _chain(self, chain_id: str) -> ChainState:
         chain = self._chains.get(chain_id)
         if chain is None:
             raise _Answer(404, {"error": f"Chain {chain_id} not found"})
         return chain
 
     @staticmethod
-    def _deployment(chain: _Chain, deployment_id: str) -> _Deployment:
+    def _deployment(chain: ChainState, deployment_id: str) -> DeploymentState:
         deployment = chain.deployments.get(deployment_id)
         if deployment is None:
             raise _Answer(404, {"error": f"Chain deployment {deployment_id} not found"})
         return deployment
 
     @staticmethod
-    def _environment(chain: _Chain, name: str) -> _Environment:
+    def _environment(chain: ChainState, name: str) -> EnvironmentState:
         env = chain.environments.get(name)
         if env is None:
             raise _Answer(404, {"error": f"Environment {name} not found for chain {chain.name}"})
@@ -384,7 +315,9 @@ class BasetenSimulator(httpx.BaseTransport):
 
     # -- writes ----------------------------------------------------------------------------------------
 
-    def _promote(self, chain: _Chain, env: _Environment, request: PromoteToChainEnvironmentRequest) -> Any:
+    def _promote(
+        self, chain: ChainState, env: EnvironmentState, request: PromoteToChainEnvironmentRequest
+    ) -> Any:
         source = self._deployment(chain, request.deployment_id)
         if source.status in (DeploymentStatus.INACTIVE, DeploymentStatus.DEACTIVATING):
             raise _Answer(400, {"error": f"Deployment {source.id} is inactive; activate it before promoting"})
@@ -400,7 +333,7 @@ class BasetenSimulator(httpx.BaseTransport):
         return self._deployment_json(target)
 
     def _update_instance_types(
-        self, chain: _Chain, env: _Environment, request: UpdateChainletEnvironmentInstanceTypeRequest
+        self, chain: ChainState, env: EnvironmentState, request: UpdateChainletEnvironmentInstanceTypeRequest
     ) -> Any:
         for update in request.updates:
             if update.chainlet_name not in env.settings:
@@ -425,22 +358,22 @@ class BasetenSimulator(httpx.BaseTransport):
             "chainlet_environment_settings": settings,
         }
 
-    def _copy(self, chain: _Chain, source: _Deployment, types: dict[str, str]) -> _Deployment:
+    def _copy(self, chain: ChainState, source: DeploymentState, types: dict[str, str]) -> DeploymentState:
         new_id = f"dep-{next(self._ids):05d}"
         specs = {
-            n: _ChainletSpec(types.get(n, s.instance_type_id), s.min_replica, s.max_replica)
+            n: ChainletSpec(types.get(n, s.instance_type_id), s.min_replica, s.max_replica)
             for n, s in source.chainlets.items()
         }
         created = max(d.created_at for d in chain.deployments.values()) + timedelta(hours=1)
-        deployment = _Deployment(new_id, chain.id, created, None, specs, DeploymentStatus.BUILDING)
+        deployment = DeploymentState(new_id, chain.id, created, None, specs, DeploymentStatus.BUILDING)
         chain.deployments[new_id] = deployment
         return deployment
 
     def _start_rollout(
         self,
-        chain: _Chain,
-        env: _Environment,
-        deployment: _Deployment,
+        chain: ChainState,
+        env: EnvironmentState,
+        deployment: DeploymentState,
         sequence: list[DeploymentStatus],
         scale_down: bool,
     ) -> None:
@@ -454,14 +387,14 @@ class BasetenSimulator(httpx.BaseTransport):
                     spec.min_replica,
                     spec.max_replica,
                 )
-        deployment.rollout = _Rollout(self.clock(), sequence, env.name, scale_down, failure)
+        deployment.rollout = RolloutState(self.clock(), sequence, env.name, scale_down, failure)
         deployment.status = sequence[0]
         env.candidate = deployment.id
         self._rolling.add((chain.id, deployment.id))
 
     # -- time ------------------------------------------------------------------------------------------
 
-    def _chainlet_statuses(self, deployment: _Deployment) -> dict[str, DeploymentStatus]:
+    def _chainlet_statuses(self, deployment: DeploymentState) -> dict[str, DeploymentStatus]:
         rollout = deployment.rollout
         if rollout is None:
             return {name: deployment.status for name in deployment.chainlets}
@@ -504,7 +437,7 @@ class BasetenSimulator(httpx.BaseTransport):
             ):
                 self._complete(chain, deployment, rollout)
 
-    def _complete(self, chain: _Chain, deployment: _Deployment, rollout: _Rollout) -> None:
+    def _complete(self, chain: ChainState, deployment: DeploymentState, rollout: RolloutState) -> None:
         env = chain.environments[rollout.env]
         previous = chain.deployments.get(env.current or "")
         if previous is not None and previous.id != deployment.id:
@@ -524,7 +457,7 @@ class BasetenSimulator(httpx.BaseTransport):
     # -- JSON ------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _chain_json(chain: _Chain) -> Any:
+    def _chain_json(chain: ChainState) -> Any:
         return Chain(
             id=chain.id,
             created_at=chain.created_at,
@@ -533,10 +466,10 @@ class BasetenSimulator(httpx.BaseTransport):
             team_name=chain.team_name,
         ).model_dump(mode="json")
 
-    def _deployment_json(self, deployment: _Deployment) -> Any:
+    def _deployment_json(self, deployment: DeploymentState) -> Any:
         return self._deployment_model(deployment).model_dump(mode="json")
 
-    def _deployment_model(self, deployment: _Deployment) -> ChainDeployment:
+    def _deployment_model(self, deployment: DeploymentState) -> ChainDeployment:
         statuses = deployment.frozen or self._chainlet_statuses(deployment)
         chainlets = []
         for name, spec in deployment.chainlets.items():
@@ -569,7 +502,7 @@ class BasetenSimulator(httpx.BaseTransport):
             status=deployment.status,
         )
 
-    def _setting_json(self, name: str, spec: _ChainletSpec) -> Any:
+    def _setting_json(self, name: str, spec: ChainletSpec) -> Any:
         setting = ChainletEnvironmentSettings(
             chainlet_name=name,
             autoscaling_settings=AutoscalingSettings(
@@ -579,7 +512,7 @@ class BasetenSimulator(httpx.BaseTransport):
         )
         return setting.model_dump(mode="json")
 
-    def _environment_json(self, chain: _Chain, env: _Environment) -> Any:
+    def _environment_json(self, chain: ChainState, env: EnvironmentState) -> Any:
         current = chain.deployments.get(env.current or "")
         candidate = chain.deployments.get(env.candidate or "")
         model = ChainEnvironment(
@@ -595,7 +528,9 @@ class BasetenSimulator(httpx.BaseTransport):
         )
         return model.model_dump(mode="json")
 
-    def _logs(self, chain: _Chain, deployment: _Deployment, chainlet_id: str, query: dict[str, str]) -> Any:
+    def _logs(
+        self, chain: ChainState, deployment: DeploymentState, chainlet_id: str, query: dict[str, str]
+    ) -> Any:
         model = self._deployment_model(deployment)
         chainlet = next((c for c in model.chainlets if c.id == chainlet_id), None)
         if chainlet is None:
