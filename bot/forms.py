@@ -89,6 +89,15 @@ class Forms:
             )
 
     def chain_options(self, query: str) -> list[dict[str, Any]]:
+        """Typeahead must answer within Slack's 3 seconds: a slow Baseten gives no options, not a timeout."""
+        future = self.work.submit(self._chain_options, query)
+        try:
+            options: list[dict[str, Any]] = future.result(timeout=SUBMIT_BUDGET)
+        except FutureTimeout:
+            return []
+        return options
+
+    def _chain_options(self, query: str) -> list[dict[str, Any]]:
         query = query.strip().lower()
         chains = sorted(self.catalog.chains(), key=lambda c: c.name)
         return [chain_option(c) for c in chains if query in c.name.lower() or query == c.id.lower()][:100]

@@ -173,3 +173,13 @@ def test_form_opens_even_when_every_worker_waits_on_a_slow_baseten(world: World)
     assert world.sim.requests == []
     for t in busy:
         t.join()
+
+
+def test_typeahead_answers_in_time_even_when_baseten_is_slow(world: World) -> None:
+    world.sim.latency = 5.0
+    request = world.payloads.block_suggestion(action_id="chainops_pick_chain", value="hel")
+
+    response = world.app.dispatch(request.bolt_request())
+
+    assert response.status == 200 and json.loads(response.body)["options"] == []
+    world.sim.latency = 0.0
