@@ -32,8 +32,9 @@ def build_app(
     if authorize is not None:
         kwargs["authorize"] = authorize
     else:
-        kwargs["token"] = settings.slack_bot_token.get_secret_value()
-        kwargs["client"] = client or WebClient(token=kwargs["token"], base_url=settings.slack_api_url)
+        # The client carries the bot token; giving Bolt both only earns a warning at every start.
+        token = settings.slack_bot_token.get_secret_value()
+        kwargs["client"] = client or WebClient(token=token, base_url=settings.slack_api_url)
     app = App(**kwargs)
 
     @app.middleware

@@ -163,3 +163,37 @@ def test_socket_mode_without_its_token_is_one_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.strip() == "chainops: SLACK_APP_TOKEN is not set (Socket Mode needs the app-level token, xapp-...)"
+
+
+def test_socket_mode_process_answers_slash_commands(tmp_path: Path, outside) -> None:  # type: ignore[no-untyped-def]
+    from tests.fakes.socket_mode import FakeSocketMode
+
+    slack, _sim, env, _payloads = outside
+    socket_mode = FakeSocketMode()
+    slack.socket_mode_url = socket_mode.url
+    env = {**env, "SLACK_APP_TOKEN": slack.app_token}
+    del env["SLACK_SIGNING_SECRET"]  # Socket Mode needs no signing secret
+    import os
+    import subprocess
+    import sys
+
+    log_path = tmp_path / "socket.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "socket"], cwd=Path(__file__).resolve().parent.parent,
+            env={**{k: v for k, v in os.environ.items() if k != "SLACK_SIGNING_SECRET"}, **env}, stdout=log, stderr=subprocess.STDOUT,
+        )
+    try:
+        command = {
+            "command": "/chain", "text": "status hello-chain production", "user_id": "U0ALICE", "channel_id": "C0DEPLOYS",
+            "team_id": "T1", "response_url": slack.response_url("socket"), "trigger_id": "t1",
+        }
+        ack = socket_mode.send("slash_commands", command)
+
+        assert "envelope_id" in ack
+        slack.wait_for(lambda: "HelloWorld" in text_of(slack.last_response("socket")), timeout=20)
+    finally:
+        process.terminate()
+        process.wait(20)
+        socket_mode.close()
+    assert "Traceback" not in log_path.read_text()

@@ -95,6 +95,8 @@ class FakeSlack:
         self._used_triggers: set[str] = set()
         self._views: dict[str, dict[str, Any]] = {}
         self._latest_view_id: str | None = None
+        self.app_token = "xapp-test-app-token"
+        self.socket_mode_url: str | None = None
         self._rate_limits: dict[str, list[int]] = {}  # method -> [remaining, retry_after]
 
     # -- lifecycle ---------------------------------------------------------------------------------------
@@ -239,7 +241,7 @@ class FakeSlack:
             self.calls.append(call)
             if not token:
                 body = _error("not_authed")
-            elif token != self.token:
+            elif token != (self.app_token if method == "apps.connections.open" else self.token):
                 body = _error("invalid_auth")
             elif (limit := self._take_rate_limit(method)) is not None:
                 call.error = "ratelimited"
@@ -269,6 +271,12 @@ class FakeSlack:
     def _next_id(self, prefix: str) -> str:
         self._ids += 1
         return f"{prefix}{self._ids:08X}"
+
+    def _connections_open(self, _params: dict[str, Any]) -> dict[str, Any]:
+        """Socket Mode: where the app's websocket should connect (set `socket_mode_url` first)."""
+        if not self.socket_mode_url:
+            return _error("invalid_auth")
+        return {"ok": True, "url": self.socket_mode_url}
 
     def _auth_test(self, _params: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -487,6 +495,7 @@ class _Refused(Exception):
 
 _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "auth.test": FakeSlack._auth_test,
+    "apps.connections.open": FakeSlack._connections_open,
     "chat.postMessage": FakeSlack._post_message,
     "chat.update": FakeSlack._update,
     "chat.postEphemeral": FakeSlack._post_ephemeral,
