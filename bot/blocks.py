@@ -306,10 +306,6 @@ def rollout_parent(
     return blocks
 
 
-def changes_reply(lines: list[str]) -> Blocks:
-    return [section("\n".join(lines))]
-
-
 def rollback_button(rollout_id: str, previous: str, chain_env: str) -> dict[str, Any]:
     return {
         "type": "actions",

@@ -3,7 +3,6 @@ submission into the same plan, preview and confirmation as the typed command."""
 
 from __future__ import annotations
 
-import json
 import logging
 from concurrent.futures import Executor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -207,8 +206,3 @@ class Forms:
 def _plain(text: str) -> str:
     """Field errors are plain text: drop mrkdwn markup."""
     return text.replace("`", "").replace("*", "")[:300]
-
-
-def metadata_of(view: dict[str, Any]) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(view.get("private_metadata") or "{}")
-    return loaded

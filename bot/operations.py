@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Timing:
     confirmation_ttl: float = 900.0
-    poll_interval: float = 5.0
     rollback_window: float = 3600.0
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenNotFound
-from bot.baseten.models import Chain, ChainDeployment, ChainEnvironment, DeploymentStatus, InstanceType, Phase
+from bot.baseten.models import Chain, ChainDeployment, ChainEnvironment, InstanceType, Phase
 from bot.catalog import Catalog
 from bot.commands import InstanceTypeCommand, PromoteCommand
 from bot.plans import ChainletChange, InstanceTypePlan, PromotePlan
@@ -183,7 +183,3 @@ def ordered(types: Iterable[InstanceType]) -> list[InstanceType]:
 
 def _ordered_ids(types: Iterable[InstanceType]) -> list[str]:
     return [t.id for t in ordered(types)]
-
-
-def live_status(deployment: ChainDeployment | None) -> DeploymentStatus | None:
-    return deployment.status if deployment else None

@@ -80,10 +80,6 @@ class Policy:
         self._groups: dict[str, tuple[float, frozenset[str]]] = {}
         self._lock = threading.Lock()
 
-    @property
-    def enabled(self) -> bool:
-        return self.rules is not None
-
     def _rule(self, env: str) -> Rule:
         assert self.rules is not None
         env_rule = self.rules.environments.get(env, Rule())

@@ -72,7 +72,6 @@ def build(
         policy=policy,
         timing=Timing(
             confirmation_ttl=settings.chainops_confirmation_ttl,
-            poll_interval=settings.chainops_poll_interval,
             rollback_window=settings.chainops_rollback_window,
         ),
         audit_channel=settings.chainops_audit_channel,

@@ -82,9 +82,6 @@ class BasetenClient:
     def list_chains(self) -> list[Chain]:
         return self._get("/v1/chains", Chains, what="chains").chains
 
-    def get_chain(self, chain_id: str) -> Chain:
-        return self._get(f"/v1/chains/{_seg(chain_id)}", Chain, what=f"chain {chain_id}")
-
     def list_deployments(self, chain_id: str) -> list[ChainDeployment]:
         path = f"/v1/chains/{_seg(chain_id)}/deployments"
         deployments = self._get(path, ChainDeployments, what=f"deployments of chain {chain_id}").deployments

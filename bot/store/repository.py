@@ -169,19 +169,6 @@ class Store:
                 update(Rollout).where(Rollout.lease_owner == owner).values(lease_owner=None, lease_until=0.0)
             )
 
-    def last_succeeded_rollout(self, chain_name: str, env: str) -> Rollout | None:
-        with self._session() as s:
-            return s.scalars(
-                select(Rollout)
-                .where(
-                    Rollout.chain_name == chain_name,
-                    Rollout.env == env,
-                    Rollout.state == RolloutState.SUCCEEDED,
-                )
-                .order_by(Rollout.finished_at.desc())
-                .limit(1)
-            ).first()
-
     # -- audit trail -----------------------------------------------------------------------------------
 
     def audit(self, event: AuditEvent) -> None:
