@@ -47,13 +47,24 @@ def test_write_errors_are_answered_in_the_thread_and_never_retried(world: World,
     assert "Failed" in text_of(parent)
 
 
-def test_connection_failure_on_write_is_reported(world: World) -> None:
+def test_a_write_that_never_connected_is_retried_and_reaches_baseten_once(world: World) -> None:
     world.command(PROMOTE)
     world.sim.disconnect_next(method="POST")
     world.click(world.buttons()["chainops_confirm"])
 
+    assert len([w for w in world.writes if w.path.endswith("/promote")]) == 1
     [parent] = world.channel_messages()
-    assert "Could not reach Baseten" in text_of(parent.replies[-1])
+    assert "following deployment `dep-hello-4`" in text_of(parent.replies[-1])
+
+
+def test_baseten_out_of_reach_for_a_write_is_reported(world: World) -> None:
+    world.command(PROMOTE)
+    world.sim.disconnect_next(times=10, method="POST")
+    world.click(world.buttons()["chainops_confirm"])
+
+    assert world.writes == []
+    [parent] = world.channel_messages()
+    assert "<@U0ALICE> Could not reach Baseten" in text_of(parent.replies[-1])
 
 
 def test_secrets_never_appear_in_slack_or_logs(world: World, caplog: pytest.LogCaptureFixture) -> None:

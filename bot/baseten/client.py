@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
 USER_AGENT = f"chainops/{__version__} (Python/{platform.python_version()})"
+WRITE_CONNECT_ATTEMPTS = 3
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=20.0, write=10.0, pool=5.0)
 
 
@@ -163,7 +164,16 @@ class BasetenClient:
         raise AssertionError("unreachable")
 
     def _post(self, path: str, body: BaseModel, model: type[M], *, what: str) -> M:
-        return self._send("POST", path, model, what=what, json=body.model_dump(mode="json"))
+        """Retried only when no connection was made, so a write can never reach Baseten twice."""
+        for attempt in range(1, WRITE_CONNECT_ATTEMPTS + 1):
+            try:
+                return self._send("POST", path, model, what=what, json=body.model_dump(mode="json"))
+            except BasetenUnavailable as exc:
+                if exc.sent or attempt == WRITE_CONNECT_ATTEMPTS:
+                    raise
+                log.warning("could not connect to Baseten for %s; retrying", path)
+                self._sleep(0.5 * attempt)
+        raise AssertionError("unreachable")
 
     def _send(
         self,
@@ -177,6 +187,8 @@ class BasetenClient:
     ) -> M:
         try:
             response = self._http.request(method, path, params=params, json=json)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise BasetenUnavailable(f"Could not reach Baseten ({type(exc).__name__}).", sent=False) from None
         except httpx.TimeoutException as exc:
             raise BasetenUnavailable(f"Baseten did not answer in time ({type(exc).__name__}).") from None
         except httpx.TransportError as exc:

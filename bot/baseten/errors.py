@@ -45,6 +45,11 @@ class BasetenUnavailable(BasetenError):
 
     retryable = True
 
+    def __init__(self, message: str, *, status: int | None = None, sent: bool = True) -> None:
+        super().__init__(message, status=status)
+        # False when no connection was made: the request cannot have reached Baseten.
+        self.sent = sent
+
 
 def detail_from_body(body: Any, fallback: str) -> str:
     """Baseten error bodies vary: try `error`, `message`, `detail` (string or list), then the raw text."""

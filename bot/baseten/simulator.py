@@ -203,12 +203,13 @@ class BasetenSimulator(httpx.BaseTransport):
         except ValueError:
             body = raw.decode(errors="replace")
         with self._lock:
-            self.requests.append(RecordedRequest(method, path, dict(request.url.params), body))
             injected = self._injected(method, path)
-        if injected is not None:
-            if injected.status is None:
+            if injected is not None and injected.status is None:
+                # A dropped connection: Baseten never sees the request.
                 raise httpx.ConnectError("simulated connection failure", request=request)
-            return httpx.Response(injected.status, json=injected.body)
+            self.requests.append(RecordedRequest(method, path, dict(request.url.params), body))
+        if injected is not None:
+            return httpx.Response(injected.status or 500, json=injected.body)
         if not self._authorized(request.headers.get("Authorization", "")):
             return httpx.Response(401, json={"error": "Invalid API key"})
         try:
