@@ -6,9 +6,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from types import FrameType
+
+from bot import logs
 
 USAGE = "python -m bot [serve|http|socket|console|simulator]"
 
@@ -17,7 +20,7 @@ def main(argv: list[str]) -> int:
     command = argv[0] if argv else "serve"
     # The console prints what Slack would show; request logs would bury it.
     level = logging.WARNING if command == "console" else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(level, os.environ.get("CHAINOPS_LOG_FORMAT", "text"))
     if command == "console":
         from bot.console.runner import main as console_main
 
@@ -52,6 +55,11 @@ def serve(mode: str | None) -> int:
         return 2
     app = build_app(chainops, client=gateway.client)
     chainops.follower.start()
+    if settings.chainops_metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.chainops_metrics_port, registry=chainops.metrics)
+        logging.getLogger("chainops").info("metrics on port %s", settings.chainops_metrics_port)
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
@@ -68,7 +76,7 @@ def serve(mode: str | None) -> int:
         else:
             from bot.server import create
 
-            server = create(app, port=settings.port)
+            server = create(app, port=settings.port, metrics=chainops.metrics)
             log.info("chainops serving HTTP on port %s", settings.port)
             try:
                 server.run()

@@ -11,6 +11,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
 import handlers
+from bot import metrics
 from bot.service import Chainops
 
 
@@ -38,9 +39,27 @@ def build_app(
     app = App(**kwargs)
 
     @app.middleware
+    def measure_ack(body: dict[str, Any], next: Callable[[], Any]) -> Any:
+        # Runs around the ack; the work it hands to the pool inherits the request's scope.
+        with metrics.slack_request(request_kind(body)):
+            return next()
+
+    @app.middleware
     def provide_chainops(context: Any, next: Callable[[], Any]) -> Any:
         context["chainops"] = chainops
         return next()
 
     handlers.register(app)
     return app
+
+
+def request_kind(body: dict[str, Any]) -> str:
+    """What Slack sent, as a fixed label: command, action, view_submission, view_closed, options, event."""
+    if "command" in body:
+        return "command"
+    kind = str(body.get("type", ""))
+    return {
+        "block_actions": "action",
+        "block_suggestion": "options",
+        "event_callback": "event",
+    }.get(kind, kind)

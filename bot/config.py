@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,8 @@ class Settings(BaseSettings):
     chainops_policy: Path | None = None
     chainops_audit_channel: str | None = None
     chainops_workers: int = Field(default=16, ge=1, le=256)
+    chainops_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    chainops_log_format: Literal["text", "json"] = "text"
 
     @field_validator("database_url")
     @classmethod
@@ -45,11 +48,21 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "chainops_policy", "chainops_audit_channel", "slack_app_token", "baseten_api_key", mode="before"
+        "chainops_policy",
+        "chainops_audit_channel",
+        "chainops_metrics_port",
+        "slack_app_token",
+        "baseten_api_key",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("chainops_log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     def require_slack(self) -> None:
         """Serving Slack needs the bot token and, in HTTP mode, the signing secret."""

@@ -7,7 +7,7 @@ import logging
 import uuid
 from collections.abc import Callable
 
-from bot import blocks
+from bot import blocks, logs, metrics
 from bot.audit import AuditTrail
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenError
@@ -70,9 +70,15 @@ class Execution:
         # The rollout is recorded before Baseten is called: if the bot dies right after the write, a
         # restarted bot still finds it (and resolves the deployment from the environment) after a grace.
         rollout = self._record_rollout(plan, request_id, requester, approver, channel, parent_ts, headline)
+        logs.annotate(
+            request_id=request_id, rollout_id=rollout.id, chain=plan.chain_name, environment=plan.env
+        )
+        metrics.baseten_write_starting()
         try:
             deployment = self._write(plan)
         except BasetenError as exc:
+            log.warning("Baseten refused the change: %s", exc.message)
+            metrics.rollout_finished("refused_by_baseten")
             self.store.update_rollout(rollout.id, state=RolloutState.FAILED, finished_at=self.clock())
             self.store.finish_confirmation(request_id, ConfirmationState.FAILED, exc.message)
             self.audit.record(
@@ -87,8 +93,11 @@ class Execution:
             self.gateway.post(channel, reply, [blocks.section(reply)], thread_ts=parent_ts)
             return
         if deployment is None:
+            log.info("Baseten applied the change without a new deployment")
+            metrics.rollout_finished("succeeded")
             self.store.update_rollout(rollout.id, state=RolloutState.SUCCEEDED, finished_at=self.clock())
         else:
+            log.info("Baseten accepted the change; following deployment %s", deployment.id)
             # Start from what Baseten just answered, so the first poll reports changes, not the start.
             self.store.update_rollout(
                 rollout.id,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from bot import blocks
+from bot import blocks, logs, metrics
 from bot.audit import AuditTrail
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenError, BasetenNotFound
@@ -145,7 +145,13 @@ class Follower:
                 or rollout.lease_owner != self.owner
             ):
                 return
-            self.poll(rollout)
+            with logs.bound(
+                request_id=rollout.request_id,
+                rollout_id=rollout.id,
+                chain=rollout.chain_name,
+                environment=rollout.env,
+            ):
+                self.poll(rollout)
         except Exception:
             log.exception("poll of rollout %s failed; will retry", claimed.id)
             self.store.save_rollout(
@@ -236,6 +242,7 @@ class Follower:
             self.store.save_rollout(
                 rollout.id, owner=self.owner, state=RolloutState.FAILED, finished_at=now, lease_owner=None
             )
+            self._finished("failed")
             text = f":warning: <@{rollout.requester}> I restarted while sending this change and Baseten shows no new deployment in {rollout.chain_name}/*{rollout.env}*. Check `/chain status {rollout.chain_name} {rollout.env}` and run the command again if needed."
             self._reply(rollout, text)
             return None
@@ -296,6 +303,7 @@ class Follower:
                     )
         self._reply(rollout, text, [blocks.section(text), *extra])
         self._audit(rollout, "succeeded")
+        self._finished("succeeded")
 
     def _superseded(self, rollout: Rollout, deployment: ChainDeployment, serving: str) -> None:
         text = (
@@ -304,6 +312,7 @@ class Follower:
         )
         self._reply(rollout, text)
         self._audit(rollout, "rollout_failed")
+        self._finished("superseded")
 
     def _previous_fate(self, rollout: Rollout, previous: str) -> tuple[str, bool]:
         try:
@@ -345,6 +354,7 @@ class Follower:
             )
         self._reply(rollout, text, section_blocks)
         self._audit(rollout, "rollout_failed")
+        self._finished("failed")
 
     def _error_lines(self, rollout: Rollout, deployment: ChainDeployment, chainlet_id: str) -> str:
         try:
@@ -368,6 +378,7 @@ class Follower:
         self._reply(rollout, text)
         self._update_parent(rollout, None, now, "stopped following (timeout)")
         self._audit(rollout, "timed_out")
+        self._finished("timed_out")
 
     def _unreachable(self, rollout: Rollout, now: float, exc: BasetenError) -> None:
         failures = rollout.failures + 1
@@ -412,6 +423,11 @@ class Follower:
             )
         except (SlackFailure, NotInChannel) as exc:
             log.warning("could not reply in rollout thread: %s", exc)
+
+    @staticmethod
+    def _finished(outcome: str) -> None:
+        metrics.rollout_finished(outcome)
+        log.info("rollout finished: %s", outcome)
 
     def _audit(self, rollout: Rollout, event: str) -> None:
         self.audit.record(

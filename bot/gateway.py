@@ -9,10 +9,11 @@ import time
 from collections import defaultdict
 from typing import Any, Protocol
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
+
+from bot import metrics
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class ChannelPacer:
 
 class WebApiGateway:
     def __init__(self, token: str, *, base_url: str = "https://slack.com/api/", pace: float = 1.0) -> None:
-        self.client = WebClient(token=token, base_url=base_url, timeout=10)
+        self.client = metrics.MeteredWebClient(token=token, base_url=base_url, timeout=10)
         self.client.retry_handlers = [
             ConnectionErrorRetryHandler(max_retry_count=1),
             RateLimitErrorRetryHandler(max_retry_count=3),
@@ -96,9 +97,15 @@ class WebApiGateway:
         hook = WebhookClient(
             response_url, timeout=10, retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)]
         )
-        resp = hook.send(
-            text=text, blocks=blocks, response_type="ephemeral", replace_original=replace_original
-        )
+        started = time.monotonic()
+        try:
+            resp = hook.send(
+                text=text, blocks=blocks, response_type="ephemeral", replace_original=replace_original
+            )
+        except Exception:
+            metrics.slack_call("response_url", "unreachable", time.monotonic() - started)
+            raise
+        metrics.slack_call("response_url", _webhook_outcome(resp.status_code), time.monotonic() - started)
         if resp.status_code >= 300:
             log.warning("response_url answered HTTP %s", resp.status_code)
 
@@ -126,3 +133,7 @@ class WebApiGateway:
             if error in ("not_in_channel", "channel_not_found", "is_archived"):
                 raise NotInChannel(error) from None
             raise SlackFailure(f"Slack {method.replace('_', '.')} failed: {error}") from None
+
+
+def _webhook_outcome(status: int) -> str:
+    return "ok" if status < 300 else "rate_limited" if status == 429 else "error"

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from bot import blocks
+from bot import blocks, logs, metrics
 from bot.audit import AuditTrail
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenError
@@ -84,16 +84,23 @@ class Operations:
     def tell(self, inv: Invocation, text: str, block_list: blocks.Blocks | None = None) -> None:
         tell(self.gateway, inv, text, block_list)
 
+    def refuse(self, inv: Invocation, text: str) -> None:
+        """A request that cannot go ahead: said privately to whoever acted, and counted as refused."""
+        metrics.outcome(metrics.REFUSED)
+        self.tell(inv, text)
+
     @contextmanager
     def _answering(self, inv: Invocation) -> Iterator[None]:
         """Every way a request can end early becomes a short private answer to whoever acted."""
         try:
             yield
         except (Refusal, UsageError) as exc:
-            self.tell(inv, str(exc))
+            self.refuse(inv, str(exc))
         except BasetenError as exc:
+            metrics.outcome(metrics.ERROR)
             self.tell(inv, f":warning: {exc.message}")
         except Exception:
+            metrics.outcome(metrics.ERROR)
             log.exception("request failed")
             self.tell(
                 inv, ":warning: Something went wrong on my side. Check `/chain status` before trying again."
@@ -110,7 +117,7 @@ class Operations:
             return False
 
     def run_command(self, text: str, inv: Invocation) -> None:
-        with self._answering(inv):
+        with metrics.command(_verb(text)), self._answering(inv):
             self._dispatch(parse(text), inv)
 
     def _dispatch(self, command: Command, inv: Invocation) -> None:
@@ -167,6 +174,7 @@ class Operations:
     def request(self, plan: AnyPlan, inv: Invocation) -> None:
         """Offer a checked plan: approval in the channel, confirmation privately, or run it at once."""
         request_id = uuid.uuid4().hex
+        logs.annotate(request_id=request_id, chain=plan.chain_name, environment=plan.env)
         self.audit.record("requested", inv.user, plan=plan, request_id=request_id, channel=inv.channel)
         approvers = self.policy.approvers(plan.env)
         if not approvers and not plan.destructive:
@@ -214,37 +222,40 @@ class Operations:
 
     def decide(self, confirmation_id: str, decision: str, inv: Invocation) -> None:
         """A button press: confirm, approve, reject or cancel."""
-        with self._answering(inv):
+        with metrics.command(decision), logs.bound(request_id=confirmation_id), self._answering(inv):
             self._decide(confirmation_id, decision, inv)
 
     def _decide(self, confirmation_id: str, decision: str, inv: Invocation) -> None:
         confirmation = self.store.confirmation(confirmation_id)
         if confirmation is None:
-            self.tell(inv, "I don't know that request any more. Run the command again.")
+            self.refuse(inv, "I don't know that request any more. Run the command again.")
             return
+        logs.annotate(chain=confirmation.chain_name, environment=confirmation.env)
         plan = load_plan(confirmation.plan_json)
         requester = confirmation.requester
         if decision == "cancel" and inv.user != requester:
-            self.tell(inv, f"Only <@{requester}> can cancel this request.")
+            self.refuse(inv, f"Only <@{requester}> can cancel this request.")
             return
         if decision == "confirm" and (inv.user != requester or confirmation.needs_approval):
-            self.tell(inv, f"Only <@{requester}> can confirm this request.")
+            self.refuse(inv, f"Only <@{requester}> can confirm this request.")
             return
         if decision in ("approve", "reject"):
             if inv.user == requester:
-                self.tell(inv, "You can't approve or reject your own request; another approver must decide.")
+                self.refuse(
+                    inv, "You can't approve or reject your own request; another approver must decide."
+                )
                 return
             if not self.policy.may_approve(inv.user, plan.env):
                 approvers = ", ".join(mention(a) for a in self.policy.approvers(plan.env))
-                self.tell(inv, f"You are not an approver for *{plan.env}*. Approvers: {approvers}.")
+                self.refuse(inv, f"You are not an approver for *{plan.env}*. Approvers: {approvers}.")
                 return
         now = self.clock()
         if confirmation.state != ConfirmationState.PENDING:
-            self.tell(inv, f"This request was already {_past(confirmation.state)}.")
+            self.refuse(inv, f"This request was already {_past(confirmation.state)}.")
             return
         if confirmation.expires_at <= now:
             self.expire(confirmation, via=inv.response_url)
-            self.tell(inv, "This preview expired. Run the command again to get a fresh one.")
+            self.refuse(inv, "This preview expired. Run the command again to get a fresh one.")
             return
         if decision in ("cancel", "reject"):
             state = ConfirmationState.CANCELLED if decision == "cancel" else ConfirmationState.REJECTED
@@ -253,7 +264,7 @@ class Operations:
                 outcome = f":no_entry_sign: {_past(state).capitalize()} by <@{inv.user}>."
                 self._close_preview(confirmation, plan, outcome=outcome, via=inv.response_url)
             else:
-                self.tell(inv, "This request was already decided.")
+                self.refuse(inv, "This request was already decided.")
             return
         try:
             # A lock taken after the preview was shown still stops it (a forced plan was checked when asked).
@@ -262,12 +273,12 @@ class Operations:
             if self.store.close_pending(confirmation_id, ConfirmationState.FAILED, now=now, by=inv.user):
                 self.audit.record("failed", inv.user, plan=plan, request_id=confirmation_id)
                 self._close_preview(confirmation, plan, via=inv.response_url, outcome=f"Not executed: {exc}")
-            self.tell(inv, str(exc))
+            self.refuse(inv, str(exc))
             return
         approver = inv.user if decision == "approve" else None
         if not self.store.claim_confirmation(confirmation_id, now=now, approver=approver):
             latest = self.store.confirmation(confirmation_id)
-            self.tell(inv, f"This request was already {_past(latest.state if latest else 'executing')}.")
+            self.refuse(inv, f"This request was already {_past(latest.state if latest else 'executing')}.")
             return
         self.audit.record(
             "approved" if approver else "confirmed", inv.user, plan=plan, request_id=confirmation_id
@@ -275,6 +286,7 @@ class Operations:
         try:
             current = self.baseten.get_environment(plan.chain_id, plan.env).current_deployment
         except BasetenError as exc:
+            metrics.outcome(metrics.ERROR)
             self.store.finish_confirmation(confirmation_id, ConfirmationState.FAILED, exc.message)
             self._close_preview(
                 confirmation, plan, via=inv.response_url, outcome=f":warning: Not executed: {exc.message}"
@@ -287,7 +299,7 @@ class Operations:
             self._close_preview(
                 confirmation, plan, via=inv.response_url, outcome=f":warning: Not executed: {outcome}"
             )
-            self.tell(inv, outcome)
+            self.refuse(inv, outcome)
             return
         verb = f"Approved by <@{approver}>" if approver else "Confirmed"
         self._close_preview(
@@ -374,12 +386,16 @@ class Operations:
     # -- rollback ---------------------------------------------------------------------------------------
 
     def rollback(self, rollout_id: str, inv: Invocation) -> None:
+        with metrics.command("rollback"), logs.bound(rollout_id=rollout_id), self._answering(inv):
+            self._rollback(rollout_id, inv)
+
+    def _rollback(self, rollout_id: str, inv: Invocation) -> None:
         rollout = self.store.rollout(rollout_id)
         if rollout is None or rollout.previous_deployment_id is None:
-            self.tell(inv, "There is nothing to roll back to for that change.")
+            self.refuse(inv, "There is nothing to roll back to for that change.")
             return
         if rollout.finished_at is None or self.clock() - rollout.finished_at > self.timing.rollback_window:
-            self.tell(
+            self.refuse(
                 inv,
                 "The rollback window for that change has closed. Use `/chain promote` with the deployment id instead.",
             )
@@ -387,9 +403,8 @@ class Operations:
         command = PromoteCommand(
             chain=rollout.chain_name, env=rollout.env, deployment_id=rollout.previous_deployment_id
         )
-        with self._answering(inv):
-            self.check_request(inv, rollout.env, force=False, chain=rollout.chain_name)
-            self.request(self.planner.plan_promote(command, kind="rollback"), inv)
+        self.check_request(inv, rollout.env, force=False, chain=rollout.chain_name)
+        self.request(self.planner.plan_promote(command, kind="rollback"), inv)
 
 
 _PAST = {
@@ -401,6 +416,14 @@ _PAST = {
     ConfirmationState.EXPIRED: "expired",
     ConfirmationState.PENDING: "pending",
 }
+
+
+def _verb(text: str) -> str:
+    """The command's name for metrics: its verb, or "invalid" when it does not parse."""
+    try:
+        return parse(text).verb
+    except UsageError:
+        return "invalid"
 
 
 def _past(state: str) -> str:

@@ -8,7 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
+from prometheus_client import CollectorRegistry
 
+from bot import metrics
 from bot.baseten.client import BasetenClient
 from bot.catalog import Catalog
 from bot.config import Settings
@@ -35,6 +37,7 @@ class Chainops:
     follower: Follower
     forms: Forms
     work: WorkPool  # runs everything after the ack; Bolt's lazy listeners use it too
+    metrics: CollectorRegistry  # what /metrics serves
 
     def __deepcopy__(self, memo: dict[int, object]) -> Chainops:
         # Bolt copies the context for lazy listeners; the process's services are shared, never copied.
@@ -96,5 +99,16 @@ def build(
     )
     operations.open_modal = forms.open
     return Chainops(
-        settings, store, baseten, catalog, planner, gateway, policy, operations, follower, forms, work
+        settings,
+        store,
+        baseten,
+        catalog,
+        planner,
+        gateway,
+        policy,
+        operations,
+        follower,
+        forms,
+        work,
+        metrics.registry_for(store),
     )

@@ -3,6 +3,7 @@ console print in order and lets shutdown wait for work under way."""
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,7 +20,9 @@ class WorkPool(ThreadPoolExecutor):
         with self._idle:
             self._pending += 1
         try:
-            future = super().submit(fn, *args, **kwargs)
+            # Each task runs in a copy of the submitter's context: the request's log fields and metrics
+            # scope follow the work, and nothing a task sets leaks into the next task on that thread.
+            future = super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
         except RuntimeError:
             self._done(None)
             raise

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fakes.slack_payloads import SignedRequest
 
@@ -48,6 +49,29 @@ class BotProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def metrics(self) -> Samples:
+        return scrape(f"http://127.0.0.1:{self.port}/metrics")
+
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def scrape(url: str) -> Samples:
+    """Every sample of a Prometheus text exposition, keyed by name and labels."""
+    response = httpx.get(url, timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def sample(samples: Samples, name: str, **labels: str) -> float:
+    """One sample's value, 0 when it has not been recorded yet."""
+    return samples.get((name, frozenset(labels.items())), 0.0)
 
 
 def start_bot(tmp_path: Path, env: dict[str, str], name: str = "bot") -> BotProcess:

@@ -32,3 +32,16 @@ def test_missing_slack_token_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
     with pytest.raises(ConfigError, match="SLACK_BOT_TOKEN is not set"):
         load_settings().require_slack()
+
+
+def test_metrics_port_is_off_unless_set_and_log_format_is_text_or_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().chainops_metrics_port is None
+    assert load_settings().chainops_log_format == "text"
+    monkeypatch.setenv("CHAINOPS_METRICS_PORT", " ")
+    assert load_settings().chainops_metrics_port is None
+    monkeypatch.setenv("CHAINOPS_METRICS_PORT", "9464")
+    monkeypatch.setenv("CHAINOPS_LOG_FORMAT", "JSON")
+    assert (load_settings().chainops_metrics_port, load_settings().chainops_log_format) == (9464, "json")
+    monkeypatch.setenv("CHAINOPS_LOG_FORMAT", "xml")
+    with pytest.raises(ConfigError, match="CHAINOPS_LOG_FORMAT is invalid"):
+        load_settings()

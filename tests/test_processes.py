@@ -14,7 +14,7 @@ from bot.baseten.simulator import BasetenSimulator
 from tests.conftest import reset_postgres
 from tests.fakes.slack_api import FakeSlack, text_of
 from tests.fakes.slack_payloads import SlackPayloads
-from tests.processes import start_bot
+from tests.processes import sample, start_bot
 from tests.world import API_KEY, SECRET, TOKEN, postgres_url
 
 PROMOTE = "promote hello-chain production dep-hello-4"
@@ -127,6 +127,7 @@ def test_two_replicas_on_postgresql_execute_once_and_take_over(tmp_path: Path, o
         posts = [f"{c.at:.2f} {c.params.get('text', '')[:70]}" for c in slack.calls_to("chat.postMessage")]
         assert len(lines) == len(set(lines)), "\n".join(posts)
         assert survivor.process.poll() is None
+        assert sample(survivor.metrics(), "chainops_lease_takeovers_total") >= 1
     finally:
         for bot in (a, b):
             if bot.process.poll() is None:

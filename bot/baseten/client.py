@@ -16,7 +16,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from bot import __version__
+from bot import __version__, metrics
 from bot.baseten.errors import BasetenError, BasetenRateLimited, BasetenUnavailable, error_for
 from bot.baseten.models import (
     Chain,
@@ -158,6 +158,8 @@ class BasetenClient:
                     raise
                 wait = exc.retry_after if isinstance(exc, BasetenRateLimited) else delay
                 wait = min(wait, self._max_backoff)
+                if isinstance(exc, BasetenRateLimited):
+                    metrics.baseten_rate_limit_wait(wait)
                 log.warning("Baseten read %s failed (%s); retrying in %.1fs", path, exc.message, wait)
                 self._sleep(wait)
                 delay = min(delay * 2, self._max_backoff)
@@ -185,14 +187,19 @@ class BasetenClient:
         params: dict[str, Any] | None = None,
         json: Any = None,
     ) -> M:
+        started, status = time.monotonic(), "unreachable"  # a status per request, for /metrics
         try:
             response = self._http.request(method, path, params=params, json=json)
+            status = str(response.status_code)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise BasetenUnavailable(f"Could not reach Baseten ({type(exc).__name__}).", sent=False) from None
         except httpx.TimeoutException as exc:
+            status = "timeout"
             raise BasetenUnavailable(f"Baseten did not answer in time ({type(exc).__name__}).") from None
         except httpx.TransportError as exc:
             raise BasetenUnavailable(f"Could not reach Baseten ({type(exc).__name__}).") from None
+        finally:
+            metrics.baseten_request(method, path, status, time.monotonic() - started)
         body = _json_or_text(response)
         if response.is_error:
             raise error_for(response.status_code, body, what=what)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import metrics
 from bot.store.tables import (
     AuditEvent,
     Confirmation,
@@ -106,6 +107,16 @@ class Store:
                 query = query.where(Rollout.state == state)
             return list(s.scalars(query))
 
+    def following_rollouts(self) -> tuple[int, float | None]:
+        """How many rollouts are followed now and when the oldest started: one query, for /metrics."""
+        with self._session() as s:
+            count, oldest = s.execute(
+                select(func.count(), func.min(Rollout.started_at)).where(
+                    Rollout.state == RolloutState.FOLLOWING
+                )
+            ).one()
+            return int(count), oldest
+
     def claim_due_rollouts(
         self, *, owner: str, now: float, lease_seconds: float, limit: int
     ) -> list[Rollout]:
@@ -113,15 +124,15 @@ class Store:
         free = or_(Rollout.lease_owner.is_(None), Rollout.lease_until < now, Rollout.lease_owner == owner)
         with self._session() as s:
             candidates = list(
-                s.scalars(
-                    select(Rollout.id)
+                s.execute(
+                    select(Rollout.id, Rollout.lease_owner)
                     .where(Rollout.state == RolloutState.FOLLOWING, Rollout.next_poll_at <= now, free)
                     .order_by(Rollout.next_poll_at)
                     .limit(limit)
                 )
             )
         claimed: list[Rollout] = []
-        for rollout_id in candidates:
+        for rollout_id, previous_owner in candidates:
             with self._session() as s:
                 result = s.execute(
                     update(Rollout)
@@ -132,6 +143,8 @@ class Store:
                     row = s.get(Rollout, rollout_id)
                     if row is not None:
                         claimed.append(row)
+                    if previous_owner not in (None, owner):
+                        metrics.lease_taken_over()  # its holder stopped renewing: it died or hangs
         return claimed
 
     def next_poll_due(self) -> float | None:

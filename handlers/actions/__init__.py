@@ -4,6 +4,7 @@ from typing import Any
 
 from slack_bolt import App
 
+from bot import metrics
 from bot.ids import Action
 from handlers.context import action_invocation, action_value, chainops_of, just_ack
 
@@ -22,12 +23,14 @@ def roll_back(body: dict[str, Any], context: Any) -> None:
 
 def chain_picked(body: dict[str, Any], context: Any) -> None:
     selected = (body.get("actions") or [{}])[0].get("selected_option") or {}
-    chainops_of(context).forms.chain_picked(body["view"], str(selected.get("value", "")))
+    with metrics.command("pick-chain"):
+        chainops_of(context).forms.chain_picked(body["view"], str(selected.get("value", "")))
 
 
 def env_picked(body: dict[str, Any], context: Any) -> None:
     selected = (body.get("actions") or [{}])[0].get("selected_option") or {}
-    chainops_of(context).forms.env_picked(body["view"], str(selected.get("value", "")))
+    with metrics.command("pick-env"):
+        chainops_of(context).forms.env_picked(body["view"], str(selected.get("value", "")))
 
 
 def register(app: App) -> None:

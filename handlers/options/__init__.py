@@ -4,16 +4,19 @@ from typing import Any
 
 from slack_bolt import App
 
+from bot import metrics
 from bot.baseten.errors import BasetenError
 from bot.ids import Action
 from handlers.context import chainops_of
 
 
 def chain_options(ack: Any, body: dict[str, Any], context: Any) -> None:
-    try:
-        ack(options=chainops_of(context).forms.chain_options(str(body.get("value", ""))))
-    except BasetenError:
-        ack(options=[])
+    with metrics.command("chain-options"):
+        try:
+            ack(options=chainops_of(context).forms.chain_options(str(body.get("value", ""))))
+        except BasetenError:
+            metrics.outcome(metrics.ERROR)
+            ack(options=[])
 
 
 def register(app: App) -> None:

@@ -4,16 +4,19 @@ from typing import Any
 
 from slack_bolt import App
 
+from bot import metrics
 from bot.ids import View
 from handlers.context import chainops_of
 
 
 def submit_form(ack: Any, body: dict[str, Any], context: Any) -> None:
     chainops = chainops_of(context)
-    checked = chainops.forms.check(body["view"], str(body["user"]["id"]))
-    if checked.errors or checked.plan is None or checked.invocation is None:
-        ack(response_action="errors", errors=checked.errors)
-        return
+    with metrics.command("form-submit"):
+        checked = chainops.forms.check(body["view"], str(body["user"]["id"]))
+        if checked.errors or checked.plan is None or checked.invocation is None:
+            metrics.outcome(metrics.REFUSED)
+            ack(response_action="errors", errors=checked.errors)
+            return
     ack()
     chainops.work.submit(chainops.operations.request, checked.plan, checked.invocation)
 

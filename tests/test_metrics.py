@@ -1,0 +1,272 @@
+"""Running it like a service: /metrics scraped from real bot processes before and after what people do,
+and the JSON log format read from a real process's output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.baseten.sim_server import serve
+from bot.baseten.simulator import BasetenSimulator
+from tests.fakes.slack_api import FakeSlack, buttons, text_of
+from tests.fakes.slack_payloads import SlackPayloads
+from tests.processes import BotProcess, Samples, free_port, sample, scrape, start_bot
+from tests.world import API_KEY, SECRET, TOKEN
+
+ROOT = Path(__file__).resolve().parent.parent
+PROMOTE = "promote hello-chain production dep-hello-4"
+ENV_ENDPOINT = "/v1/chains/{chain_id}/environments/{env_name}"
+PROMOTE_ENDPOINT = "/v1/chains/{chain_id}/environments/{env_name}/promote"
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Iterator[tuple[FakeSlack, BasetenSimulator, dict[str, str], SlackPayloads]]:
+    slack = FakeSlack(token=TOKEN)
+    slack.start()
+    sim = BasetenSimulator(api_key=API_KEY, step_seconds=0.6)
+    server = serve(sim)
+    env = {
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "BASETEN_API_KEY": API_KEY,
+        "BASETEN_API_URL": server.url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'chainops.db'}",
+        "CHAINOPS_POLL_INTERVAL": "0.3",
+    }
+    yield slack, sim, env, SlackPayloads(signing_secret=SECRET, response_url_base=slack)
+    server.close()
+    slack.close()
+
+
+def delta(before: Samples, after: Samples, name: str, **labels: str) -> float:
+    return sample(after, name, **labels) - sample(before, name, **labels)
+
+
+def promote_and_confirm(bot: BotProcess, slack: FakeSlack, payloads: SlackPayloads) -> str:
+    """Asks for a promote and presses Confirm; returns the button's value."""
+    bot.send(payloads.slash_command(PROMOTE))
+    slack.wait_for(lambda: "Confirm" in text_of(slack.last_response() or {}), timeout=10)
+    shown = slack.last_response()
+    assert shown is not None
+    confirm = next(b for b in buttons(shown) if b["action_id"] == "chainops_confirm")
+    click = payloads.block_action(action_id="chainops_confirm", value=confirm["value"], container_is_ephemeral=True)
+    assert bot.send(click).status_code == 200
+    return str(confirm["value"])
+
+
+def closing_replies(slack: FakeSlack) -> list[str]:
+    return [text_of(r) for m in slack.messages("C0DEPLOYS") for r in m.replies if "is live in" in text_of(r)]
+
+
+def test_commands_acks_baseten_and_slack_calls_move_the_counters(tmp_path: Path, outside) -> None:  # type: ignore[no-untyped-def]
+    slack, _sim, env, payloads = outside
+    bot = start_bot(tmp_path, env)
+    try:
+        before = bot.metrics()
+        bot.send(payloads.slash_command("help"))
+        bot.send(payloads.slash_command("frobnicate everything"))
+        bot.send(payloads.slash_command("status hello-chain production"))
+        slack.wait_for(lambda: len(slack.shown_responses()) >= 3, timeout=10)
+        promote_and_confirm(bot, slack, payloads)
+        slack.wait_for(lambda: any(m.replies for m in slack.messages("C0DEPLOYS")), timeout=10)
+        following = bot.metrics()
+        slack.wait_for(lambda: len(closing_replies(slack)) == 1, timeout=30)
+        after = bot.metrics()
+    finally:
+        bot.terminate()
+
+    commands = "chainops_commands_total"
+    assert delta(before, after, commands, command="help", outcome="ok") == 1
+    assert delta(before, after, commands, command="invalid", outcome="refused") == 1
+    assert delta(before, after, commands, command="status", outcome="ok") == 1
+    assert delta(before, after, commands, command="promote", outcome="ok") == 1
+    assert delta(before, after, commands, command="confirm", outcome="ok") == 1
+    assert delta(before, after, "chainops_ack_seconds_count", kind="command") == 4
+    assert delta(before, after, "chainops_ack_seconds_count", kind="action") == 1
+    assert delta(before, after, "chainops_ack_seconds_bucket", kind="command", le="+Inf") == 4
+    assert 0 < delta(before, after, "chainops_ack_seconds_sum", kind="command") < 4 * 3.0
+    assert delta(before, after, "chainops_click_to_write_seconds_count") == 1
+    assert delta(before, after, "chainops_click_to_write_seconds_bucket", le="10.0") == 1
+
+    promote = {"method": "POST", "endpoint": PROMOTE_ENDPOINT}
+    assert delta(before, after, "chainops_baseten_requests_total", **promote, status="200") == 1
+    assert delta(before, after, "chainops_baseten_request_seconds_count", **promote) == 1
+    env_reads = delta(before, after, "chainops_baseten_requests_total", method="GET", endpoint=ENV_ENDPOINT, status="200")
+    assert env_reads >= 3  # the status, the check before the write, and the follower's polls
+    assert delta(before, after, "chainops_baseten_request_seconds_count", method="GET", endpoint=ENV_ENDPOINT) == env_reads
+
+    posts = len(slack.calls_to("chat.postMessage"))
+    assert delta(before, after, "chainops_slack_calls_total", method="chat.postMessage", outcome="ok") == posts
+    assert delta(before, after, "chainops_slack_call_seconds_count", method="chat.postMessage") == posts
+    assert delta(before, after, "chainops_slack_calls_total", method="response_url", outcome="ok") >= 4
+
+    assert sample(following, "chainops_rollouts_following") == 1
+    assert sample(following, "chainops_rollout_oldest_following_seconds") > 0
+    assert delta(before, after, "chainops_rollouts_finished_total", outcome="succeeded") == 1
+    assert sample(after, "chainops_rollouts_following") == 0
+    assert sample(after, "chainops_rollout_oldest_following_seconds") == 0
+
+
+def test_refusals_baseten_errors_and_rate_limit_waits_are_counted(tmp_path: Path, outside) -> None:  # type: ignore[no-untyped-def]
+    slack, sim, env, payloads = outside
+    bot = start_bot(tmp_path, env)
+    try:
+        before = bot.metrics()
+        confirmed = promote_and_confirm(bot, slack, payloads)
+        slack.wait_for(lambda: any(m.replies for m in slack.messages("C0DEPLOYS")), timeout=10)
+        # Someone else presses the same Confirm: refused, and said so.
+        bot.send(payloads.block_action(action_id="chainops_confirm", value=confirmed, user="U0MALLORY"))
+        slack.wait_for(lambda: "Only" in text_of(slack.last_response() or {}), timeout=10)
+        slack.wait_for(lambda: len(closing_replies(slack)) == 1, timeout=30)
+
+        sim.fail_next(500, times=4, method="GET", path_contains="/environments/")
+        responses = len(slack.shown_responses())
+        bot.send(payloads.slash_command("status hello-chain production"))
+        slack.wait_for(lambda: len(slack.shown_responses()) > responses, timeout=30)
+
+        sim.fail_next(429, method="GET", path_contains="/environments/", retry_after=1)
+        responses = len(slack.shown_responses())
+        bot.send(payloads.slash_command("status hello-chain production"))
+        slack.wait_for(lambda: len(slack.shown_responses()) > responses, timeout=30)
+        after = bot.metrics()
+    finally:
+        bot.terminate()
+
+    commands = "chainops_commands_total"
+    assert delta(before, after, commands, command="confirm", outcome="ok") == 1
+    assert delta(before, after, commands, command="confirm", outcome="refused") == 1
+    assert delta(before, after, commands, command="status", outcome="error") == 1
+    assert delta(before, after, commands, command="status", outcome="ok") == 1
+    errors = {"method": "GET", "endpoint": ENV_ENDPOINT, "status": "500"}
+    assert delta(before, after, "chainops_baseten_requests_total", **errors) == 4
+    limited = {"method": "GET", "endpoint": ENV_ENDPOINT, "status": "429"}
+    assert delta(before, after, "chainops_baseten_requests_total", **limited) == 1
+    assert delta(before, after, "chainops_baseten_rate_limit_waits_total") == 1
+    assert delta(before, after, "chainops_baseten_rate_limit_wait_seconds_total") == 1.0
+
+
+SECRET_TEXT = "<!channel> hunter2 click https://evil.example/now"
+
+
+def test_no_label_carries_an_id_a_user_text_or_a_secret(tmp_path: Path, outside) -> None:  # type: ignore[no-untyped-def]
+    slack, _sim, env, payloads = outside
+    bot = start_bot(tmp_path, env)
+    try:
+        promote_and_confirm(bot, slack, payloads)
+        bot.send(payloads.slash_command(f"lock hello-chain staging {SECRET_TEXT}", user="U0BOB"))
+        bot.send(payloads.slash_command("status chain-nowhere production"))
+        bot.send(payloads.slash_command(f"{SECRET_TEXT} dep-hello-2"))
+        slack.wait_for(lambda: len(closing_replies(slack)) == 1, timeout=30)
+        slack.wait_for(lambda: len(slack.shown_responses()) >= 3, timeout=10)
+        samples = bot.metrics()
+    finally:
+        bot.terminate()
+
+    forbidden = [
+        "hello-chain", "chain-hello", "dep-hello", "production", "staging", "chain-nowhere", "U0ALICE", "U0BOB",
+        "C0DEPLOYS", "T1", "hunter2", "evil", "channel", "respond", "127.0.0.1", TOKEN, SECRET, API_KEY,
+    ]
+    values = {(name, value) for (_metric, labels) in samples for name, value in labels}
+    assert values  # the scrape did carry labels
+    for name, value in values:
+        assert not any(bad.lower() in value.lower() for bad in forbidden), (name, value)
+    allowed = {
+        "command": {
+            "help", "status", "promote", "instance-type", "promote-modal", "instance-type-modal", "history",
+            "lock", "unlock", "invalid", "confirm", "approve", "reject", "cancel", "rollback", "form-submit",
+            "pick-chain", "pick-env", "chain-options", "other",
+        },
+        "outcome": {
+            "ok", "refused", "error", "rate_limited", "unreachable",
+            "succeeded", "failed", "superseded", "timed_out", "refused_by_baseten", "other",
+        },
+        "kind": {"command", "action", "view_submission", "view_closed", "options", "event", "other"},
+        "method": {"GET", "POST", "response_url"} | {c.method for c in slack.calls},
+    }
+    for name, value in values:
+        if name in allowed:
+            assert value in allowed[name], (name, value)
+        elif name == "endpoint":
+            assert value.startswith("/v1/") and not any(ch.isdigit() for ch in value.replace("/v1/", "")), value
+        elif name == "status":
+            assert value.isdigit() or value in ("unreachable", "timeout"), value
+        else:
+            assert name == "le", name
+
+
+def test_json_logs_carry_the_request_chain_environment_and_rollout(tmp_path: Path, outside) -> None:  # type: ignore[no-untyped-def]
+    slack, _sim, env, payloads = outside
+    bot = start_bot(tmp_path, {**env, "CHAINOPS_LOG_FORMAT": "json"})
+    try:
+        promote_and_confirm(bot, slack, payloads)
+        slack.wait_for(lambda: len(closing_replies(slack)) == 1, timeout=30)
+    finally:
+        assert bot.terminate() == 0
+
+    lines = [line for line in bot.log().splitlines() if line.strip()]
+    entries = [json.loads(line) for line in lines]  # every line is one JSON object
+    for entry in entries:
+        assert {"time", "level", "logger", "message"} <= entry.keys()
+    assert any(e["message"].startswith("chainops serving HTTP") and e["level"] == "INFO" for e in entries)
+    [finished] = [e for e in entries if e["message"] == "rollout finished: succeeded"]
+    [accepted] = [e for e in entries if e["message"].startswith("Baseten accepted the change")]
+    for entry in (finished, accepted):
+        assert entry["chain"] == "hello-chain" and entry["environment"] == "production"
+        assert len(entry["rollout_id"]) == 32 and len(entry["request_id"]) == 32
+    assert finished["rollout_id"] == accepted["rollout_id"]
+    assert finished["logger"] == "bot.follower" and finished["time"].endswith("+00:00")
+    for secret in (TOKEN, SECRET, API_KEY):
+        assert secret not in bot.log()
+
+
+def test_text_logs_stay_readable_by_default(tmp_path: Path, outside) -> None:  # type: ignore[no-untyped-def]
+    slack, _sim, env, payloads = outside
+    bot = start_bot(tmp_path, env)
+    try:
+        promote_and_confirm(bot, slack, payloads)
+        slack.wait_for(lambda: len(closing_replies(slack)) == 1, timeout=30)
+    finally:
+        bot.terminate()
+    [finished] = [line for line in bot.log().splitlines() if "rollout finished: succeeded" in line]
+    assert " INFO bot.follower: rollout finished: succeeded [request_id=" in finished
+    assert "chain=hello-chain environment=production rollout_id=" in finished
+    assert not finished.startswith("{")
+
+
+def test_socket_mode_serves_metrics_on_its_own_port(tmp_path: Path, outside) -> None:  # type: ignore[no-untyped-def]
+    from tests.fakes.socket_mode import FakeSocketMode
+
+    slack, _sim, env, _payloads = outside
+    socket_mode = FakeSocketMode()
+    slack.socket_mode_url = socket_mode.url
+    port = free_port()
+    env = {k: v for k, v in {**os.environ, **env}.items() if k not in ("SLACK_SIGNING_SECRET", "PORT")}
+    env.update(SLACK_APP_TOKEN=slack.app_token, CHAINOPS_METRICS_PORT=str(port))
+    log_path = tmp_path / "socket.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "bot", "socket"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        command = {
+            "command": "/chain", "text": "help", "user_id": "U0ALICE", "channel_id": "C0DEPLOYS",
+            "team_id": "T1", "response_url": slack.response_url("socket"), "trigger_id": "t1",
+        }
+        socket_mode.send("slash_commands", command)  # the app is connected, so it has started
+        slack.wait_for(lambda: slack.last_response("socket") is not None, timeout=20)
+        samples = scrape(url)
+    finally:
+        process.terminate()
+        process.wait(20)
+        socket_mode.close()
+    assert sample(samples, "chainops_commands_total", command="help", outcome="ok") == 1
+    assert sample(samples, "chainops_ack_seconds_count", kind="command") == 1
+    assert "Traceback" not in log_path.read_text()
+
