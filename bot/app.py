@@ -6,13 +6,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
 import handlers
 from bot import metrics
 from bot.service import Chainops
+
+
+class MeasuredApp(App):
+    """Bolt's App, timing each request from its arrival to its acknowledgement (signature check and
+    authorization included). The work it hands to the pool inherits the request's metrics scope."""
+
+    def dispatch(self, req: BoltRequest) -> BoltResponse:
+        with metrics.slack_request(request_kind(req.body)):
+            return super().dispatch(req)
 
 
 def build_app(
@@ -36,13 +45,7 @@ def build_app(
         # The client carries the bot token; giving Bolt both only earns a warning at every start.
         token = settings.slack_bot_token.get_secret_value()
         kwargs["client"] = client or WebClient(token=token, base_url=settings.slack_api_url)
-    app = App(**kwargs)
-
-    @app.middleware
-    def measure_ack(body: dict[str, Any], next: Callable[[], Any]) -> Any:
-        # Runs around the ack; the work it hands to the pool inherits the request's scope.
-        with metrics.slack_request(request_kind(body)):
-            return next()
+    app = MeasuredApp(**kwargs)
 
     @app.middleware
     def provide_chainops(context: Any, next: Callable[[], Any]) -> Any:
