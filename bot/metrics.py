@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -285,57 +285,57 @@ def lease_taken_over() -> None:
 
 # -- gauges read from the database at scrape time ----------------------------------------------------------
 
-
-class Gauges(Protocol):
-    """What the store tells about the present; read at each scrape, so every replica reports the same."""
-
-    def following_rollouts(self) -> tuple[int, float | None]:
-        """How many rollouts are followed now, and when the oldest of them started (epoch seconds)."""
-        ...
+Backlog = Callable[[], tuple[int, float | None]]
+"""Reads how many items wait and when the oldest of them started (epoch seconds; None when none wait)."""
 
 
-class StoreCollector(Collector):
-    def __init__(self, store: Gauges) -> None:
-        self._store = store
+@dataclass(frozen=True)
+class BacklogCollector(Collector):
+    """A count and the age of its oldest item, read from the database at each scrape: every replica
+    reports the same values, whoever does the work."""
+
+    read: Backlog
+    name: str
+    what: str
+    age_name: str
 
     def collect(self) -> Iterable[Metric]:
         try:
-            following, oldest = self._store.following_rollouts()
+            count, oldest = self.read()
         except Exception as exc:  # a scrape must answer even while the database does not
-            log.warning("metrics could not read rollouts: %s", type(exc).__name__)
-        else:
-            yield _gauge("chainops_rollouts_following", "Rollouts being followed now.", following)
-            yield _gauge(
-                "chainops_rollout_oldest_following_seconds",
-                "Age of the oldest rollout still being followed (0 when none).",
-                time.time() - oldest if oldest is not None else 0.0,
-            )
-        # A store with an outbox reports it by having `outbox_backlog() -> (depth, oldest queued_at)`.
-        outbox_backlog = getattr(self._store, "outbox_backlog", None)
-        if callable(outbox_backlog):
-            try:
-                depth, queued = outbox_backlog()
-            except Exception as exc:
-                log.warning("metrics could not read the outbox: %s", type(exc).__name__)
-                return
-            yield _gauge("chainops_outbox_depth", "Slack messages waiting in the outbox.", depth)
-            yield _gauge(
-                "chainops_outbox_oldest_seconds",
-                "Age of the oldest message waiting in the outbox (0 when empty).",
-                time.time() - queued if queued is not None else 0.0,
-            )
+            log.warning("metrics could not read %s: %s", self.what, type(exc).__name__)
+            return
+        yield GaugeMetricFamily(self.name, f"{self.what.capitalize()} now.", value=count)
+        yield GaugeMetricFamily(
+            self.age_name,
+            f"Age of the oldest of the {self.what} (0 when none).",
+            value=time.time() - oldest if oldest is not None else 0.0,
+        )
 
 
-def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, documentation, value=value)
-
-
-def registry_for(store: Gauges) -> CollectorRegistry:
-    """The registry one Chainops serves on /metrics: the process's event metrics and its store's gauges."""
+def registry_for(*, rollouts: Backlog, outbox: Backlog | None = None) -> CollectorRegistry:
+    """The registry one Chainops serves on /metrics: the process's event metrics, and gauges read from its
+    database: rollouts being followed and, given a reader, the Slack messages waiting in an outbox."""
     registry = CollectorRegistry()
     for collector in EVENT_METRICS:
         registry.register(collector)
-    registry.register(StoreCollector(store))
+    registry.register(
+        BacklogCollector(
+            rollouts,
+            "chainops_rollouts_following",
+            "rollouts being followed",
+            "chainops_rollout_oldest_following_seconds",
+        )
+    )
+    if outbox is not None:
+        registry.register(
+            BacklogCollector(
+                outbox,
+                "chainops_outbox_depth",
+                "messages waiting in the outbox",
+                "chainops_outbox_oldest_seconds",
+            )
+        )
     ProcessCollector(namespace="chainops", registry=registry)
     return registry
 

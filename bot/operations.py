@@ -121,6 +121,7 @@ class Operations:
             self._dispatch(parse(text), inv)
 
     def _dispatch(self, command: Command, inv: Invocation) -> None:
+        logs.annotate(chain=getattr(command, "chain", None), environment=getattr(command, "env", None))
         if isinstance(command, HelpCommand):
             self.tell(inv, "chainops commands", blocks.help_blocks())
         elif isinstance(command, StatusCommand):

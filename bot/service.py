@@ -110,5 +110,5 @@ def build(
         follower,
         forms,
         work,
-        metrics.registry_for(store),
+        metrics.registry_for(rollouts=store.following_rollouts),
     )

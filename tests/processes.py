@@ -62,9 +62,13 @@ def scrape(url: str) -> Samples:
     response = httpx.get(url, timeout=10)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain; version=")
+    return parse(response.text)
+
+
+def parse(text: str) -> Samples:
     return {
         (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(response.text)
+        for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
 

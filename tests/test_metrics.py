@@ -17,8 +17,10 @@ from bot.baseten.sim_server import serve
 from bot.baseten.simulator import BasetenSimulator
 from tests.fakes.slack_api import FakeSlack, buttons, text_of
 from tests.fakes.slack_payloads import SlackPayloads
-from tests.processes import BotProcess, Samples, free_port, sample, scrape, start_bot
-from tests.world import API_KEY, SECRET, TOKEN
+from bot.metrics import exposition
+from tests.processes import BotProcess, Samples, free_port, parse, sample, scrape, start_bot
+from tests.test_modals import open_promote_form, selected, submit
+from tests.world import API_KEY, SECRET, TOKEN, World
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMOTE = "promote hello-chain production dep-hello-4"
@@ -203,9 +205,12 @@ def test_no_label_carries_an_id_a_user_text_or_a_secret(tmp_path: Path, outside)
 
 
 def test_json_logs_carry_the_request_chain_environment_and_rollout(tmp_path: Path, outside) -> None:  # type: ignore[no-untyped-def]
-    slack, _sim, env, payloads = outside
+    slack, sim, env, payloads = outside
     bot = start_bot(tmp_path, {**env, "CHAINOPS_LOG_FORMAT": "json"})
     try:
+        sim.fail_next(500, method="GET", path_contains="/environments/")
+        bot.send(payloads.slash_command("status hello-chain staging"))
+        slack.wait_for(lambda: slack.last_response() is not None, timeout=10)
         promote_and_confirm(bot, slack, payloads)
         slack.wait_for(lambda: len(closing_replies(slack)) == 1, timeout=30)
     finally:
@@ -223,6 +228,9 @@ def test_json_logs_carry_the_request_chain_environment_and_rollout(tmp_path: Pat
         assert len(entry["rollout_id"]) == 32 and len(entry["request_id"]) == 32
     assert finished["rollout_id"] == accepted["rollout_id"]
     assert finished["logger"] == "bot.follower" and finished["time"].endswith("+00:00")
+    [retried] = [e for e in entries if e["message"].startswith("Baseten read") and e["level"] == "WARNING"]
+    assert (retried["chain"], retried["environment"], retried["logger"]) == ("hello-chain", "staging", "bot.baseten.client")
+    assert "rollout_id" not in retried
     for secret in (TOKEN, SECRET, API_KEY):
         assert secret not in bot.log()
 
@@ -270,3 +278,25 @@ def test_socket_mode_serves_metrics_on_its_own_port(tmp_path: Path, outside) -> 
     assert sample(samples, "chainops_ack_seconds_count", kind="command") == 1
     assert "Traceback" not in log_path.read_text()
 
+
+
+def test_forms_are_counted_as_interactions(world: World) -> None:
+    def samples() -> Samples:
+        body, _ = exposition(world.chainops.metrics)
+        return parse(body.decode())
+
+    before = samples()
+    view = open_promote_form(world)
+    choice = {**selected("chain", "chainops_pick_chain", "chain-hello"), **selected("env", "chainops_pick_env", "production")}
+    refused = submit(world, view, {**choice, **selected("deployment", "chainops_pick_deployment", "dep-hello-3")})
+    accepted = submit(world, view, {**choice, **selected("deployment", "chainops_pick_deployment", "dep-hello-4")})
+    after = samples()
+
+    assert refused["response_action"] == "errors" and accepted == {}
+    commands = "chainops_commands_total"
+    assert delta(before, after, commands, command="promote-modal", outcome="ok") == 1
+    assert delta(before, after, commands, command="pick-chain", outcome="ok") == 1
+    assert delta(before, after, commands, command="form-submit", outcome="refused") == 1
+    assert delta(before, after, commands, command="form-submit", outcome="ok") == 1
+    assert delta(before, after, "chainops_ack_seconds_count", kind="view_submission") == 2
+    assert delta(before, after, "chainops_ack_seconds_count", kind="action") == 1
