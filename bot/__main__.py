@@ -76,7 +76,9 @@ def serve(mode: str | None) -> int:
         else:
             from bot.server import create
 
-            server = create(app, port=settings.port, metrics=chainops.metrics)
+            # With a port of their own, metrics stay off the port that faces Slack (and the internet).
+            own_port = settings.chainops_metrics_port is not None
+            server = create(app, port=settings.port, metrics=None if own_port else chainops.metrics)
             log.info("chainops serving HTTP on port %s", settings.port)
             try:
                 server.run()

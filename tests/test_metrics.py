@@ -300,3 +300,17 @@ def test_forms_are_counted_as_interactions(world: World) -> None:
     assert delta(before, after, commands, command="form-submit", outcome="ok") == 1
     assert delta(before, after, "chainops_ack_seconds_count", kind="view_submission") == 2
     assert delta(before, after, "chainops_ack_seconds_count", kind="action") == 1
+
+
+def test_a_metrics_port_keeps_metrics_off_the_slack_port(tmp_path: Path, outside) -> None:  # type: ignore[no-untyped-def]
+    _slack, _sim, env, payloads = outside
+    port = free_port()
+    bot = start_bot(tmp_path, {**env, "CHAINOPS_METRICS_PORT": str(port)})
+    try:
+        bot.send(payloads.slash_command("help"))
+        on_slack_port = httpx.get(f"http://127.0.0.1:{bot.port}/metrics", timeout=5)
+        samples = scrape(f"http://127.0.0.1:{port}/metrics")
+    finally:
+        bot.terminate()
+    assert on_slack_port.status_code == 404
+    assert sample(samples, "chainops_ack_seconds_count", kind="command") == 1
