@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.audit import Change
 from bot.baseten.models import ChainDeployment, Chainlet, DeploymentStatus, Phase
 from bot.ids import Action
+from bot.markup import Mrkdwn, as_mrkdwn, lines, md, truncate, user
 from bot.plans import InstanceTypePlan, PromotePlan
 
 Blocks = list[dict[str, Any]]
@@ -18,34 +20,56 @@ EMOJI = {
     Phase.FAILED: ":red_circle:",
     Phase.OFF: ":white_circle:",
 }
-MAX_TEXT = 2900  # section text limit is 3000; leave room for markup
+MAX_TEXT = 3000  # section text
+MAX_FIELD = 2000  # section field, context element
+MAX_BLOCKS = 50  # per message
+FIELD_CHAINLETS = 20  # chainlets shown with their own section; the rest as one line each
 
 
-def emoji(status: DeploymentStatus) -> str:
-    return EMOJI[status.phase]
+def emoji(status: DeploymentStatus) -> Mrkdwn:
+    return Mrkdwn(EMOJI[status.phase])
 
 
-def plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text[:150], "emoji": True}
+def plain(text: str, limit: int = 150) -> dict[str, Any]:
+    """plain_text is shown as typed: never escaped."""
+    return {"type": "plain_text", "text": _cut_plain(text, limit), "emoji": True}
 
 
-def mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": text[:MAX_TEXT]}
+def _cut_plain(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def mrkdwn(text: str, limit: int = MAX_TEXT) -> dict[str, Any]:
+    """Plain text is escaped here; markup (`Mrkdwn`) goes as built. Never cut inside markup."""
+    return {"type": "mrkdwn", "text": truncate(as_mrkdwn(text), limit)}
 
 
 def header(text: str) -> dict[str, Any]:
     return {"type": "header", "text": plain(text)}
 
 
-def section(text: str, fields: list[str] | None = None) -> dict[str, Any]:
+def section(text: str, fields: Sequence[str] | None = None) -> dict[str, Any]:
     block: dict[str, Any] = {"type": "section", "text": mrkdwn(text)}
     if fields:
-        block["fields"] = [mrkdwn(f[:1900]) for f in fields[:10]]
+        block["fields"] = [mrkdwn(f, MAX_FIELD) for f in fields[:10]]
     return block
 
 
 def context(*texts: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [mrkdwn(t) for t in texts[:10]]}
+    return {"type": "context", "elements": [mrkdwn(t, MAX_FIELD) for t in texts[:10]]}
+
+
+def listing(items: Sequence[str], *, more: str, limit: int = MAX_TEXT - 200) -> Mrkdwn:
+    """As many whole lines as fit, then "…and N more <more>" instead of a silent cut."""
+    shown: list[Mrkdwn] = []
+    size = 0
+    for index, item in enumerate(items):
+        line = as_mrkdwn(item)
+        if size + len(line) + 1 > limit:
+            return lines([*shown, md("…and {} more {}", len(items) - index, as_mrkdwn(more))])
+        shown.append(line)
+        size += len(line) + 1
+    return lines(shown)
 
 
 def button(
@@ -53,7 +77,7 @@ def button(
 ) -> dict[str, Any]:
     element: dict[str, Any] = {
         "type": "button",
-        "text": plain(text),
+        "text": plain(text, 75),
         "action_id": action.value,
         "value": value,
     }
@@ -66,10 +90,10 @@ def button(
 
 def confirm_dialog(title: str, text: str, yes: str, *, danger: bool = True) -> dict[str, Any]:
     dialog: dict[str, Any] = {
-        "title": plain(title[:100]),
-        "text": plain(text[:300]),
-        "confirm": plain(yes[:30]),
-        "deny": plain("Go back"),
+        "title": plain(title, 100),
+        "text": plain(text, 300),
+        "confirm": plain(yes, 30),
+        "deny": plain("Go back", 30),
     }
     if danger:
         dialog["style"] = "danger"
@@ -96,52 +120,100 @@ def when(moment: datetime | float) -> str:
 # -- status -------------------------------------------------------------------------------------------
 
 
-def chainlet_fields(chainlet: Chainlet) -> list[str]:
+def see_status(chain_name: str, env: str) -> Mrkdwn:
+    return md("(see `/chain status {} {}`)", chain_name, env)
+
+
+def chainlet_fields(chainlet: Chainlet) -> list[Mrkdwn]:
     scaling = chainlet.autoscaling_settings
     replicas = f"{scaling.min_replica}–{scaling.max_replica}" if scaling else "not set yet"
     return [
-        f"*{chainlet.name}*\n{emoji(chainlet.status)} {chainlet.status.value}",
-        f"*Instance type*\n{chainlet.instance_type_name}",
-        f"*Active replicas*\n{chainlet.active_replica_count}",
-        f"*Autoscaling*\n{replicas}",
+        md("*{}*\n{} {}", chainlet.name, emoji(chainlet.status), chainlet.status.value),
+        md("*Instance type*\n{}", chainlet.instance_type_name),
+        md("*Active replicas*\n{}", chainlet.active_replica_count),
+        md("*Autoscaling*\n{}", replicas),
     ]
 
 
-def deployment_blocks(deployment: ChainDeployment) -> Blocks:
-    """The chainlet status blocks: one section per chainlet (name, status, type, replicas, autoscaling)."""
+def chainlet_line(chainlet: Chainlet) -> Mrkdwn:
+    return md(
+        "{} *{}* {} · {} · {} active",
+        emoji(chainlet.status),
+        chainlet.name,
+        chainlet.status.value,
+        chainlet.instance_type_name,
+        chainlet.active_replica_count,
+    )
+
+
+def deployment_blocks(
+    deployment: ChainDeployment, *, where: tuple[str, str] | None = None, detailed: int = FIELD_CHAINLETS
+) -> Blocks:
+    """The chainlets: the first `detailed` with a section each (name, status, type, replicas,
+    autoscaling), the rest one line each, and a count of any that do not fit."""
     blocks: Blocks = []
-    for chainlet in deployment.chainlets[:20]:
+    for chainlet in deployment.chainlets[:detailed]:
         fields = chainlet_fields(chainlet)
         blocks.append(section(fields[0], fields[1:]))
+    rest = deployment.chainlets[detailed:]
+    if rest:
+        more = md("chainlets {}", see_status(*where)) if where else Mrkdwn("chainlets")
+        blocks.append(section(listing([chainlet_line(c) for c in rest], more=more)))
     return blocks
 
 
 def status_message(
-    chain_name: str, env: str, deployment: ChainDeployment | None, lock_line: str | None = None
+    chain_name: str,
+    env: str,
+    deployment: ChainDeployment | None,
+    lock_line: str | None = None,
+    *,
+    detailed: int = FIELD_CHAINLETS,
 ) -> Blocks:
     blocks: Blocks = [header(f"{chain_name} · {env}")]
     if lock_line:
         blocks.append(context(lock_line))
     if deployment is None:
-        blocks.append(section("_No deployment is live in this environment._"))
+        blocks.append(section(md("_No deployment is live in this environment._")))
         return blocks
     blocks.append(
         section(
-            f"{emoji(deployment.status)} Deployment `{deployment.id}` is *{deployment.status.value}* (created {when(deployment.created_at)})"
+            md(
+                "{} Deployment `{}` is *{}* (created {})",
+                emoji(deployment.status),
+                deployment.id,
+                deployment.status.value,
+                when(deployment.created_at),
+            )
         )
     )
-    blocks.extend(deployment_blocks(deployment))
+    blocks.extend(deployment_blocks(deployment, where=(chain_name, env), detailed=detailed))
+    return blocks
+
+
+def environments_status(chain_name: str, shown: list[Blocks], hidden: int) -> Blocks:
+    """Several environments in one message, within Slack's 50 blocks; what does not fit is named."""
+    blocks: Blocks = []
+    for index, env_blocks in enumerate(shown):
+        if len(blocks) + len(env_blocks) > MAX_BLOCKS - 1:
+            hidden += len(shown) - index
+            break
+        blocks.extend(env_blocks)
+    if hidden:
+        blocks.append(
+            context(md("…and {} more environments: see `/chain status {} <env>`.", hidden, chain_name))
+        )
     return blocks
 
 
 # -- previews -----------------------------------------------------------------------------------------
 
 
-def _instance_line(plan_change: Any) -> str:
+def _instance_line(plan_change: Any) -> Mrkdwn:
     current = plan_change.current
     new = plan_change.new
-    before = f"`{current.id}` ({current.summary})" if current else "_unknown_"
-    return f"*{plan_change.chainlet}*: {before} → `{new.id}` ({new.summary})"
+    before = md("`{}` ({})", current.id, current.summary) if current else md("_unknown_")
+    return md("*{}*: {} → `{}` ({})", plan_change.chainlet, before, new.id, new.summary)
 
 
 def _hourly(price_per_minute: float | None) -> str:
@@ -150,24 +222,24 @@ def _hourly(price_per_minute: float | None) -> str:
 
 def cost_lines(plan: InstanceTypePlan) -> list[str]:
     """Per replica-hour prices and the change in hourly cost at the environment's min and max replicas."""
-    lines: list[str] = []
+    found: list[str] = []
     delta_min = delta_max = 0.0
     known = True
     for change in plan.changes:
         before, after = change.current_price_per_minute, change.new_price_per_minute
-        lines.append(f"{change.chainlet}: {_hourly(before)} → {_hourly(after)} per replica")
+        found.append(f"{change.chainlet}: {_hourly(before)} → {_hourly(after)} per replica")
         if before is None or after is None or change.min_replica is None or change.max_replica is None:
             known = False
             continue
         delta_min += (after - before) * 60 * change.min_replica
         delta_max += (after - before) * 60 * change.max_replica
     if known:
-        lines.append(
+        found.append(
             f"Change in hourly cost: {_signed(delta_min)} at min replicas, {_signed(delta_max)} at max replicas"
         )
     else:
-        lines.append("Change in hourly cost: unknown (a price or the autoscaling range is missing)")
-    return lines
+        found.append("Change in hourly cost: unknown (a price or the autoscaling range is missing)")
+    return found
 
 
 def _signed(dollars: float) -> str:
@@ -177,29 +249,41 @@ def _signed(dollars: float) -> str:
 
 def plan_summary(plan: PromotePlan | InstanceTypePlan) -> Blocks:
     if isinstance(plan, InstanceTypePlan):
-        lines = [_instance_line(c) for c in plan.changes]
+        title = md("*Change instance types* in *{}* · *{}*", plan.chain_name, plan.env)
+        changes = listing([_instance_line(c) for c in plan.changes], more="changes", limit=MAX_TEXT - 300)
+        *per_chainlet, total = cost_lines(plan)
         blocks: Blocks = [
-            section(f"*Change instance types* in *{plan.chain_name}* · *{plan.env}*\n" + "\n".join(lines)),
-            section("*Cost*\n" + "\n".join(cost_lines(plan))),
+            section(lines([title, changes])),
+            section(lines([md("*Cost*"), listing(per_chainlet, more="chainlets", limit=2500), total])),
         ]
         if plan.previous_deployment_id:
             blocks.append(
                 context(
-                    f"Baseten builds a new deployment and promotes it; `{plan.previous_deployment_id}` may be scaled down."
+                    md(
+                        "Baseten builds a new deployment and promotes it; `{}` may be scaled down.",
+                        plan.previous_deployment_id,
+                    )
                 )
             )
         return blocks
     verb = "Roll back" if plan.kind == "rollback" else "Promote"
-    going = (
-        f"`{plan.deployment_id}` ({plan.deployment_status.value}, created {when(plan.deployment_created_at)})"
+    going = md(
+        "`{}` ({}, created {})",
+        plan.deployment_id,
+        plan.deployment_status.value,
+        when(plan.deployment_created_at),
     )
-    fields = [f"*Chain*\n{plan.chain_name}", f"*Environment*\n{plan.env}", f"*Going live*\n{going}"]
+    fields = [
+        md("*Chain*\n{}", plan.chain_name),
+        md("*Environment*\n{}", plan.env),
+        md("*Going live*\n{}", going),
+    ]
     if plan.previous_deployment_id:
         fate = "scaled down" if plan.scale_down_previous else "kept running"
-        fields.append(f"*Will be {fate}*\n`{plan.previous_deployment_id}`")
+        fields.append(md("*Will be {}*\n`{}`", fate, plan.previous_deployment_id))
     else:
-        fields.append("*Currently live*\nnothing")
-    return [section(f"*{verb}* {plan.chain_name} to *{plan.env}*", fields)]
+        fields.append(md("*Currently live*\nnothing"))
+    return [section(md("*{}* {} to *{}*", verb, plan.chain_name, plan.env), fields)]
 
 
 def preview(
@@ -244,13 +328,19 @@ def approval_request(
     confirmation_id: str,
     *,
     requester: str,
-    approvers: str,
+    approvers: Mrkdwn,
     ttl_minutes: int,
 ) -> Blocks:
-    blocks: Blocks = [section(f":raised_hand: <@{requester}> asks for approval:")]
+    blocks: Blocks = [section(md(":raised_hand: {} asks for approval:", user(requester)))]
     blocks.extend(plan_summary(plan))
     blocks.append(
-        context(f"Approvers: {approvers}. The requester cannot approve. Expires in {ttl_minutes} minutes.")
+        context(
+            md(
+                "Approvers: {}. The requester cannot approve. Expires in {} minutes.",
+                approvers,
+                ttl_minutes,
+            )
+        )
     )
     blocks.append(
         {
@@ -286,21 +376,30 @@ def closed(plan: PromotePlan | InstanceTypePlan, outcome: str) -> Blocks:
 
 
 def rollout_parent(
-    headline: str, deployment: ChainDeployment | None, *, seconds: float, state_line: str
+    headline: str,
+    deployment: ChainDeployment | None,
+    *,
+    seconds: float,
+    state_line: str,
+    where: tuple[str, str] | None = None,
 ) -> Blocks:
     blocks: Blocks = [section(headline)]
     if deployment is not None:
         blocks.append(
             context(
-                f"{emoji(deployment.status)} `{deployment.id}` *{deployment.status.value}* · {state_line} · {elapsed(seconds)}"
-            )
-        )
-        for chainlet in deployment.chainlets[:20]:
-            blocks.append(
-                context(
-                    f"{emoji(chainlet.status)} *{chainlet.name}* {chainlet.status.value} · {chainlet.instance_type_name} · {chainlet.active_replica_count} active"
+                md(
+                    "{} `{}` *{}* · {} · {}",
+                    emoji(deployment.status),
+                    deployment.id,
+                    deployment.status.value,
+                    state_line,
+                    elapsed(seconds),
                 )
             )
+        )
+        if deployment.chainlets:
+            more = md("chainlets {}", see_status(*where)) if where else Mrkdwn("chainlets")
+            blocks.append(section(listing([chainlet_line(c) for c in deployment.chainlets], more=more)))
     else:
         blocks.append(context(f"{state_line} · {elapsed(seconds)}"))
     return blocks
@@ -312,7 +411,7 @@ def rollback_button(rollout_id: str, previous: str, chain_env: str) -> dict[str,
         "block_id": "chainops_rollback",
         "elements": [
             button(
-                f"Roll back to {previous}"[:75],
+                f"Roll back to {previous}",
                 Action.ROLLBACK,
                 rollout_id,
                 confirm=confirm_dialog(
@@ -328,33 +427,41 @@ def rollback_button(rollout_id: str, previous: str, chain_env: str) -> dict[str,
 
 def history(title: str, changes: list[Change]) -> Blocks:
     """`/chain history`: newest first, who asked, what, how it ended, who approved."""
-    lines = []
+    found: list[Mrkdwn] = []
     for c in changes:
-        line = f"{when(c.at)} · <@{c.requester}> · {c.summary} · *{c.outcome}*"
+        line = md("{} · {} · {} · *{}*", when(c.at), user(c.requester), c.summary, c.outcome)
         if c.approver:
-            line += f" · approved by <@{c.approver}>"
+            line += md(" · approved by {}", user(c.approver))
         if c.forced:
             line += " · forced past lock"
         if c.rollback:
             line += " · rollback"
-        lines.append(line)
-    return [header(title), section("\n".join(lines))]
+        found.append(line)
+    return [
+        header(title),
+        section(listing(found, more="changes (narrow it with `/chain history <chain> <env>`)")),
+    ]
+
+
+HELP = md(
+    "*/chain promote* `<chain> <env> <deployment_id> [--keep-previous]`\n"
+    "   e.g. `/chain promote hello-chain production dep-hello-4` (no arguments opens a form)\n"
+    "*/chain instance-type* `<chain> <env> <chainlet>=<instance_type> ...`\n"
+    "   e.g. `/chain instance-type hello-chain staging RandInt=2x8` (no arguments opens a form)\n"
+    "*/chain status* `<chain> [<env>]`\n   e.g. `/chain status hello-chain production`\n"
+    "*/chain history* `[<chain>] [<env>]`\n   e.g. `/chain history hello-chain`\n"
+    "*/chain lock* `<chain> <env> [reason]` · */chain unlock* `<chain> <env>`\n"
+    "   e.g. `/chain lock hello-chain production launch freeze`"
+)
 
 
 def help_blocks() -> Blocks:
     return [
         header("chainops: Baseten Chains from Slack"),
-        section(
-            "*/chain promote* `<chain> <env> <deployment_id> [--keep-previous]`\n"
-            "   e.g. `/chain promote hello-chain production dep-hello-4` (no arguments opens a form)\n"
-            "*/chain instance-type* `<chain> <env> <chainlet>=<instance_type> ...`\n"
-            "   e.g. `/chain instance-type hello-chain staging RandInt=2x8`\n"
-            "*/chain status* `<chain> [<env>]`\n   e.g. `/chain status hello-chain production`\n"
-            "*/chain history* `[<chain>] [<env>]`\n   e.g. `/chain history hello-chain`\n"
-            "*/chain lock* `<chain> <env> [reason]` · */chain unlock* `<chain> <env>`\n"
-            "   e.g. `/chain lock hello-chain production launch freeze`"
-        ),
+        section(HELP),
         context(
-            "Changes that scale a deployment down ask for confirmation first. Add `--force` to override a lock."
+            md(
+                "Changes that scale a deployment down ask for confirmation first. Add `--force` to override a lock."
+            )
         ),
     ]

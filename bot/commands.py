@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from bot.markup import Mrkdwn, as_mrkdwn
+
 MAX_INPUT = 1000
 
 # Baseten names and ids are plain tokens; anything else is a typo or an injection attempt.
@@ -17,7 +19,11 @@ Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0
 
 
 class UsageError(Exception):
-    """Bad input, with the message to show the person who typed it."""
+    """Bad input, with the message to show the person who typed it (text; escaped when shown)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.text: Mrkdwn = as_mrkdwn(message)
 
 
 class _Command(BaseModel):

@@ -7,7 +7,7 @@ import logging
 import uuid
 from collections.abc import Callable
 
-from bot import blocks, logs, metrics
+from bot import blocks, logs, markup, metrics
 from bot.audit import AuditTrail
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenError
@@ -19,6 +19,7 @@ from bot.baseten.models import (
 )
 from bot.gateway import Gateway, NotInChannel, SlackFailure
 from bot.invocation import Invocation, invite_hint, tell
+from bot.markup import Mrkdwn, md, user
 from bot.plans import InstanceTypePlan, PromotePlan
 from bot.store import ConfirmationState, Rollout, RolloutState, Store, chainlet_statuses_json
 
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 AnyPlan = PromotePlan | InstanceTypePlan
 # How long an unconfirmed write may take before a restarted bot resolves its rollout from the environment.
 WRITE_GRACE = 60.0
+HEADLINE_CHANGES = 10  # chainlet changes named in a rollout's headline; the preview lists them all
 
 
 class Execution:
@@ -89,7 +91,7 @@ class Execution:
                 blocks.context(":red_circle: Failed: Baseten refused the change."),
             ]
             self.gateway.update(channel, parent_ts, headline, failed)
-            reply = f":red_circle: <@{requester}> {exc.message}"
+            reply = md(":red_circle: {} {}", user(requester), exc.message)
             self.gateway.post(channel, reply, [blocks.section(reply)], thread_ts=parent_ts)
             return
         if deployment is None:
@@ -122,18 +124,19 @@ class Execution:
             )
         self._announce(plan, headline, channel, parent_ts)
         if deployment is None:
-            note = ":large_green_circle: Applied; Baseten needed no new deployment."
+            note = Mrkdwn(":large_green_circle: Applied; Baseten needed no new deployment.")
             self.gateway.post(channel, note, [blocks.section(note)], thread_ts=parent_ts)
             self.audit.record("succeeded", requester, plan=plan, request_id=request_id)
             return
         requested = plan.deployment_id if isinstance(plan, PromotePlan) else None
         if requested and deployment.id != requested:
-            note = f"Baseten is rolling out a new deployment `{deployment.id}` (a copy of `{requested}`)."
+            note = md(
+                "Baseten is rolling out a new deployment `{}` (a copy of `{}`).", deployment.id, requested
+            )
         else:
-            note = f"Baseten accepted the change; following deployment `{deployment.id}`."
-        self.gateway.post(
-            channel, note, [blocks.section(note), *blocks.deployment_blocks(deployment)], thread_ts=parent_ts
-        )
+            note = md("Baseten accepted the change; following deployment `{}`.", deployment.id)
+        detail = blocks.deployment_blocks(deployment, where=(plan.chain_name, plan.env))
+        self.gateway.post(channel, note, [blocks.section(note), *detail], thread_ts=parent_ts)
 
     def _record_rollout(
         self,
@@ -189,26 +192,42 @@ class Execution:
         return response.chain_deployment
 
     @staticmethod
-    def _headline(plan: AnyPlan, requester: str, approver: str | None) -> str:
+    def _headline(plan: AnyPlan, requester: str, approver: str | None) -> Mrkdwn:
         if isinstance(plan, InstanceTypePlan):
-            changes = ", ".join(f"{c.chainlet} → `{c.new.id}`" for c in plan.changes)
-            text = (
-                f"<@{requester}> is changing instance types of {plan.chain_name} in *{plan.env}*: {changes}"
+            changes = [md("{} → `{}`", c.chainlet, c.new.id) for c in plan.changes]
+            shown = Mrkdwn(", ").join(changes[:HEADLINE_CHANGES])
+            if len(changes) > HEADLINE_CHANGES:
+                shown += md(" …and {} more", len(changes) - HEADLINE_CHANGES)
+            text = md(
+                "{} is changing instance types of {} in *{}*: {}",
+                user(requester),
+                plan.chain_name,
+                plan.env,
+                shown,
             )
         else:
             verb = "rolling back" if plan.kind == "rollback" else "promoting"
-            text = f"<@{requester}> is {verb} {plan.chain_name} deployment `{plan.deployment_id}` to *{plan.env}*"
+            text = md(
+                "{} is {} {} deployment `{}` to *{}*",
+                user(requester),
+                verb,
+                plan.chain_name,
+                plan.deployment_id,
+                plan.env,
+            )
         if approver:
-            text += f" (approved by <@{approver}>)"
+            text += md(" (approved by {})", user(approver))
         if plan.force:
             text += " :warning: forced past a lock"
         return text
 
-    def _announce(self, plan: AnyPlan, headline: str, channel: str, ts: str) -> None:
+    def _announce(self, plan: AnyPlan, headline: Mrkdwn, channel: str, ts: str) -> None:
         if not self.audit_channel or self.audit_channel == channel:
             return
         link = self.gateway.permalink(channel, ts)
-        text = f"{headline} in <#{channel}>" + (f" · <{link}|thread>" if link else "")
+        text = md("{} in {}", headline, markup.channel(channel))
+        if link:
+            text += md(" · {}", markup.link(link, "thread"))
         try:
             self.gateway.post(self.audit_channel, text, [blocks.section(text)])
         except (NotInChannel, SlackFailure):

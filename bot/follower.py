@@ -14,12 +14,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from bot import blocks, logs, metrics
+from bot import blocks, logs, markup, metrics
 from bot.audit import AuditTrail
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenError, BasetenNotFound
 from bot.baseten.models import ChainDeployment, DeploymentStatus, LogLevel, Phase
 from bot.gateway import Gateway, NotInChannel, SlackFailure
+from bot.markup import Mrkdwn, as_mrkdwn, md
 from bot.store import Rollout, RolloutState, Store, chainlet_statuses_json
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,8 @@ MAX_BUILD_INTERVAL = 60.0  # a long build is still checked every minute
 UNREACHABLE_AFTER = 120.0  # say so in the thread once Baseten has been unreachable this long
 PARENT_REFRESH = 60.0  # refresh the elapsed time on the parent message at least this often
 LOG_LINES = 5
+FAILED_NAMED = 10  # failed chainlets named in the report; the rest are counted
+FAILED_WITH_LOGS = 5  # failed chainlets whose last error lines are shown
 
 
 @dataclass(frozen=True)
@@ -209,7 +212,8 @@ class Follower:
         if finished:
             self._last_parent_update.pop(rollout.id, None)
         if lines and not finished:
-            self._reply(rollout, "\n".join(lines))
+            where = md("changes {}", blocks.see_status(rollout.chain_name, rollout.env))
+            self._reply(rollout, blocks.listing(lines, more=where))
         if phase is Phase.LIVE and superseded_by is not None:
             self._superseded(rollout, deployment, superseded_by)
         elif phase is Phase.LIVE:
@@ -243,11 +247,19 @@ class Follower:
                 rollout.id, owner=self.owner, state=RolloutState.FAILED, finished_at=now, lease_owner=None
             )
             self._finished("failed")
-            text = f":warning: <@{rollout.requester}> I restarted while sending this change and Baseten shows no new deployment in {rollout.chain_name}/*{rollout.env}*. Check `/chain status {rollout.chain_name} {rollout.env}` and run the command again if needed."
+            text = md(
+                ":warning: {} I restarted while sending this change and Baseten shows no new deployment "
+                "in {}/*{}*. Check `/chain status {} {}` and run the command again if needed.",
+                markup.user(rollout.requester),
+                rollout.chain_name,
+                rollout.env,
+                rollout.chain_name,
+                rollout.env,
+            )
             self._reply(rollout, text)
             return None
         self.store.save_rollout(rollout.id, owner=self.owner, deployment_id=candidate.id)
-        self._reply(rollout, f"Resumed after a restart; following deployment `{candidate.id}`.")
+        self._reply(rollout, md("Resumed after a restart; following deployment `{}`.", candidate.id))
         return self.store.rollout(rollout.id)
 
     def _interval(self, rollout: Rollout, deployment: ChainDeployment, now: float) -> float:
@@ -258,13 +270,19 @@ class Follower:
         return base
 
     @staticmethod
-    def _changes(rollout: Rollout, deployment: ChainDeployment) -> list[str]:
+    def _changes(rollout: Rollout, deployment: ChainDeployment) -> list[Mrkdwn]:
         """One line per deployment or chainlet status that changed since the last poll."""
-        lines: list[str] = []
+        lines: list[Mrkdwn] = []
         if rollout.last_status != deployment.status.value:
             before = f"{rollout.last_status} → " if rollout.last_status else ""
             lines.append(
-                f"{blocks.emoji(deployment.status)} Deployment `{deployment.id}`: {before}*{deployment.status.value}*"
+                md(
+                    "{} Deployment `{}`: {}*{}*",
+                    blocks.emoji(deployment.status),
+                    deployment.id,
+                    before,
+                    deployment.status.value,
+                )
             )
         seen: dict[str, str] = json.loads(rollout.last_chainlets_json or "{}")
         for chainlet in deployment.chainlets:
@@ -272,7 +290,13 @@ class Follower:
             if previous != chainlet.status.value:
                 before = f"{previous} → " if previous else ""
                 lines.append(
-                    f"{blocks.emoji(chainlet.status)} {chainlet.name}: {before}*{chainlet.status.value}*"
+                    md(
+                        "{} {}: {}*{}*",
+                        blocks.emoji(chainlet.status),
+                        chainlet.name,
+                        before,
+                        chainlet.status.value,
+                    )
                 )
         return lines
 
@@ -280,17 +304,25 @@ class Follower:
 
     def _succeeded(self, rollout: Rollout, deployment: ChainDeployment, now: float) -> None:
         took = blocks.elapsed(now - rollout.started_at)
-        text = f":large_green_circle: `{deployment.id}` is live in {rollout.chain_name}/*{rollout.env}* after {took}."
+        text = md(
+            ":large_green_circle: `{}` is live in {}/*{}* after {}.",
+            deployment.id,
+            rollout.chain_name,
+            rollout.env,
+            took,
+        )
         extra: blocks.Blocks = []
         previous = rollout.previous_deployment_id
         if previous and previous != deployment.id:
             fate, can_roll_back = self._previous_fate(rollout, previous)
-            text += f"\nPrevious deployment `{previous}` {fate}."
+            text += md("\nPrevious deployment `{}` {}.", previous, fate)
             if rollout.kind == "promote":
                 if can_roll_back:
                     window = blocks.elapsed(self.settings.rollback_window)
                     extra.append(
-                        blocks.context(f"Roll back to `{previous}` with one click for the next {window}.")
+                        blocks.context(
+                            md("Roll back to `{}` with one click for the next {}.", previous, window)
+                        )
                     )
                     extra.append(
                         blocks.rollback_button(rollout.id, previous, f"{rollout.chain_name}/{rollout.env}")
@@ -298,7 +330,11 @@ class Follower:
                 else:
                     extra.append(
                         blocks.context(
-                            f"No rollback offered: `{previous}` {fate}, and chains have no reactivation endpoint."
+                            md(
+                                "No rollback offered: `{}` {}, and chains have no reactivation endpoint.",
+                                previous,
+                                fate,
+                            )
                         )
                     )
         self._reply(rollout, text, [blocks.section(text), *extra])
@@ -306,9 +342,14 @@ class Follower:
         self._finished("succeeded")
 
     def _superseded(self, rollout: Rollout, deployment: ChainDeployment, serving: str) -> None:
-        text = (
-            f":warning: <@{rollout.requester}> `{deployment.id}` is {deployment.status.value}, but "
-            f"{rollout.chain_name}/*{rollout.env}* now serves `{serving}`: another change replaced it meanwhile."
+        text = md(
+            ":warning: {} `{}` is {}, but {}/*{}* now serves `{}`: another change replaced it meanwhile.",
+            markup.user(rollout.requester),
+            deployment.id,
+            deployment.status.value,
+            rollout.chain_name,
+            rollout.env,
+            serving,
         )
         self._reply(rollout, text)
         self._audit(rollout, "rollout_failed")
@@ -334,22 +375,39 @@ class Follower:
 
     def _failed(self, rollout: Rollout, deployment: ChainDeployment) -> None:
         failing = [c for c in deployment.chainlets if c.status.phase in (Phase.FAILED, Phase.OFF)]
-        names = (
-            ", ".join(f"*{c.name}* ({c.status.value})" for c in failing)
-            or f"the deployment ({deployment.status.value})"
+        named = [md("*{}* ({})", c.name, c.status.value) for c in failing[:FAILED_NAMED]]
+        names = Mrkdwn(", ").join(named) or md("the deployment ({})", deployment.status.value)
+        if len(failing) > FAILED_NAMED:
+            names += md(" …and {} more", len(failing) - FAILED_NAMED)
+        text = md(
+            ":red_circle: {} the rollout of `{}` to {}/*{}* failed: {}.",
+            markup.user(rollout.requester),
+            deployment.id,
+            rollout.chain_name,
+            rollout.env,
+            names,
         )
-        text = f":red_circle: <@{rollout.requester}> the rollout of `{deployment.id}` to {rollout.chain_name}/*{rollout.env}* failed: {names}."
         section_blocks: blocks.Blocks = [blocks.section(text)]
-        for chainlet in failing[:5]:
+        for chainlet in failing[:FAILED_WITH_LOGS]:
+            errors = self._error_lines(rollout, deployment, chainlet.id)
+            section_blocks.append(blocks.section(md("*{}* last errors:\n```{}```", chainlet.name, errors)))
+        if len(failing) > FAILED_WITH_LOGS:
             section_blocks.append(
-                blocks.section(
-                    f"*{chainlet.name}* last errors:\n```{self._error_lines(rollout, deployment, chainlet.id)}```"
+                blocks.context(
+                    md(
+                        "…and {} more failed chainlets; their logs are in Baseten.",
+                        len(failing) - FAILED_WITH_LOGS,
+                    )
                 )
             )
         if rollout.previous_deployment_id:
             section_blocks.append(
                 blocks.context(
-                    f"`{rollout.previous_deployment_id}` keeps serving {rollout.env} until a promotion succeeds."
+                    md(
+                        "`{}` keeps serving {} until a promotion succeeds.",
+                        rollout.previous_deployment_id,
+                        rollout.env,
+                    )
                 )
             )
         self._reply(rollout, text, section_blocks)
@@ -374,7 +432,15 @@ class Follower:
         ):
             return
         took = blocks.elapsed(now - rollout.started_at)
-        text = f":hourglass: <@{rollout.requester}> I stopped following `{rollout.deployment_id}` after {took} without a final status. Check it with `/chain status {rollout.chain_name} {rollout.env}`."
+        text = md(
+            ":hourglass: {} I stopped following `{}` after {} without a final status. "
+            "Check it with `/chain status {} {}`.",
+            markup.user(rollout.requester),
+            rollout.deployment_id,
+            took,
+            rollout.chain_name,
+            rollout.env,
+        )
         self._reply(rollout, text)
         self._update_parent(rollout, None, now, "stopped following (timeout)")
         self._audit(rollout, "timed_out")
@@ -395,7 +461,11 @@ class Follower:
         if saved and report:
             self._reply(
                 rollout,
-                f":electric_plug: Baseten has not answered for {blocks.elapsed(now - rollout.last_ok_at)} ({exc.message}). I keep trying.",
+                md(
+                    ":electric_plug: Baseten has not answered for {} ({}). I keep trying.",
+                    blocks.elapsed(now - rollout.last_ok_at),
+                    exc.message,
+                ),
             )
 
     # -- Slack -----------------------------------------------------------------------------------------
@@ -404,19 +474,26 @@ class Follower:
         self, rollout: Rollout, deployment: ChainDeployment | None, now: float, state_line: str
     ) -> None:
         self._last_parent_update[rollout.id] = now
+        # The headline was built as markup when the rollout started, and stored as it was sent.
+        headline = Mrkdwn(rollout.headline)
         try:
             self.gateway.update(
                 rollout.channel,
                 rollout.parent_ts,
-                rollout.headline,
+                headline,
                 blocks.rollout_parent(
-                    rollout.headline, deployment, seconds=now - rollout.started_at, state_line=state_line
+                    headline,
+                    deployment,
+                    seconds=now - rollout.started_at,
+                    state_line=state_line,
+                    where=(rollout.chain_name, rollout.env),
                 ),
             )
         except (SlackFailure, NotInChannel) as exc:
             log.warning("could not update rollout message: %s", exc)
 
     def _reply(self, rollout: Rollout, text: str, block_list: blocks.Blocks | None = None) -> None:
+        text = as_mrkdwn(text)
         try:
             self.gateway.post(
                 rollout.channel, text, block_list or [blocks.section(text)], thread_ts=rollout.parent_ts

@@ -20,10 +20,18 @@ from bot.commands import (
     PromoteCommand,
 )
 from bot.execution import AnyPlan
-from bot.gateway import Gateway, SlackFailure
+from bot.gateway import Gateway, SlackFailure, StaleView
 from bot.ids import View
 from bot.invocation import Invocation
-from bot.modals import FormMetadata, chain_option, instance_type_modal, loading_modal, promote_modal
+from bot.markup import readable
+from bot.modals import (
+    FormMetadata,
+    chain_option,
+    chainlet_block_id,
+    instance_type_modal,
+    loading_modal,
+    promote_modal,
+)
 from bot.operations import Operations
 from bot.planner import Planner, Refusal
 
@@ -34,9 +42,12 @@ SUBMIT_BUDGET = 2.2  # seconds of Slack's 3 for checking a submission against Ba
 
 @dataclass(frozen=True)
 class Checked:
+    """A submission's outcome: field errors, the next step of the form to show, or a plan to offer."""
+
     errors: dict[str, str]
     plan: AnyPlan | None = None
     invocation: Invocation | None = None
+    view: dict[str, Any] | None = None
 
 
 def _selected(state: dict[str, Any], block_id: str) -> str | None:
@@ -107,36 +118,53 @@ class Forms:
         if chain is None:
             return
         meta = meta.model_copy(update={"chain_id": chain.id, "chain_name": chain.name, "env": None})
-        promote = view.get("callback_id") == View.PROMOTE.value
-        title = "Promote deployment" if promote else "Change instance types"
-        self.gateway.update_view(view["id"], loading_modal(View(view["callback_id"]), title, meta))
+        callback = View(view["callback_id"])
         try:
-            environments = self.baseten.list_environment_names(chain.id)
-            if promote:
-                new_view = promote_modal(meta, environments, self.baseten.list_deployments(chain.id))
-            else:
-                new_view = instance_type_modal(meta, environments)
-        except BasetenError as exc:
-            new_view = (promote_modal if promote else instance_type_modal)(
-                meta, note=f":warning: {exc.message}"
+            # Each update names the view it replaces: if the person picked again meanwhile, Slack
+            # answers hash_conflict and the newer choice wins.
+            shown = self.gateway.update_view(
+                view["id"], loading_modal(callback, meta), view_hash=view.get("hash")
             )
-        self.gateway.update_view(view["id"], new_view)
+            self.gateway.update_view(view["id"], self._after_chain(callback, meta), view_hash=shown)
+        except StaleView:
+            log.info("form %s changed meanwhile; the newer choice is shown", view.get("id"))
+        except SlackFailure as exc:
+            log.warning("could not update form %s: %s", view.get("id"), exc)
+
+    def _after_chain(self, callback: View, meta: FormMetadata) -> dict[str, Any]:
+        assert meta.chain_id is not None
+        promote = callback is View.PROMOTE
+        try:
+            environments = self.baseten.list_environment_names(meta.chain_id)
+            if promote:
+                return promote_modal(meta, environments, self.baseten.list_deployments(meta.chain_id))
+            return instance_type_modal(meta, environments)
+        except BasetenError as exc:
+            note = f":warning: {exc.message}"
+            return promote_modal(meta, note=note) if promote else instance_type_modal(meta, note=note)
+
+    def _after_env(self, meta: FormMetadata) -> dict[str, Any]:
+        assert meta.chain_id is not None and meta.env is not None
+        try:
+            environments = self.baseten.list_environment_names(meta.chain_id)
+            environment = self.baseten.get_environment(meta.chain_id, meta.env)
+            return instance_type_modal(meta, environments, environment, self.catalog.instance_types())
+        except BasetenError as exc:
+            return instance_type_modal(meta, note=f":warning: {exc.message}")
 
     def env_picked(self, view: dict[str, Any], env: str) -> None:
         if view.get("callback_id") != View.INSTANCE_TYPE.value:
             return
         meta = FormMetadata.model_validate_json(view.get("private_metadata") or "{}")
-        chain_id = meta.chain_id
-        if not chain_id:
+        if not meta.chain_id:
             return
         meta = meta.model_copy(update={"env": env})
         try:
-            environments = self.baseten.list_environment_names(chain_id)
-            environment = self.baseten.get_environment(chain_id, env)
-            new_view = instance_type_modal(meta, environments, environment, self.catalog.instance_types())
-        except BasetenError as exc:
-            new_view = instance_type_modal(meta, note=f":warning: {exc.message}")
-        self.gateway.update_view(view["id"], new_view)
+            self.gateway.update_view(view["id"], self._after_env(meta), view_hash=view.get("hash"))
+        except StaleView:
+            log.info("form %s changed meanwhile; the newer choice is shown", view.get("id"))
+        except SlackFailure as exc:
+            log.warning("could not update form %s: %s", view.get("id"), exc)
 
     # -- submission ------------------------------------------------------------------------------------
 
@@ -146,20 +174,34 @@ class Forms:
         try:
             return future.result(timeout=SUBMIT_BUDGET)
         except FutureTimeout:
-            return Checked({"chain": "Baseten is slow to answer right now; press Preview again in a moment."})
+            return Checked(
+                {"chain": "Baseten is slow to answer right now; press the button again in a moment."}
+            )
 
     def _check(self, view: dict[str, Any], user: str) -> Checked:
         meta = FormMetadata.model_validate_json(view.get("private_metadata") or "{}")
         state = (view.get("state") or {}).get("values") or {}
+        # The view's input blocks say which step this is (Slack sends them); the state is the fallback.
+        present = {b.get("block_id") for b in view.get("blocks") or [] if b.get("type") == "input"} or set(
+            state
+        )
         inv = Invocation(user=user, channel=meta.channel, response_url=meta.response_url)
+        promote = view.get("callback_id") == View.PROMOTE.value
         chain_id = _selected(state, "chain")
         env = _selected(state, "env")
         if not chain_id:
-            return Checked({"chain": "Choose a chain."})
+            return Checked({"chain": "Choose a chain first."})
+        if "env" not in present or chain_id != meta.chain_id:
+            # "Next" on the first step: fill in the rest of the form for that chain.
+            chain = next((c for c in self.catalog.chains() if c.id == chain_id), None)
+            if chain is None:
+                return Checked({"chain": "That chain no longer exists; choose another."})
+            meta = meta.model_copy(update={"chain_id": chain.id, "chain_name": chain.name, "env": None})
+            return Checked({}, view=self._after_chain(View(view["callback_id"]), meta))
         if not env:
-            return Checked({"env": "Choose an environment."})
+            return Checked({"env": "Choose an environment first."})
         try:
-            if view.get("callback_id") == View.PROMOTE.value:
+            if promote:
                 deployment_id = _selected(state, "deployment")
                 if not deployment_id:
                     return Checked({"deployment": "Choose a deployment."})
@@ -172,37 +214,41 @@ class Forms:
                 self.operations.check_request(inv, env, force=False, chain=chain_id)
                 plan: AnyPlan = self.planner.plan_promote(command)
             else:
+                if env != meta.env or not any(str(b).startswith("chainlet:") for b in present):
+                    # "Next" on the second step: show that environment's chainlets.
+                    return Checked({}, view=self._after_env(meta.model_copy(update={"env": env})))
                 changes = self._changed_chainlets(chain_id, env, state)
                 if not changes:
-                    first = next((k for k in state if k.startswith("chainlet:")), "env")
+                    first = next((str(k) for k in present if str(k).startswith("chainlet:")), "env")
                     return Checked({first: "Change at least one chainlet's instance type."})
                 self.operations.check_request(inv, env, force=False, chain=chain_id)
                 plan = self.planner.plan_instance_types(
                     InstanceTypeCommand(chain=chain_id, env=env, changes=tuple(changes))
                 )
         except Refusal as exc:
-            field = exc.field if exc.field in state else "chain"
-            return Checked({field: _plain(str(exc))})
+            field = exc.field
+            if field.startswith("chainlet:"):
+                field = chainlet_block_id(field.removeprefix("chainlet:"))
+            return Checked({field if field in present else "chain": _plain(exc.text)})
         except BasetenError as exc:
-            return Checked({"chain": exc.message[:150]})
+            return Checked({"chain": _plain(exc.message)})
         return Checked({}, plan, inv)
 
     def _changed_chainlets(self, chain_id: str, env: str, state: dict[str, Any]) -> list[InstanceTypeChange]:
-        current = {
-            s.chainlet_name: s.instance_type.id
-            for s in self.baseten.get_environment(chain_id, env).chainlet_settings
-        }
+        settings = self.baseten.get_environment(chain_id, env).chainlet_settings
+        by_block = {chainlet_block_id(s.chainlet_name): s for s in settings}
         changes = []
         for block_id in state:
-            if not block_id.startswith("chainlet:"):
+            setting = by_block.get(block_id)
+            if setting is None:
                 continue
-            name = block_id.removeprefix("chainlet:")
             chosen = _selected(state, block_id)
-            if chosen and chosen != current.get(name):
-                changes.append(InstanceTypeChange(chainlet=name, instance_type_id=chosen))
+            if chosen and chosen != setting.instance_type.id:
+                changes.append(InstanceTypeChange(chainlet=setting.chainlet_name, instance_type_id=chosen))
         return changes
 
 
 def _plain(text: str) -> str:
-    """Field errors are plain text: drop mrkdwn markup."""
-    return text.replace("`", "").replace("*", "")[:300]
+    """Field errors are plain text: mrkdwn read back as text, without emphasis."""
+    shown = readable(text).replace("`", "").replace("*", "")
+    return shown if len(shown) <= 300 else shown[:299] + "…"

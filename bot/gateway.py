@@ -28,6 +28,10 @@ class SlackFailure(Exception):
     """Slack refused a call; the message holds Slack's error code only, never a token."""
 
 
+class StaleView(SlackFailure):
+    """`views.update` with a hash Slack no longer shows: a newer view of that modal is already up."""
+
+
 class Gateway(Protocol):
     def post(
         self, channel: str, text: str, blocks: Blocks | None = None, thread_ts: str | None = None
@@ -41,7 +45,9 @@ class Gateway(Protocol):
 
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> str: ...
 
-    def update_view(self, view_id: str, view: dict[str, Any]) -> None: ...
+    def update_view(self, view_id: str, view: dict[str, Any], *, view_hash: str | None = None) -> str:
+        """Replace the view if it is still the one with `view_hash`; returns the new view's hash."""
+        ...
 
     def usergroup_members(self, usergroup_id: str) -> list[str]: ...
 
@@ -112,8 +118,8 @@ class WebApiGateway:
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
         return str(self._call("views_open", trigger_id=trigger_id, view=view)["view"]["id"])
 
-    def update_view(self, view_id: str, view: dict[str, Any]) -> None:
-        self._call("views_update", view_id=view_id, view=view)
+    def update_view(self, view_id: str, view: dict[str, Any], *, view_hash: str | None = None) -> str:
+        return str(self._call("views_update", view_id=view_id, view=view, hash=view_hash)["view"]["hash"])
 
     def usergroup_members(self, usergroup_id: str) -> list[str]:
         return [str(u) for u in self._call("usergroups_users_list", usergroup=usergroup_id)["users"]]
@@ -132,6 +138,8 @@ class WebApiGateway:
             error = str(exc.response.get("error", "unknown_error"))
             if error in ("not_in_channel", "channel_not_found", "is_archived"):
                 raise NotInChannel(error) from None
+            if error == "hash_conflict":
+                raise StaleView(error) from None
             raise SlackFailure(f"Slack {method.replace('_', '.')} failed: {error}") from None
 
 

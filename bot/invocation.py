@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from bot.gateway import Blocks, Gateway
+from bot.markup import Mrkdwn, as_mrkdwn, channel, md
 
 log = logging.getLogger(__name__)
 
@@ -19,16 +20,18 @@ class Invocation:
 
 
 def tell(gateway: Gateway, inv: Invocation, text: str, blocks: Blocks | None = None) -> None:
-    """A private answer to whoever acted; never posted in the channel."""
+    """A private answer to whoever acted; never posted in the channel. Plain text is escaped here;
+    markup (`Mrkdwn`) goes as built."""
     if inv.response_url:
         try:
-            gateway.respond(inv.response_url, text, blocks)
+            gateway.respond(inv.response_url, as_mrkdwn(text), blocks)
         except Exception:  # an answer that cannot be delivered must not crash the flow
             log.exception("could not answer %s privately", inv.user)
 
 
-def invite_hint(channel: str) -> str:
-    return (
-        f"I'm not a member of <#{channel}>, so I can't post there. "
-        "Invite me with `/invite @chainops` and run the command again."
+def invite_hint(channel_id: str) -> Mrkdwn:
+    return md(
+        "I'm not a member of {}, so I can't post there. "
+        "Invite me with `/invite @chainops` and run the command again.",
+        channel(channel_id),
     )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot import blocks
+from bot import blocks, markup
 from bot.audit import AuditTrail
+from bot.markup import Mrkdwn, md
 from bot.planner import Refusal
-from bot.policy import Policy, mention
+from bot.policy import Policy, mentions
 from bot.store import EnvironmentLock, Store
 
 
@@ -19,10 +20,14 @@ class Locks:
         self.clock = clock
 
     @staticmethod
-    def describe(lock: EnvironmentLock) -> str:
-        """Who, since when and why: `by @alice since 2026-11-22 14:00 UTC: launch freeze`."""
-        return (
-            f"by <@{lock.locked_by}> since {blocks.when(lock.locked_at)}: {lock.reason or 'no reason given'}"
+    def describe(lock: EnvironmentLock) -> Mrkdwn:
+        """Who, since when and why: `by @alice since 2026-11-22 14:00 UTC: launch freeze`. The reason
+        is what a person typed: always shown as text."""
+        return md(
+            "by {} since {}: {}",
+            markup.user(lock.locked_by),
+            blocks.when(lock.locked_at),
+            lock.reason or "no reason given",
         )
 
     def check(self, chain_name: str, env: str, *, user: str, force: bool) -> None:
@@ -32,36 +37,44 @@ class Locks:
             return
         if not force:
             raise Refusal(
-                f":lock: {chain_name}/{env} is locked {self.describe(lock)}. "
-                "Add `--force` to override (recorded and announced).",
+                md(
+                    ":lock: {}/{} is locked {}. Add `--force` to override (recorded and announced).",
+                    chain_name,
+                    env,
+                    self.describe(lock),
+                ),
                 field="env",
             )
         if not self.policy.may_force(user, env):
-            approvers = ", ".join(mention(a) for a in self.policy.approvers(env))
-            raise Refusal(f"Only an approver of *{env}* may override its lock ({approvers}).", field="env")
+            approvers = mentions(self.policy.approvers(env))
+            raise Refusal(
+                md("Only an approver of *{}* may override its lock ({}).", env, approvers), field="env"
+            )
 
-    def lock(self, chain_name: str, env: str, *, user: str, reason: str) -> str:
+    def lock(self, chain_name: str, env: str, *, user: str, reason: str) -> Mrkdwn:
         """Lock the environment; returns the announcement for the channel."""
         lock = EnvironmentLock(
             chain_name=chain_name, env=env, locked_by=user, reason=reason, locked_at=self.clock()
         )
         if not self.store.add_lock(lock):
             held = self.store.lock(chain_name, env)
-            by = f" by <@{held.locked_by}>" if held else ""
-            raise Refusal(f"{chain_name}/{env} is already locked{by}.")
+            by = md(" by {}", markup.user(held.locked_by)) if held else ""
+            raise Refusal(md("{}/{} is already locked{}.", chain_name, env, by))
         self.audit.record(
             "locked", user, chain_name=chain_name, env=env, summary=f"lock {chain_name}/{env}: {reason}"
         )
-        return f":lock: <@{user}> locked {chain_name}/*{env}*: {reason or 'no reason given'}"
+        return md(
+            ":lock: {} locked {}/*{}*: {}", markup.user(user), chain_name, env, reason or "no reason given"
+        )
 
-    def unlock(self, chain_name: str, env: str, *, user: str) -> str:
+    def unlock(self, chain_name: str, env: str, *, user: str) -> Mrkdwn:
         if not self.store.remove_lock(chain_name, env):
             raise Refusal(f"{chain_name}/{env} is not locked.")
         self.audit.record(
             "unlocked", user, chain_name=chain_name, env=env, summary=f"unlock {chain_name}/{env}"
         )
-        return f":unlock: <@{user}> unlocked {chain_name}/*{env}*"
+        return md(":unlock: {} unlocked {}/*{}*", markup.user(user), chain_name, env)
 
-    def status_line(self, chain_name: str, env: str) -> str | None:
+    def status_line(self, chain_name: str, env: str) -> Mrkdwn | None:
         lock = self.store.lock(chain_name, env)
-        return f":lock: Locked {self.describe(lock)}" if lock else None
+        return md(":lock: Locked {}", self.describe(lock)) if lock else None

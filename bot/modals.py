@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from pydantic import BaseModel
@@ -9,6 +10,7 @@ from pydantic import BaseModel
 from bot.baseten.models import Chain, ChainDeployment, ChainEnvironment, InstanceType
 from bot.blocks import context, plain, section
 from bot.ids import Action, View
+from bot.markup import md
 from bot.planner import ordered
 
 View_ = dict[str, Any]
@@ -24,8 +26,21 @@ class FormMetadata(BaseModel):
     env: str | None = None
 
 
+MAX_OPTIONS = 100  # per select, and per option group
+MAX_CHAINLET_INPUTS = 20  # more would pass Slack's view size with every instance type in each select
+OPTIONS_PER_VIEW = 2000  # instance-type options over all chainlet selects (Slack's view size: 250 kB)
+SUBMIT_NEXT = "Next"
+SUBMIT_PREVIEW = "Preview"
+
+
+def chainlet_block_id(chainlet_name: str) -> str:
+    """A block_id within Slack's 255 characters whatever the name; the submission maps it back through
+    the environment's chainlets."""
+    return "chainlet:" + hashlib.sha256(chainlet_name.encode()).hexdigest()[:20]
+
+
 def option(text: str, value: str) -> dict[str, Any]:
-    return {"text": plain(text[:75]), "value": value[:150]}
+    return {"text": plain(text, 75), "value": value[:150]}
 
 
 def chain_option(chain: Chain) -> dict[str, Any]:
@@ -72,10 +87,10 @@ def _static(
     element: dict[str, Any] = {
         "type": "static_select",
         "action_id": action.value,
-        "options": options[:100],
+        "options": options[:MAX_OPTIONS],
         "placeholder": plain(f"Choose {label.lower()}"),
     }
-    chosen = next((o for o in options if o["value"] == initial), None)
+    chosen = next((o for o in options[:MAX_OPTIONS] if o["value"] == initial), None)
     if chosen:
         element["initial_option"] = chosen
     block: dict[str, Any] = {"type": "input", "block_id": block_id, "label": plain(label), "element": element}
@@ -85,19 +100,40 @@ def _static(
 
 
 def _modal(
-    callback: View, title: str, meta: FormMetadata, blocks: list[dict[str, Any]], *, submit: bool
+    callback: View, title: str, meta: FormMetadata, blocks: list[dict[str, Any]], *, ready: bool
 ) -> View_:
-    view: View_ = {
+    """Every step has a submit (Slack refuses a view with inputs and none): "Next" until the form is
+    complete, whose submission fills in the next step or names the field to choose first."""
+    return {
         "type": "modal",
         "callback_id": callback.value,
-        "title": plain(title),
-        "close": plain("Cancel"),
+        "title": plain(title, 24),
+        "submit": plain(SUBMIT_PREVIEW if ready else SUBMIT_NEXT, 24),
+        "close": plain("Cancel", 24),
         "private_metadata": meta.model_dump_json(exclude_none=True),
         "blocks": blocks,
     }
-    if submit:
-        view["submit"] = plain("Preview")
-    return view
+
+
+def _env_input(meta: FormMetadata, environments: list[str], *, dispatch: bool) -> list[dict[str, Any]]:
+    blocks = [
+        _static(
+            "env",
+            "Environment",
+            Action.PICK_ENV,
+            [option(e, e) for e in environments],
+            initial=meta.env,
+            dispatch=dispatch,
+        )
+    ]
+    if len(environments) > MAX_OPTIONS:
+        hidden = len(environments) - MAX_OPTIONS
+        blocks.append(context(md("…and {} more environments: type the full command for those.", hidden)))
+    return blocks
+
+
+PROMOTE_TITLE = "Promote deployment"
+INSTANCE_TYPE_TITLE = "Change instance types"
 
 
 def promote_modal(
@@ -111,16 +147,28 @@ def promote_modal(
     ready = environments is not None and deployments is not None
     if ready:
         assert environments is not None and deployments is not None
-        blocks.append(_static("env", "Environment", Action.PICK_ENV, [option(e, e) for e in environments]))
+        blocks += _env_input(meta, environments, dispatch=False)
         newest_first = sorted(deployments, key=lambda d: d.created_at, reverse=True)
         blocks.append(
             _static(
                 "deployment",
                 "Deployment",
                 Action.PICK_DEPLOYMENT,
-                [deployment_option(d) for d in newest_first],
+                [deployment_option(d) for d in newest_first[:MAX_OPTIONS]],
             )
         )
+        if len(newest_first) > MAX_OPTIONS:
+            blocks.append(
+                context(
+                    md(
+                        "Showing the newest {} of {} deployments. For an older one, type "
+                        "`/chain promote {} <env> <deployment_id>`.",
+                        MAX_OPTIONS,
+                        len(newest_first),
+                        meta.chain_name or "<chain>",
+                    )
+                )
+            )
         scale_down = option("Scale down the previous deployment", "scale_down")
         blocks.append(
             {
@@ -146,7 +194,26 @@ def promote_modal(
             )
         )
     )
-    return _modal(View.PROMOTE, "Promote deployment", meta, blocks, submit=ready)
+    return _modal(View.PROMOTE, PROMOTE_TITLE, meta, blocks, ready=ready)
+
+
+def _instance_type_choices(
+    instance_types: list[InstanceType], wanted: set[str], limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """CPU and GPU option groups, the chainlets' current types always among them; and how many were left out."""
+    every = ordered(instance_types)
+    keep = [t for t in every if t.id in wanted]
+    keep += [t for t in every if t.id not in wanted][: max(0, limit - len(keep))]
+    keep_ids = {t.id for t in keep}
+    offered = [t for t in every if t.id in keep_ids]
+    cpu = [instance_type_option(t) for t in offered if t.gpu_count == 0][:MAX_OPTIONS]
+    gpu = [instance_type_option(t) for t in offered if t.gpu_count > 0][:MAX_OPTIONS]
+    groups = [
+        g
+        for g in ({"label": plain("CPU"), "options": cpu}, {"label": plain("GPU"), "options": gpu})
+        if g["options"]
+    ]
+    return groups, len(every) - len(cpu) - len(gpu)
 
 
 def instance_type_modal(
@@ -159,30 +226,16 @@ def instance_type_modal(
 ) -> View_:
     blocks: list[dict[str, Any]] = [_chain_input(meta)]
     if environments is not None:
-        blocks.append(
-            _static(
-                "env",
-                "Environment",
-                Action.PICK_ENV,
-                [option(e, e) for e in environments],
-                initial=meta.env,
-                dispatch=True,
-            )
-        )
+        blocks += _env_input(meta, environments, dispatch=True)
     ready = environment is not None and instance_types is not None
     if ready:
         assert environment is not None and instance_types is not None
-        cpu = [instance_type_option(t) for t in ordered(instance_types) if t.gpu_count == 0]
-        gpu = [instance_type_option(t) for t in ordered(instance_types) if t.gpu_count > 0]
-        groups: list[dict[str, Any]] = [
-            g
-            for g in (
-                {"label": plain("CPU"), "options": cpu[:100]},
-                {"label": plain("GPU"), "options": gpu[:100]},
-            )
-            if g["options"]
-        ]
-        for setting in environment.chainlet_settings[:40]:
+        settings = environment.chainlet_settings[:MAX_CHAINLET_INPUTS]
+        per_select = min(2 * MAX_OPTIONS, OPTIONS_PER_VIEW // max(1, len(settings)))
+        groups, left_out = _instance_type_choices(
+            instance_types, {s.instance_type.id for s in settings}, per_select
+        )
+        for setting in settings:
             element: dict[str, Any] = {
                 "type": "static_select",
                 "action_id": Action.PICK_INSTANCE_TYPE.value,
@@ -194,19 +247,48 @@ def instance_type_modal(
             blocks.append(
                 {
                     "type": "input",
-                    "block_id": f"chainlet:{setting.chainlet_name}",
-                    "label": plain(setting.chainlet_name),
+                    "block_id": chainlet_block_id(setting.chainlet_name),
+                    # Unchanged or left empty: the chainlet keeps its type.
+                    "optional": True,
+                    "label": plain(setting.chainlet_name, 2000),
                     "element": element,
                 }
+            )
+        chain = meta.chain_name or "<chain>"
+        hidden = len(environment.chainlet_settings) - len(settings)
+        if hidden:
+            blocks.append(
+                context(
+                    md(
+                        "…and {} more chainlets. Change those with "
+                        "`/chain instance-type {} {} <chainlet>=<instance_type>`.",
+                        hidden,
+                        chain,
+                        environment.name,
+                    )
+                )
+            )
+        if left_out:
+            blocks.append(
+                context(
+                    md(
+                        "…and {} more instance types. For one of those, type "
+                        "`/chain instance-type {} {} <chainlet>=<instance_type>`.",
+                        left_out,
+                        chain,
+                        environment.name,
+                    )
+                )
             )
         blocks.append(section("Only chainlets whose type you change are sent to Baseten."))
     blocks.append(
         context(note or ("Current types are preselected." if ready else "Choose a chain and an environment."))
     )
-    return _modal(View.INSTANCE_TYPE, "Change instance types", meta, blocks, submit=ready)
+    return _modal(View.INSTANCE_TYPE, INSTANCE_TYPE_TITLE, meta, blocks, ready=ready)
 
 
-def loading_modal(callback: View, title: str, meta: FormMetadata) -> View_:
-    return _modal(
-        callback, title, meta, [section(":hourglass_flowing_sand: Loading from Baseten…")], submit=False
-    )
+def loading_modal(callback: View, meta: FormMetadata) -> View_:
+    """Shown while Baseten answers: the chosen chain stays visible, and "Next" still works."""
+    title = PROMOTE_TITLE if callback is View.PROMOTE else INSTANCE_TYPE_TITLE
+    blocks = [_chain_input(meta), context(":hourglass_flowing_sand: Loading from Baseten…")]
+    return _modal(callback, title, meta, blocks, ready=False)

@@ -32,12 +32,17 @@ from bot.execution import AnyPlan, Execution
 from bot.gateway import Gateway, NotInChannel, SlackFailure
 from bot.invocation import Invocation, invite_hint, tell
 from bot.locks import Locks
+from bot.markup import Mrkdwn, as_mrkdwn, lines, md, readable, user
 from bot.planner import Planner, Refusal
 from bot.plans import describe, dump_plan, load_plan
-from bot.policy import Policy, mention
+from bot.policy import Policy, mentions
 from bot.store import Confirmation, ConfirmationState, Store
 
 log = logging.getLogger(__name__)
+
+
+STATUS_ENVIRONMENTS = 10  # environments read for `/chain status <chain>`; the rest are named as a count
+STATUS_DETAILED_CHAINLETS = 40  # chainlets with their own section in `/chain status <chain> <env>`
 
 
 @dataclass(frozen=True)
@@ -95,10 +100,10 @@ class Operations:
         try:
             yield
         except (Refusal, UsageError) as exc:
-            self.refuse(inv, str(exc))
+            self.refuse(inv, exc.text)
         except BasetenError as exc:
             metrics.outcome(metrics.ERROR)
-            self.tell(inv, f":warning: {exc.message}")
+            self.tell(inv, md(":warning: {}", exc.message))
         except Exception:
             metrics.outcome(metrics.ERROR)
             log.exception("request failed")
@@ -150,21 +155,28 @@ class Operations:
             if command.env
             else self.baseten.list_environment_names(chain.id)
         )
-        block_list: blocks.Blocks = []
-        for name in names[:6]:
+        # One environment in detail; several with one line per chainlet, as many as fit in a message.
+        detailed = STATUS_DETAILED_CHAINLETS if len(names) == 1 else 0
+        per_env: list[blocks.Blocks] = []
+        for name in names[:STATUS_ENVIRONMENTS]:
             env = self.baseten.get_environment(chain.id, name)
             lock_line = self.locks.status_line(chain.name, name)
-            block_list.extend(blocks.status_message(chain.name, name, env.current_deployment, lock_line))
+            per_env.append(
+                blocks.status_message(chain.name, name, env.current_deployment, lock_line, detailed=detailed)
+            )
+        block_list = blocks.environments_status(chain.name, per_env, len(names) - len(per_env))
         if not names:
-            block_list.append(blocks.section(f"{chain.name} has no environments."))
-        self.tell(inv, f"Status of {chain.name}", block_list[:50])
+            block_list.append(blocks.section(md("{} has no environments.", chain.name)))
+        self.tell(inv, md("Status of {}", chain.name), block_list)
 
     # -- requests ---------------------------------------------------------------------------------------
 
     def _may_request(self, inv: Invocation, env: str, *, chain: str = "") -> None:
         decision = self.policy.may_request(inv.user, inv.channel, env)
         if not decision.allowed:
-            self.audit.record("refused", inv.user, chain_name=chain, env=env, summary=decision.reason)
+            self.audit.record(
+                "refused", inv.user, chain_name=chain, env=env, summary=readable(decision.reason)
+            )
             raise Refusal(decision.reason, field="env")
 
     def check_request(self, inv: Invocation, env: str, *, force: bool, chain: str) -> None:
@@ -200,24 +212,24 @@ class Operations:
         ttl_minutes = max(1, round(self.timing.confirmation_ttl / 60))
         warning = ":warning: Forced past an environment lock." if plan.force else None
         if approvers:
-            who = ", ".join(mention(a) for a in approvers)
+            who = mentions(approvers)
             block_list = blocks.approval_request(
                 plan, request_id, requester=inv.user, approvers=who, ttl_minutes=ttl_minutes
             )
             try:
                 ts = self.gateway.post(
-                    inv.channel, f"<@{inv.user}> asks for approval: {describe(plan)}", block_list
+                    inv.channel, md("{} asks for approval: {}", user(inv.user), describe(plan)), block_list
                 )
             except NotInChannel:
                 self.store.finish_confirmation(request_id, ConfirmationState.FAILED, "bot not in channel")
                 self.tell(inv, invite_hint(inv.channel))
                 return
             self.store.set_confirmation_message(request_id, ts)
-            self.tell(inv, f"Asked {who} to approve: {describe(plan)}.")
+            self.tell(inv, md("Asked {} to approve: {}.", who, describe(plan)))
         else:
             self.tell(
                 inv,
-                f"Confirm: {describe(plan)}",
+                md("Confirm: {}", describe(plan)),
                 blocks.preview(plan, request_id, ttl_minutes=ttl_minutes, warning=warning),
             )
 
@@ -235,10 +247,10 @@ class Operations:
         plan = load_plan(confirmation.plan_json)
         requester = confirmation.requester
         if decision == "cancel" and inv.user != requester:
-            self.refuse(inv, f"Only <@{requester}> can cancel this request.")
+            self.refuse(inv, md("Only {} can cancel this request.", user(requester)))
             return
         if decision == "confirm" and (inv.user != requester or confirmation.needs_approval):
-            self.refuse(inv, f"Only <@{requester}> can confirm this request.")
+            self.refuse(inv, md("Only {} can confirm this request.", user(requester)))
             return
         if decision in ("approve", "reject"):
             if inv.user == requester:
@@ -247,8 +259,8 @@ class Operations:
                 )
                 return
             if not self.policy.may_approve(inv.user, plan.env):
-                approvers = ", ".join(mention(a) for a in self.policy.approvers(plan.env))
-                self.refuse(inv, f"You are not an approver for *{plan.env}*. Approvers: {approvers}.")
+                approvers = mentions(self.policy.approvers(plan.env))
+                self.refuse(inv, md("You are not an approver for *{}*. Approvers: {}.", plan.env, approvers))
                 return
         now = self.clock()
         if confirmation.state != ConfirmationState.PENDING:
@@ -262,7 +274,7 @@ class Operations:
             state = ConfirmationState.CANCELLED if decision == "cancel" else ConfirmationState.REJECTED
             if self.store.close_pending(confirmation_id, state, now=now, by=inv.user):
                 self.audit.record(state.value, inv.user, plan=plan, request_id=confirmation_id)
-                outcome = f":no_entry_sign: {_past(state).capitalize()} by <@{inv.user}>."
+                outcome = md(":no_entry_sign: {} by {}.", _past(state).capitalize(), user(inv.user))
                 self._close_preview(confirmation, plan, outcome=outcome, via=inv.response_url)
             else:
                 self.refuse(inv, "This request was already decided.")
@@ -273,8 +285,10 @@ class Operations:
         except Refusal as exc:
             if self.store.close_pending(confirmation_id, ConfirmationState.FAILED, now=now, by=inv.user):
                 self.audit.record("failed", inv.user, plan=plan, request_id=confirmation_id)
-                self._close_preview(confirmation, plan, via=inv.response_url, outcome=f"Not executed: {exc}")
-            self.refuse(inv, str(exc))
+                self._close_preview(
+                    confirmation, plan, via=inv.response_url, outcome=md("Not executed: {}", exc.text)
+                )
+            self.refuse(inv, exc.text)
             return
         approver = inv.user if decision == "approve" else None
         if not self.store.claim_confirmation(confirmation_id, now=now, approver=approver):
@@ -290,24 +304,27 @@ class Operations:
             metrics.outcome(metrics.ERROR)
             self.store.finish_confirmation(confirmation_id, ConfirmationState.FAILED, exc.message)
             self._close_preview(
-                confirmation, plan, via=inv.response_url, outcome=f":warning: Not executed: {exc.message}"
+                confirmation,
+                plan,
+                via=inv.response_url,
+                outcome=md(":warning: Not executed: {}", exc.message),
             )
             return
         if (current.id if current else None) != plan.previous_deployment_id:
-            outcome = f"{plan.chain_name}/{plan.env} changed since the preview, run the command again."
+            outcome = md("{}/{} changed since the preview, run the command again.", plan.chain_name, plan.env)
             self.store.finish_confirmation(confirmation_id, ConfirmationState.FAILED, outcome)
             self.audit.record("failed", inv.user, plan=plan, request_id=confirmation_id)
             self._close_preview(
-                confirmation, plan, via=inv.response_url, outcome=f":warning: Not executed: {outcome}"
+                confirmation, plan, via=inv.response_url, outcome=md(":warning: Not executed: {}", outcome)
             )
             self.refuse(inv, outcome)
             return
-        verb = f"Approved by <@{approver}>" if approver else "Confirmed"
+        verb = md("Approved by {}", user(approver)) if approver else Mrkdwn("Confirmed")
         self._close_preview(
             confirmation,
             plan,
             via=inv.response_url,
-            outcome=f":white_check_mark: {verb}; follow it in the thread.",
+            outcome=md(":white_check_mark: {}; follow it in the thread.", verb),
         )
         self.execution.run(
             plan,
@@ -326,6 +343,7 @@ class Operations:
         An approval request is a channel message; a private preview is replaced through the clicked
         button's response_url, or the command's when nobody clicked (expiry)."""
         block_list = blocks.closed(plan, outcome)
+        outcome = as_mrkdwn(outcome)
         try:
             if confirmation.message_ts:
                 self.gateway.update(confirmation.channel, confirmation.message_ts, outcome, block_list)
@@ -358,7 +376,7 @@ class Operations:
         if not changes:
             self.tell(inv, f"No changes recorded yet{scope}.")
             return
-        self.tell(inv, f"Recent changes{scope}", blocks.history(f"Recent changes{scope}"[:150], changes))
+        self.tell(inv, f"Recent changes{scope}", blocks.history(f"Recent changes{scope}", changes))
 
     def _may_guard(self, inv: Invocation, env: str) -> None:
         """Locking is for those who may change the environment, and for its approvers (an SRE in an incident)."""
@@ -378,11 +396,11 @@ class Operations:
         self._may_guard(inv, command.env)
         self._post_or_tell(inv, self.locks.unlock(chain.name, command.env, user=inv.user))
 
-    def _post_or_tell(self, inv: Invocation, text: str) -> None:
+    def _post_or_tell(self, inv: Invocation, text: Mrkdwn) -> None:
         try:
             self.gateway.post(inv.channel, text, [blocks.section(text)])
         except NotInChannel:
-            self.tell(inv, text + "\n" + invite_hint(inv.channel))
+            self.tell(inv, lines([text, invite_hint(inv.channel)]))
 
     # -- rollback ---------------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from bot.baseten.errors import BasetenNotFound
 from bot.baseten.models import Chain, ChainDeployment, ChainEnvironment, InstanceType, Phase
 from bot.catalog import Catalog
 from bot.commands import InstanceTypeCommand, PromoteCommand
+from bot.markup import Mrkdwn, as_mrkdwn
 from bot.plans import ChainletChange, InstanceTypePlan, PromotePlan
 
 
@@ -22,6 +23,8 @@ class Refusal(Exception):
     def __init__(self, message: str, *, field: str = "chain") -> None:
         super().__init__(message)
         self.field = field
+        # Plain text is escaped; markup (mentions of approvers) is kept as built.
+        self.text: Mrkdwn = as_mrkdwn(message)
 
 
 def _listing(names: list[str], limit: int = 12) -> str:

@@ -15,7 +15,9 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot import markup
 from bot.config import ConfigError
+from bot.markup import Mrkdwn, md
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +58,18 @@ class Decision:
     reason: str = ""
 
 
-def mention(entry: str) -> str:
+def mention(entry: str) -> Mrkdwn:
     if entry == "*":
-        return "anyone"
+        return Mrkdwn("anyone")
     if entry[0] in "UW":
-        return f"<@{entry}>"
+        return markup.user(entry)
     if entry[0] == "S":
-        return f"<!subteam^{entry}>"
-    return f"<#{entry}>"
+        return markup.usergroup(entry)
+    return markup.channel(entry)
+
+
+def mentions(entries: list[str]) -> Mrkdwn:
+    return Mrkdwn(", ").join(mention(e) for e in entries)
 
 
 class Policy:
@@ -119,12 +125,12 @@ class Policy:
             return Decision(True)
         rule = self._rule(env)
         if rule.channels and "*" not in rule.channels and channel not in rule.channels:
-            where = ", ".join(mention(c) for c in rule.channels)
-            return Decision(False, f"Changes to *{env}* may only be requested in {where}.")
+            where = mentions(rule.channels)
+            return Decision(False, md("Changes to *{}* may only be requested in {}.", env, where))
         requesters = rule.requesters if rule.requesters is not None else ["*"]
         if not self._matches(user, requesters):
-            who = ", ".join(mention(r) for r in requesters) or "nobody"
-            return Decision(False, f"You may not request changes to *{env}*. Ask {who}.")
+            who = mentions(requesters) or Mrkdwn("nobody")
+            return Decision(False, md("You may not request changes to *{}*. Ask {}.", env, who))
         return Decision(True)
 
     def approvers(self, env: str) -> list[str]:

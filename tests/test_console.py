@@ -36,6 +36,13 @@ def test_help() -> None:
     assert "/chain promote" in shown and "e.g. /chain promote hello-chain production" in shown.replace("`", "")
 
 
+def test_escaped_text_reads_back_as_typed() -> None:
+    shown = run("/chain help\n/chain lock hello-chain staging a < b && <!channel> c\n")
+    assert "/chain promote <chain> <env> <deployment_id>" in shown.replace("`", "")
+    assert "a < b && <!channel> c" in shown
+    assert "&lt;" not in shown and "&amp;" not in shown
+
+
 def test_status_shows_both_chainlets() -> None:
     shown = run("/chain status hello-chain production\n")
     assert "hello-chain · production" in shown
@@ -85,7 +92,7 @@ def test_quick_start_command_works_from_a_shell() -> None:
 def test_forms_are_numbered_fields_filled_in_with_set_and_submit() -> None:
     shown = run("/chain promote\nset 1 hello\nset 2 production\nset 3 dep-hello-3\nsubmit\nset 3 dep-hello-4\nsubmit\n1\n")
     assert "1. Chain" in shown and "2. Environment — choices: production, staging" in shown
-    assert "✗ deployment: Deployment dep-hello-3 is already live" in shown
+    assert "✗ Deployment: Deployment dep-hello-3 is already live" in shown
     assert "form submitted" in shown
     assert "is live in hello-chain/production" in shown
 

@@ -133,7 +133,7 @@ def test_triggers_are_single_use_and_views_update_checks_hash(slack: FakeSlack, 
         "type": "modal",
         "callback_id": "form",
         "title": {"type": "plain_text", "text": "Form"},
-        "blocks": [],
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Hello"}}],
     }
     opened = client.views_open(trigger_id="t-1", view=view)["view"]
     slack.expired_triggers.add("t-old")

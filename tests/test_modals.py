@@ -20,6 +20,11 @@ def inputs(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {b["block_id"]: b for b in view["blocks"] if b["type"] == "input"}
 
 
+def chainlet_inputs(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The instance-type selects by the chainlet name a person reads on them."""
+    return {b["label"]["text"]: b for b in view["blocks"] if b["type"] == "input" and b["block_id"].startswith("chainlet:")}
+
+
 def pick(world: World, view: dict[str, Any], action_id: str, value: str) -> None:
     request = world.payloads.block_action(
         action_id=action_id,
@@ -32,7 +37,9 @@ def pick(world: World, view: dict[str, Any], action_id: str, value: str) -> None
 
 
 def submit(world: World, view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
-    request = world.payloads.view_submission(callback_id=view["callback_id"], values=values, private_metadata=view["private_metadata"])
+    request = world.payloads.view_submission(
+        callback_id=view["callback_id"], values=values, private_metadata=view["private_metadata"], blocks=view["blocks"], view_id=view["id"]
+    )
     response = world.app.dispatch(request.bolt_request())
     assert response.status == 200
     world.settle()
@@ -120,15 +127,15 @@ def test_instance_type_form_sends_only_changed_chainlets(world: World) -> None:
     pick(world, view, "chainops_pick_env", "production")
     view = last_view(world, "views.update")
 
-    fields = inputs(view)
-    hello = fields["chainlet:HelloWorld"]["element"]
+    chainlets = chainlet_inputs(view)
+    hello = chainlets["HelloWorld"]["element"]
     assert [g["label"]["text"] for g in hello["option_groups"]] == ["CPU", "GPU"]
     current = hello["initial_option"]["value"]
     values = {
         **selected("chain", "chainops_pick_chain", "chain-hello"),
         **selected("env", "chainops_pick_env", "production"),
-        **selected("chainlet:HelloWorld", "chainops_pick_instance_type", current),
-        **selected("chainlet:RandInt", "chainops_pick_instance_type", "4x16"),
+        **selected(chainlets["HelloWorld"]["block_id"], "chainops_pick_instance_type", current),
+        **selected(chainlets["RandInt"]["block_id"], "chainops_pick_instance_type", "4x16"),
     }
     assert submit(world, view, values) == {}
     world.click(world.buttons()["chainops_confirm"])

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltRequest, BoltResponse
 
 from bot.app import build_app
 from bot.baseten.simulator import BasetenSimulator
@@ -139,8 +139,23 @@ def make_world(
     chainops = build(settings, gateway=gateway, transport=sim, clock=clock, policy=policy)
     chainops.baseten._sleep = lambda _s: None  # retries are immediate in tests  # noqa: SLF001
     app = build_app(chainops, client=gateway.client)
+    _check_acks(app, slack)
+    if own_slack:
+        slack.clock = clock  # response_url lifetimes follow the bot's clock
     payloads = SlackPayloads(signing_secret=SECRET, response_url_base=slack)
     return World(slack=slack, payloads=payloads, sim=sim, clock=clock, chainops=chainops, app=app)
+
+
+def _check_acks(app: App, slack: FakeSlack) -> None:
+    """Whatever the app answers Slack inline (options, field errors) is held to Slack's rules too."""
+    dispatch = app.dispatch
+
+    def checked(request: BoltRequest) -> BoltResponse:
+        response = dispatch(request)
+        slack.check_ack(str(request.raw_body), response.status, str(response.body or ""))
+        return response
+
+    app.dispatch = checked  # type: ignore[method-assign]
 
 
 def postgres_url() -> str | None:

@@ -111,10 +111,11 @@ class ConsoleGateway:
         self._print_view(view_id, view)
         return view_id
 
-    def update_view(self, view_id: str, view: dict[str, Any]) -> None:
+    def update_view(self, view_id: str, view: dict[str, Any], *, view_hash: str | None = None) -> str:
         self.views[view_id] = view
         if view_id == self.open_form:
             self._print_view(view_id, view)
+        return ""
 
     def _print_view(self, view_id: str, view: dict[str, Any]) -> None:
         title = slack_text(str((view.get("title") or {}).get("text", "Form")))

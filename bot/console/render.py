@@ -23,7 +23,7 @@ EMOJI = {
 
 
 def slack_text(text: str) -> str:
-    """Slack mrkdwn to plain terminal text: emoji, mentions, links and emphasis."""
+    """Slack mrkdwn to plain terminal text: emoji, mentions, links, emphasis and escaped characters."""
     for code, char in EMOJI.items():
         text = text.replace(code, char)
     text = re.sub(r"<@([A-Z0-9]+)>", r"@\1", text)
@@ -31,7 +31,9 @@ def slack_text(text: str) -> str:
     text = re.sub(r"<!subteam\^([A-Z0-9]+)(\|[^>]*)?>", r"@\1", text)
     text = re.sub(r"<(https?://[^|>]+)\|([^>]+)>", r"\2 (\1)", text)
     text = text.replace("```", "")
-    return re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"\1", text)
+    text = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"\1", text)
+    # Escaped last, so a `<` a person typed is shown as typed and never read as a mention.
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _text(obj: dict[str, Any] | None) -> str:

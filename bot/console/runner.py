@@ -46,7 +46,7 @@ class Console:
 
     # -- Slack-shaped requests -------------------------------------------------------------------------
 
-    def _dispatch(self, body: str) -> dict[str, Any] | None:
+    def _dispatch(self, body: str, view: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """Send a signed request to the app; returns the JSON acknowledgement, if any."""
         timestamp = str(int(time.time()))
         signature = (
@@ -61,14 +61,16 @@ class Console:
         response = self.app.dispatch(BoltRequest(body=body, headers=headers))
         if response.status == 200 and response.body and response.body.startswith("{"):
             answer: dict[str, Any] = json.loads(response.body)
-            self._handle_ack(answer)
+            self._handle_ack(answer, view)
             return answer
         return None
 
-    def _handle_ack(self, ack: dict[str, Any]) -> None:
+    def _handle_ack(self, ack: dict[str, Any], view: dict[str, Any] | None) -> None:
         if ack.get("response_action") == "errors":
+            # Name the field as the form labels it (a block_id may be a hash).
+            labels = {b["block_id"]: b["label"]["text"] for b in forms.inputs(view or {})}
             for field, message in (ack.get("errors") or {}).items():
-                print(f"  ✗ {field}: {message}", file=self.out, flush=True)
+                print(f"  ✗ {labels.get(field, field)}: {message}", file=self.out, flush=True)
 
     def command(self, text: str) -> None:
         self._triggers += 1
@@ -187,8 +189,12 @@ class Console:
             return
         state_view = forms.with_state(view_id, view, self._values(view_id, view))
         payload = {**self._actor(), "type": "view_submission", "view": state_view, "response_urls": []}
-        answer = self._dispatch(urlencode({"payload": json.dumps(payload)}))
-        if not (answer and answer.get("response_action") == "errors"):
+        answer = self._dispatch(urlencode({"payload": json.dumps(payload)}), view)
+        action = answer.get("response_action") if answer else None
+        if action == "update" and answer:
+            # "Next": the form shows its next step in place.
+            self.gateway.update_view(view_id, answer["view"])
+        elif action != "errors":
             self.gateway.open_form = None
             print("  form submitted", file=self.out, flush=True)
 

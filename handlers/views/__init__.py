@@ -13,6 +13,9 @@ def submit_form(ack: Any, body: dict[str, Any], context: Any) -> None:
     chainops = chainops_of(context)
     with metrics.command("form-submit"):
         checked = chainops.forms.check(body["view"], str(body["user"]["id"]))
+        if checked.view is not None:
+            ack(response_action="update", view=checked.view)
+            return
         if checked.errors or checked.plan is None or checked.invocation is None:
             metrics.outcome(metrics.REFUSED)
             ack(response_action="errors", errors=checked.errors)

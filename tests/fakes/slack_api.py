@@ -15,12 +15,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fakes import slack_rules
+
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
 TEAM_ID = "T1"
 
 # Fields WebClient may send as a JSON string inside a form body.
 _JSON_FIELDS = ("blocks", "attachments", "view")
+# A response_url may be used this many times within this many seconds (Slack's documented limits).
+RESPONSE_URL_USES = 5
+RESPONSE_URL_SECONDS = 30 * 60
 # Keys whose text a person does not see on the message itself (dialogs, hidden state).
 _HIDDEN_KEYS = {"confirm", "state", "private_metadata", "value", "action_id", "block_id", "url"}
 
@@ -64,11 +69,17 @@ class Message:
 
 @dataclass
 class _Origin:
-    """Where a response_url came from, so replace_original/delete_original hit the right message."""
+    """Where a response_url came from, so replace_original/delete_original hit the right message.
+
+    Only a response_url from an interaction (a button) can replace or delete its message; a slash
+    command's response_url has no message of its own, so Slack shows each answer as a new message."""
 
     channel: str | None
     message_ts: str | None = None
     ephemeral: bool = True
+    from_command: bool = False
+    created_at: float | None = None
+    uses: int = 0
 
 
 class FakeSlack:
@@ -98,6 +109,10 @@ class FakeSlack:
         self.app_token = "xapp-test-app-token"
         self.socket_mode_url: str | None = None
         self._rate_limits: dict[str, list[int]] = {}  # method -> [remaining, retry_after]
+        # Every payload Slack would refuse, with the reason; a test using this fake fails if any is left.
+        self.violations: list[str] = []
+        self.clock: Callable[[], float] = time.time
+        self._url_serial = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -119,6 +134,14 @@ class FakeSlack:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        self.assert_no_violations()
+
+    def assert_no_violations(self) -> None:
+        """Fail the test if the bot sent anything Slack would have refused."""
+        with self._lock:
+            found, self.violations = self.violations, []
+        if found:
+            raise AssertionError("Slack would have refused:\n  " + "\n  ".join(found))
 
     def __enter__(self) -> FakeSlack:
         return self.start()
@@ -140,11 +163,24 @@ class FakeSlack:
         return f"{self.base_url}respond/{name}"
 
     def bind_response_url(
-        self, name: str, *, channel: str | None, message_ts: str | None = None, ephemeral: bool = True
-    ) -> None:
-        """Record which message a response_url belongs to (the payload builders call this)."""
+        self,
+        name: str,
+        *,
+        channel: str | None,
+        message_ts: str | None = None,
+        ephemeral: bool = True,
+        from_command: bool = False,
+    ) -> str:
+        """A fresh response_url for one request, filed under `name` for the test to read answers by.
+
+        Returns the URL; its uses and age are counted against Slack's limits."""
         with self._lock:
-            self._origins[name] = _Origin(channel, message_ts, ephemeral)
+            self._url_serial += 1
+            key = f"{name}/{self._url_serial}"
+            self._origins[key] = _Origin(
+                channel, message_ts, ephemeral, from_command=from_command, created_at=self.clock()
+            )
+        return f"{self.base_url}respond/{key}"
 
     # -- fault injection ---------------------------------------------------------------------------------
 
@@ -246,6 +282,10 @@ class FakeSlack:
             elif (limit := self._take_rate_limit(method)) is not None:
                 call.error = "ratelimited"
                 return 429, _error("ratelimited"), {"Retry-After": str(limit)}
+            elif problems := _payload_problems(method, params):
+                self.violations.append(f"{method}: " + "; ".join(problems))
+                code = "invalid_blocks" if method.startswith("chat.") else "invalid_arguments"
+                body = {**_error(code), "response_metadata": {"messages": problems}}
             else:
                 handler = _METHODS.get(method)
                 try:
@@ -450,13 +490,28 @@ class FakeSlack:
 
     # -- response_url ------------------------------------------------------------------------------------
 
-    def _respond(self, name: str, body: dict[str, Any]) -> None:
+    def _respond(self, path: str, body: dict[str, Any]) -> tuple[int, str]:
+        """A post to a response_url: (HTTP status, body) as Slack answers it."""
+        name, _, _serial = path.partition("/")
         with self._lock:
+            origin = self._origins.get(path) or self._origins.get(name) or _Origin(channel=None)
+            if problems := slack_rules.check_message(body, surface=f"respond/{name}"):
+                self.violations.append("; ".join(problems))
+                return 400, "invalid_blocks"
+            if origin.created_at is not None and self.clock() - origin.created_at > RESPONSE_URL_SECONDS:
+                self.violations.append(f"respond/{name}: response_url used after 30 minutes")
+                return 404, "expired_url"
+            origin.uses += 1
+            if origin.uses > RESPONSE_URL_USES:
+                self.violations.append(f"respond/{name}: response_url used more than {RESPONSE_URL_USES} times")
+                return 404, "used_url"
             self.responses.append(body)
             self._response_names.append(name)
-            origin = self._origins.get(name, _Origin(channel=None))
             shown = self._shown.setdefault(name, [])
             replace, delete = _truthy(body.get("replace_original")), _truthy(body.get("delete_original"))
+            if origin.from_command:
+                # A command's response_url has no original message: nothing is replaced or deleted.
+                replace = delete = False
             visible = {k: v for k, v in body.items() if k not in ("replace_original", "delete_original")}
             original = self._by_ts.get((origin.channel or "", origin.message_ts or ""))
             if original is not None and not origin.ephemeral and (replace or delete):
@@ -477,6 +532,32 @@ class FakeSlack:
                 self._post_message({**params, "channel": origin.channel})
             else:
                 shown.append(visible)
+        return 200, "ok"
+
+    def check_ack(self, request_body: str, status: int, response_body: str) -> None:
+        """What the app answered Slack in the HTTP response (options, view_submission errors)."""
+        if status != 200 or not response_body:
+            return
+        try:
+            answer = json.loads(response_body)
+        except ValueError:
+            answer = {"text": response_body}
+        if not isinstance(answer, dict):
+            return
+        payload: dict[str, Any] = {}
+        raw = parse_qs(request_body).get("payload")
+        if raw:
+            payload = json.loads(raw[0])
+        kind = payload.get("type")
+        if kind == "block_suggestion":
+            problems = slack_rules.check_options(answer)
+        elif kind == "view_submission":
+            problems = slack_rules.check_view_response(answer, payload.get("view"))
+        else:
+            problems = slack_rules.check_message(answer, surface="ack")
+        if problems:
+            with self._lock:
+                self.violations.append(f"ack of {kind or 'command'}: " + "; ".join(problems))
 
     def _delete(self, message: Message) -> None:
         self._by_ts.pop((message.channel, message.ts), None)
@@ -507,6 +588,14 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "conversations.info": FakeSlack._conversation_info,
     "users.info": FakeSlack._user_info,
 }
+
+
+def _payload_problems(method: str, params: dict[str, Any]) -> list[str]:
+    if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
+        return slack_rules.check_message(params, surface=method)
+    if method in ("views.open", "views.update", "views.push"):
+        return slack_rules.check_view(params.get("view"))
+    return []
 
 
 def _error(code: str) -> dict[str, Any]:
@@ -555,8 +644,9 @@ def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
                 except ValueError:
                     self._send(400, b"invalid_payload", "text/plain")
                     return
-                fake._respond(url.path.removeprefix("/respond/"), body)
-                self._send(200, b"ok", "text/plain")  # Slack answers response_url posts with a bare "ok"
+                # Slack answers response_url posts with a bare "ok", or an error word and a 4xx.
+                status, word = fake._respond(url.path.removeprefix("/respond/"), body)
+                self._send(status, word.encode(), "text/plain")
                 return
             if not url.path.startswith("/api/"):
                 self._send(404, b"not found", "text/plain")
@@ -604,7 +694,8 @@ def _parts(item: Message | dict[str, Any] | list[Any] | str | None) -> Iterator[
 
 
 def text_of(item: Message | dict[str, Any] | list[Any] | str | None) -> str:
-    """All text a person can read in a message, response or block list, one piece per line."""
+    """All text a person can read in a message, response or block list, one piece per line, with
+    `&lt;`, `&gt;` and `&amp;` read as the characters they stand for."""
     out: list[str] = []
 
     def walk(node: Any) -> None:
@@ -624,7 +715,13 @@ def text_of(item: Message | dict[str, Any] | list[Any] | str | None) -> str:
 
     for part in _parts(item):
         walk(part)
-    return "\n".join(piece for piece in out if piece)
+    # A person reads escaped text as the characters it stands for; mentions and links stay as markup
+    # so tests can tell who was mentioned (the raw payload shows whether a `<` was escaped).
+    return "\n".join(_unescape(piece) for piece in out if piece)
+
+
+def _unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def buttons(item: Message | dict[str, Any] | list[Any] | None) -> list[dict[str, Any]]:

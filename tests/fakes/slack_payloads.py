@@ -80,7 +80,7 @@ class SlackPayloads:
             "text": text,
             "api_app_id": APP_ID,
             "is_enterprise_install": "false",
-            "response_url": self._response_url(response_url_name, channel=channel),
+            "response_url": self._response_url(response_url_name, channel=channel, from_command=True),
             "trigger_id": trigger_id or self.new_trigger_id(),
         }
         return self.sign(urlencode(fields))
@@ -154,7 +154,9 @@ class SlackPayloads:
         private_metadata: str = "",
         user: str = "U0ALICE",
         view_id: str = "V1",
+        blocks: list[dict[str, Any]] | None = None,
     ) -> SignedRequest:
+        """`blocks`: the view as shown (Slack sends them back with the state)."""
         payload = {
             "type": "view_submission",
             "team": self._team(),
@@ -166,7 +168,7 @@ class SlackPayloads:
                 "id": view_id,
                 "team_id": self.team_id,
                 "type": "modal",
-                "blocks": [],
+                "blocks": blocks or [],
                 "private_metadata": private_metadata,
                 "callback_id": callback_id,
                 "state": {"values": values},
@@ -234,12 +236,20 @@ class SlackPayloads:
     # -- pieces ------------------------------------------------------------------------------------------
 
     def _response_url(
-        self, name: str | None, *, channel: str, message_ts: str | None = None, ephemeral: bool = True
+        self,
+        name: str | None,
+        *,
+        channel: str,
+        message_ts: str | None = None,
+        ephemeral: bool = True,
+        from_command: bool = False,
     ) -> str:
+        """Each request gets its own response_url, as in Slack; answers are read back by `name`."""
         name = name or "default"
         if isinstance(self._base, FakeSlack):
-            self._base.bind_response_url(name, channel=channel, message_ts=message_ts, ephemeral=ephemeral)
-            return self._base.response_url(name)
+            return self._base.bind_response_url(
+                name, channel=channel, message_ts=message_ts, ephemeral=ephemeral, from_command=from_command
+            )
         return f"{self._base.rstrip('/')}/{name}"
 
     def _message(self, channel: str, ts: str) -> dict[str, Any]:

@@ -1,0 +1,225 @@
+"""What Slack refuses, checked on every payload the fake Slack receives.
+
+Block Kit structure and documented limits come from slack_sdk's own models (`Block.parse`, `View(**...)`,
+`to_dict()` validates recursively). The rules slack_sdk does not check live here: a view with inputs needs
+`submit`, block counts per surface, and mrkdwn that Slack would turn into markup we did not intend.
+
+Each check returns a list of reasons; an empty list means Slack would accept the payload."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block, Option, OptionGroup
+from slack_sdk.models.views import View
+
+MAX_MESSAGE_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100
+MAX_TITLE = 24
+MAX_PRIVATE_METADATA = 3000
+MAX_OPTIONS = 100
+MAX_MESSAGE_TEXT = 40_000
+MAX_FIELD_ERROR = 2000  # Slack truncates longer messages; longer means we built something unreadable
+
+# Markup the bot may send: user and channel mentions, user group mentions, and links. Never a broadcast
+# (`<!here>`, `<!channel>`, `<!everyone>`) and no other `<!...>` command.
+_MENTION = re.compile(r"^(@[UW][A-Z0-9]+|#C[A-Z0-9]+(\|[^|<>]*)?|!subteam\^S[A-Z0-9]+(\|[^|<>]*)?)$")
+_LINK = re.compile(r"^(https?://[^\s|<>]+|mailto:[^\s|<>]+)(\|[^|<>]*)?$")
+_ANGLED = re.compile(r"<([^<>]*)>")
+_ENTITY = re.compile(r"&(amp|lt|gt);")
+_ESCAPED = re.compile(r"&(amp|lt|gt);")
+
+
+def mrkdwn_problems(text: str, where: str) -> list[str]:
+    """Unescaped `&`, `<`, `>` and markup the bot must not send, in one mrkdwn string."""
+    problems: list[str] = []
+    rest: list[str] = []
+    last = 0
+    for match in _ANGLED.finditer(text):
+        rest.append(text[last : match.start()])
+        last = match.end()
+        inner = match.group(1)
+        link = _LINK.match(inner)
+        if link:
+            label = link.group(2) or ""
+            rest.append(label)  # the label is text: its `&` must be an entity
+        elif not _MENTION.match(inner):
+            problems.append(f"{where}: <{inner}> is neither a mention nor a link (escape it as &lt;…&gt;)")
+    rest.append(text[last:])
+    plain = "".join(rest)
+    for char in "<>":
+        if char in plain:
+            problems.append(f"{where}: unescaped {char!r} in {_excerpt(text, char)}")
+    if "&" in _ENTITY.sub("", plain):
+        problems.append(f"{where}: bare '&' (send &amp;) in {_excerpt(text, '&')}")
+    return problems
+
+
+def plain_text_problems(text: str, where: str) -> list[str]:
+    """plain_text is shown as typed: an entity there means text was escaped by mistake."""
+    if _ESCAPED.search(text):
+        return [f"{where}: plain_text shows an HTML entity literally: {_excerpt(text, '&')}"]
+    return []
+
+
+def check_message(params: dict[str, Any], *, surface: str = "message") -> list[str]:
+    """chat.postMessage, chat.update, chat.postEphemeral and response_url bodies."""
+    problems: list[str] = []
+    blocks = params.get("blocks")
+    text = params.get("text")
+    if blocks is not None:
+        if not isinstance(blocks, list):
+            return [f"{surface}: blocks must be an array"]
+        if len(blocks) > MAX_MESSAGE_BLOCKS:
+            problems.append(f"{surface}: {len(blocks)} blocks (at most {MAX_MESSAGE_BLOCKS})")
+        problems += _blocks_problems(blocks, surface)
+    if text is not None:
+        if not isinstance(text, str):
+            problems.append(f"{surface}: text must be a string")
+        else:
+            if len(text) > MAX_MESSAGE_TEXT:
+                problems.append(f"{surface}: text of {len(text)} characters")
+            if params.get("mrkdwn", True) not in (False, "false"):
+                problems += mrkdwn_problems(text, f"{surface} text")
+    return problems
+
+
+def check_view(view: Any) -> list[str]:
+    """views.open, views.update, views.push and `response_action: update|push` bodies."""
+    if isinstance(view, str):
+        try:
+            view = json.loads(view)
+        except ValueError:
+            return ["view: not JSON"]
+    if not isinstance(view, dict):
+        return ["view: must be an object"]
+    problems: list[str] = []
+    blocks = view.get("blocks")
+    if not isinstance(blocks, list) or not blocks:
+        return ["view: blocks must be a non-empty array"]
+    try:
+        View(**view).to_dict()
+    except (SlackObjectFormationError, TypeError, KeyError, AttributeError) as exc:
+        problems.append(f"view: {exc}")
+    if len(blocks) > MAX_VIEW_BLOCKS:
+        problems.append(f"view: {len(blocks)} blocks (at most {MAX_VIEW_BLOCKS})")
+    title = (view.get("title") or {}).get("text", "")
+    if not 1 <= len(title) <= MAX_TITLE:
+        problems.append(f"view: title {title!r} must be 1 to {MAX_TITLE} characters")
+    if len(str(view.get("private_metadata") or "")) > MAX_PRIVATE_METADATA:
+        problems.append(f"view: private_metadata longer than {MAX_PRIVATE_METADATA}")
+    if any(isinstance(b, dict) and b.get("type") == "input" for b in blocks) and not view.get("submit"):
+        problems.append("view: a view with input blocks needs submit")
+    for key in ("title", "submit", "close"):
+        if isinstance(view.get(key), dict):
+            problems += plain_text_problems(str(view[key].get("text", "")), f"view {key}")
+    problems += _blocks_problems(blocks, "view")
+    ids = [b.get("block_id") for b in blocks if isinstance(b, dict) and b.get("block_id")]
+    if len(ids) != len(set(ids)):
+        problems.append("view: duplicate block_id")
+    return problems
+
+
+def check_options(body: dict[str, Any]) -> list[str]:
+    """The answer to a block_suggestion (external select typeahead)."""
+    problems: list[str] = []
+    options = body.get("options")
+    groups = body.get("option_groups")
+    try:
+        if options is not None:
+            if len(options) > MAX_OPTIONS:
+                problems.append(f"options: {len(options)} (at most {MAX_OPTIONS})")
+            for option in Option.parse_all(options) or []:
+                option.to_dict()
+        if groups is not None:
+            for group in OptionGroup.parse_all(groups) or []:
+                group.to_dict()
+    except (SlackObjectFormationError, TypeError, KeyError, AttributeError) as exc:
+        problems.append(f"options: {exc}")
+    for node, where in _typed_texts(options or groups or []):
+        if node.get("type") == "plain_text":
+            problems += plain_text_problems(str(node.get("text", "")), where)
+    return problems
+
+
+def check_view_response(body: dict[str, Any], view: dict[str, Any] | None = None) -> list[str]:
+    """The answer to a view_submission: `errors` keyed by input block_ids, or a view to show."""
+    action = body.get("response_action")
+    if action is None:
+        return [] if not body else [f"view_submission answer without response_action: {sorted(body)}"]
+    if action in ("update", "push"):
+        return check_view(body.get("view"))
+    if action == "clear":
+        return []
+    if action != "errors":
+        return [f"unknown response_action {action!r}"]
+    errors = body.get("errors")
+    if not isinstance(errors, dict) or not errors:
+        return ["response_action errors needs a non-empty errors object"]
+    problems: list[str] = []
+    inputs = None
+    if view is not None and view.get("blocks"):
+        inputs = {b.get("block_id") for b in view["blocks"] if b.get("type") == "input"}
+    for block_id, message in errors.items():
+        if not isinstance(message, str) or not message:
+            problems.append(f"errors[{block_id}]: needs a message")
+            continue
+        if len(message) > MAX_FIELD_ERROR:
+            problems.append(f"errors[{block_id}]: message of {len(message)} characters")
+        problems += plain_text_problems(message, f"errors[{block_id}]")
+        if inputs is not None and block_id not in inputs:
+            problems.append(f"errors[{block_id}]: no input block with that block_id")
+    return problems
+
+
+# -- pieces ----------------------------------------------------------------------------------------------
+
+
+def _blocks_problems(blocks: list[Any], surface: str) -> list[str]:
+    problems: list[str] = []
+    for index, raw in enumerate(blocks):
+        where = f"{surface} block {index}"
+        if not isinstance(raw, dict):
+            problems.append(f"{where}: not an object")
+            continue
+        try:
+            block = Block.parse(raw)
+        except (SlackObjectFormationError, TypeError, KeyError, AttributeError) as exc:
+            problems.append(f"{where}: {exc}")
+            continue
+        if block is None:
+            problems.append(f"{where}: unknown block type {raw.get('type')!r}")
+            continue
+        try:
+            block.to_dict()
+        except (SlackObjectFormationError, TypeError, KeyError, AttributeError) as exc:
+            problems.append(f"{where} ({raw.get('type')}): {exc}")
+        for node, path in _typed_texts(raw, where):
+            text = str(node.get("text", ""))
+            if node.get("type") == "mrkdwn":
+                problems += mrkdwn_problems(text, path)
+            else:
+                problems += plain_text_problems(text, path)
+    return problems
+
+
+def _typed_texts(node: Any, where: str = "") -> Iterator[tuple[dict[str, Any], str]]:
+    """Every text object ({"type": "mrkdwn"|"plain_text", "text": ...}) inside a payload."""
+    if isinstance(node, list):
+        for child in node:
+            yield from _typed_texts(child, where)
+    elif isinstance(node, dict):
+        if node.get("type") in ("mrkdwn", "plain_text") and isinstance(node.get("text"), str):
+            yield node, where
+            return
+        for value in node.values():
+            yield from _typed_texts(value, where)
+
+
+def _excerpt(text: str, char: str) -> str:
+    at = max(0, text.find(char))
+    return repr(text[max(0, at - 30) : at + 30])
