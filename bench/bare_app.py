@@ -8,6 +8,7 @@ from typing import Any
 
 from slack_bolt import App
 
+from bot.front_door import front_door
 from bot.server import create
 
 
@@ -26,7 +27,8 @@ def main() -> int:
     def ack_only(ack: Any) -> None:
         ack()
 
-    server = create(app, host="127.0.0.1", port=int(os.environ["PORT"]))
+    door = front_door(app, signing_secret=os.environ["SLACK_SIGNING_SECRET"])
+    server = create(door, host="127.0.0.1", port=int(os.environ["PORT"]))
     try:
         server.run()
     except KeyboardInterrupt:

@@ -74,11 +74,19 @@ def serve(mode: str | None) -> int:
             handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
             handler.start()  # type: ignore[no-untyped-call]
         else:
+            from bot.front_door import front_door
+            from bot.replays import Replays
             from bot.server import create
 
             # With a port of their own, metrics stay off the port that faces Slack (and the internet).
             own_port = settings.chainops_metrics_port is not None
-            server = create(app, port=settings.port, metrics=None if own_port else chainops.metrics)
+            door = front_door(
+                app,
+                signing_secret=settings.slack_signing_secret.get_secret_value(),
+                replays=Replays(chainops.store),
+                metrics=None if own_port else chainops.metrics,
+            )
+            server = create(door, port=settings.port, connection_limit=settings.chainops_http_connections)
             log.info("chainops serving HTTP on port %s", settings.port)
             try:
                 server.run()

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     chainops_workers: int = Field(default=16, ge=1, le=256)
     chainops_metrics_port: int | None = Field(default=None, ge=1, le=65535)
     chainops_log_format: Literal["text", "json"] = "text"
+    chainops_http_connections: int = Field(default=1000, ge=16, le=100_000)
 
     @field_validator("database_url")
     @classmethod

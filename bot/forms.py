@@ -9,6 +9,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenError
 from bot.catalog import Catalog
@@ -30,14 +32,17 @@ from bot.modals import (
     chainlet_block_id,
     instance_type_modal,
     loading_modal,
+    notice_modal,
     promote_modal,
 )
 from bot.operations import Operations
 from bot.planner import Planner, Refusal
+from bot.sealed import Seal, Tampered
 
 log = logging.getLogger(__name__)
 
 SUBMIT_BUDGET = 2.2  # seconds of Slack's 3 for checking a submission against Baseten
+UNVERIFIED = "This form could not be verified. Close it and run the command again."
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,7 @@ class Forms:
         gateway: Gateway,
         operations: Operations,
         work: Executor,
+        seal: Seal,
     ) -> None:
         self.baseten = baseten
         self.catalog = catalog
@@ -79,6 +85,7 @@ class Forms:
         self.gateway = gateway
         self.operations = operations
         self.work = work
+        self.seal = seal
 
     def open(self, command: Command, inv: Invocation) -> None:
         """Opens with no Baseten data, so the single-use trigger is exchanged at once."""
@@ -92,7 +99,7 @@ class Forms:
             else promote_modal(meta)
         )
         try:
-            self.gateway.open_view(inv.trigger_id, view)
+            self.gateway.open_view(inv.trigger_id, self._sealed(view))
         except SlackFailure as exc:
             self.operations.tell(
                 inv, f"Could not open the form ({exc}). Try again, or type the full command."
@@ -113,17 +120,20 @@ class Forms:
         return [chain_option(c) for c in chains if query in c.name.lower() or query == c.id.lower()][:100]
 
     def chain_picked(self, view: dict[str, Any], chain_id: str) -> None:
-        meta = FormMetadata.model_validate_json(view.get("private_metadata") or "{}")
+        callback = View(view["callback_id"])
+        meta = self._metadata(view)
+        if meta is None:
+            self._refuse(view, callback)
+            return
         chain = next((c for c in self.catalog.chains() if c.id == chain_id), None)
         if chain is None:
             return
         meta = meta.model_copy(update={"chain_id": chain.id, "chain_name": chain.name, "env": None})
-        callback = View(view["callback_id"])
         try:
             # Each update names the view it replaces: if the person picked again meanwhile, Slack
             # answers hash_conflict and the newer choice wins.
             shown = self.gateway.update_view(
-                view["id"], loading_modal(callback, meta), view_hash=view.get("hash")
+                view["id"], self._sealed(loading_modal(callback, meta)), view_hash=view.get("hash")
             )
             self.gateway.update_view(view["id"], self._after_chain(callback, meta), view_hash=shown)
         except StaleView:
@@ -137,25 +147,31 @@ class Forms:
         try:
             environments = self.baseten.list_environment_names(meta.chain_id)
             if promote:
-                return promote_modal(meta, environments, self.baseten.list_deployments(meta.chain_id))
-            return instance_type_modal(meta, environments)
+                deployments = self.baseten.list_deployments(meta.chain_id)
+                return self._sealed(promote_modal(meta, environments, deployments))
+            return self._sealed(instance_type_modal(meta, environments))
         except BasetenError as exc:
             note = f":warning: {exc.message}"
-            return promote_modal(meta, note=note) if promote else instance_type_modal(meta, note=note)
+            view = promote_modal(meta, note=note) if promote else instance_type_modal(meta, note=note)
+            return self._sealed(view)
 
     def _after_env(self, meta: FormMetadata) -> dict[str, Any]:
         assert meta.chain_id is not None and meta.env is not None
         try:
             environments = self.baseten.list_environment_names(meta.chain_id)
             environment = self.baseten.get_environment(meta.chain_id, meta.env)
-            return instance_type_modal(meta, environments, environment, self.catalog.instance_types())
+            view = instance_type_modal(meta, environments, environment, self.catalog.instance_types())
         except BasetenError as exc:
-            return instance_type_modal(meta, note=f":warning: {exc.message}")
+            view = instance_type_modal(meta, note=f":warning: {exc.message}")
+        return self._sealed(view)
 
     def env_picked(self, view: dict[str, Any], env: str) -> None:
         if view.get("callback_id") != View.INSTANCE_TYPE.value:
             return
-        meta = FormMetadata.model_validate_json(view.get("private_metadata") or "{}")
+        meta = self._metadata(view)
+        if meta is None:
+            self._refuse(view, View.INSTANCE_TYPE)
+            return
         if not meta.chain_id:
             return
         meta = meta.model_copy(update={"env": env})
@@ -164,6 +180,26 @@ class Forms:
         except StaleView:
             log.info("form %s changed meanwhile; the newer choice is shown", view.get("id"))
         except SlackFailure as exc:
+            log.warning("could not update form %s: %s", view.get("id"), exc)
+
+    # -- private_metadata, sealed so that only what we wrote decides a channel or a response URL -------
+
+    def _sealed(self, view: dict[str, Any]) -> dict[str, Any]:
+        return {**view, "private_metadata": self.seal.close(view["private_metadata"])}
+
+    def _metadata(self, view: dict[str, Any]) -> FormMetadata | None:
+        try:
+            return FormMetadata.model_validate_json(self.seal.open(str(view.get("private_metadata") or "")))
+        except (Tampered, ValidationError):
+            log.warning("refused a form whose private_metadata does not verify (%s)", view.get("callback_id"))
+            return None
+
+    def _refuse(self, view: dict[str, Any], callback: View) -> None:
+        try:
+            self.gateway.update_view(
+                view["id"], notice_modal(callback, UNVERIFIED), view_hash=view.get("hash")
+            )
+        except SlackFailure as exc:  # StaleView included: the form changed meanwhile
             log.warning("could not update form %s: %s", view.get("id"), exc)
 
     # -- submission ------------------------------------------------------------------------------------
@@ -179,7 +215,9 @@ class Forms:
             )
 
     def _check(self, view: dict[str, Any], user: str) -> Checked:
-        meta = FormMetadata.model_validate_json(view.get("private_metadata") or "{}")
+        meta = self._metadata(view)
+        if meta is None:
+            return Checked({"chain": UNVERIFIED})
         state = (view.get("state") or {}).get("values") or {}
         # The view's input blocks say which step this is (Slack sends them); the state is the fallback.
         present = {b.get("block_id") for b in view.get("blocks") or [] if b.get("type") == "input"} or set(

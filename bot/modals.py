@@ -292,3 +292,15 @@ def loading_modal(callback: View, meta: FormMetadata) -> View_:
     title = PROMOTE_TITLE if callback is View.PROMOTE else INSTANCE_TYPE_TITLE
     blocks = [_chain_input(meta), context(":hourglass_flowing_sand: Loading from Baseten…")]
     return _modal(callback, title, meta, blocks, ready=False)
+
+
+def notice_modal(callback: View, text: str) -> View_:
+    """A form that can only be closed, for when it cannot go on (its metadata did not verify)."""
+    title = PROMOTE_TITLE if callback is View.PROMOTE else INSTANCE_TYPE_TITLE
+    return {
+        "type": "modal",
+        "callback_id": callback.value,
+        "title": plain(title),
+        "close": plain("Close"),
+        "blocks": [section(text)],
+    }

@@ -20,6 +20,7 @@ from bot.gateway import Gateway
 from bot.operations import Operations, Timing
 from bot.planner import Planner
 from bot.policy import Policy, load_policy
+from bot.sealed import Seal
 from bot.store import Store, connect
 from bot.workpool import WorkPool
 
@@ -94,8 +95,18 @@ def build(
         clock=clock,
     )
     work = work or WorkPool(settings.chainops_workers)
+    # Socket Mode has no signing secret; the bot token is the secret every process of the app has there.
+    seal = Seal.from_secrets(
+        settings.slack_signing_secret.get_secret_value(), settings.slack_bot_token.get_secret_value()
+    )
     forms = Forms(
-        baseten=baseten, catalog=catalog, planner=planner, gateway=gateway, operations=operations, work=work
+        baseten=baseten,
+        catalog=catalog,
+        planner=planner,
+        gateway=gateway,
+        operations=operations,
+        work=work,
+        seal=seal,
     )
     operations.open_modal = forms.open
     return Chainops(

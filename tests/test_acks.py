@@ -6,15 +6,23 @@ import threading
 
 import httpx
 
+from bot.front_door import front_door
+from bot.replays import Replays
 from bot.server import create
-from tests.world import World
+from tests.world import SECRET, World
+
+
+def serve(world: World):  # type: ignore[no-untyped-def]
+    """The bot's HTTP server on a free port, with the same front door as `python -m bot http`."""
+    door = front_door(world.app, signing_secret=SECRET, replays=Replays(world.chainops.store))
+    server = create(door, host="127.0.0.1", port=0)
+    threading.Thread(target=server.run, daemon=True).start()
+    return server
 
 
 def test_burst_of_commands_is_acknowledged_before_a_slow_baseten_answers(world: World) -> None:
     world.sim.latency = 1.5
-    server = create(world.app, host="127.0.0.1", port=0)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    server = serve(world)
     url = f"http://127.0.0.1:{server.effective_port}/slack/events"
     commands = ["status hello-chain production", "promote hello-chain production dep-hello-4", "help"] * 10
     statuses: list[int] = []
@@ -42,8 +50,7 @@ def test_burst_of_commands_is_acknowledged_before_a_slow_baseten_answers(world: 
 
 
 def test_healthz_answers(world: World) -> None:
-    server = create(world.app, host="127.0.0.1", port=0)
-    threading.Thread(target=server.run, daemon=True).start()
+    server = serve(world)
     try:
         assert httpx.get(f"http://127.0.0.1:{server.effective_port}/healthz").status_code == 200
     finally:

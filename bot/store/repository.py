@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import metrics
@@ -18,6 +19,7 @@ from bot.store.tables import (
     EnvironmentLock,
     Rollout,
     RolloutState,
+    SeenRequest,
 )
 
 
@@ -234,6 +236,25 @@ class Store:
                 )
             )
             return _rowcount(result) == 1
+
+    # -- signed requests already seen ------------------------------------------------------------------
+
+    def first_sightings(self, requests: list[tuple[int, str]], *, keep_for: float) -> set[tuple[int, str]]:
+        """Record signed requests (timestamp, signature) in one transaction; returns those recorded now,
+        i.e. the ones no replica had seen before."""
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        statement = (
+            dialect.insert(SeenRequest)
+            .values([{"request_ts": t, "signature": s, "expires_at": t + keep_for} for t, s in requests])
+            .on_conflict_do_nothing()
+            .returning(SeenRequest.request_ts, SeenRequest.signature)
+        )
+        with self._session() as s:
+            return {(int(row[0]), str(row[1])) for row in s.execute(statement)}
+
+    def forget_sightings(self, *, now: float) -> None:
+        with self._session() as s:
+            s.execute(delete(SeenRequest).where(SeenRequest.expires_at < now))
 
 
 def _rowcount(result: Any) -> int:

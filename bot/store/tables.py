@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Float, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -115,3 +115,14 @@ class EnvironmentLock(Base):
     locked_by: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text, default="")
     locked_at: Mapped[float] = mapped_column(Float)
+
+
+class SeenRequest(Base):
+    """A signed Slack request already handled, kept while its signature would still be accepted, so a
+    replay is ignored by every replica."""
+
+    __tablename__ = "seen_requests"
+
+    request_ts: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    signature: Mapped[str] = mapped_column(String(80), primary_key=True)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
