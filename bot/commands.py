@@ -16,6 +16,8 @@ MAX_INPUT = 1000
 
 # Baseten names and ids are plain tokens; anything else is a typo or an injection attempt.
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")]
+# Chainlets are named after their classes, which can be long; they travel in request bodies, not paths.
+ChainletName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,299}$")]
 
 
 class UsageError(Exception):
@@ -44,7 +46,7 @@ class PromoteCommand(_Command):
 
 
 class InstanceTypeChange(_Command):
-    chainlet: Name
+    chainlet: ChainletName
     instance_type_id: Name
 
 

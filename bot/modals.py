@@ -200,20 +200,21 @@ def promote_modal(
 def _instance_type_choices(
     instance_types: list[InstanceType], wanted: set[str], limit: int
 ) -> tuple[list[dict[str, Any]], int]:
-    """CPU and GPU option groups, the chainlets' current types always among them; and how many were left out."""
+    """CPU and GPU option groups within `limit` options, the chainlets' current types always among
+    them; and how many types were left out."""
     every = ordered(instance_types)
-    keep = [t for t in every if t.id in wanted]
-    keep += [t for t in every if t.id not in wanted][: max(0, limit - len(keep))]
-    keep_ids = {t.id for t in keep}
-    offered = [t for t in every if t.id in keep_ids]
-    cpu = [instance_type_option(t) for t in offered if t.gpu_count == 0][:MAX_OPTIONS]
-    gpu = [instance_type_option(t) for t in offered if t.gpu_count > 0][:MAX_OPTIONS]
-    groups = [
-        g
-        for g in ({"label": plain("CPU"), "options": cpu}, {"label": plain("GPU"), "options": gpu})
-        if g["options"]
-    ]
-    return groups, len(every) - len(cpu) - len(gpu)
+    groups: list[dict[str, Any]] = []
+    offered = 0
+    for label, gpu in (("CPU", False), ("GPU", True)):
+        kind = [t for t in every if (t.gpu_count > 0) is gpu]
+        room = max(0, min(MAX_OPTIONS, limit - offered))
+        keep = {t.id for t in kind if t.id in wanted}
+        keep.update([t.id for t in kind if t.id not in wanted][: max(0, room - len(keep))])
+        options = [instance_type_option(t) for t in kind if t.id in keep][:MAX_OPTIONS]
+        offered += len(options)
+        if options:
+            groups.append({"label": plain(label), "options": options})
+    return groups, len(every) - offered
 
 
 def instance_type_modal(

@@ -41,6 +41,8 @@ from bot.store import Confirmation, ConfirmationState, Store
 log = logging.getLogger(__name__)
 
 
+# Slack accepts a response_url for 30 minutes; keep a margin for a slow sweep.
+RESPONSE_URL_LIFETIME = 29 * 60.0
 STATUS_ENVIRONMENTS = 10  # environments read for `/chain status <chain>`; the rest are named as a count
 STATUS_DETAILED_CHAINLETS = 40  # chainlets with their own section in `/chain status <chain> <env>`
 
@@ -264,7 +266,13 @@ class Operations:
                 return
         now = self.clock()
         if confirmation.state != ConfirmationState.PENDING:
-            self.refuse(inv, f"This request was already {_past(confirmation.state)}.")
+            if confirmation.message_ts is None and inv.response_url:
+                # A stale private preview: close it through this click (only a click can replace it).
+                outcome = _stale_outcome(ConfirmationState(confirmation.state))
+                self._close_preview(confirmation, plan, outcome=outcome, via=inv.response_url)
+                metrics.outcome(metrics.REFUSED)
+            else:
+                self.refuse(inv, f"This request was already {_past(confirmation.state)}.")
             return
         if confirmation.expires_at <= now:
             self.expire(confirmation, via=inv.response_url)
@@ -340,26 +348,41 @@ class Operations:
     ) -> None:
         """Take the buttons off a preview and say what happened to it.
 
-        An approval request is a channel message; a private preview is replaced through the clicked
-        button's response_url, or the command's when nobody clicked (expiry)."""
+        An approval request is a channel message, updated for everyone. A private preview can only be
+        replaced through a click's response_url (`via`): a slash command's response_url cannot replace
+        the message it answered with, so without a click the preview keeps its buttons, and they are
+        answered (and the preview closed) when clicked."""
         block_list = blocks.closed(plan, outcome)
         outcome = as_mrkdwn(outcome)
         try:
             if confirmation.message_ts:
                 self.gateway.update(confirmation.channel, confirmation.message_ts, outcome, block_list)
-            elif via or confirmation.response_url:
-                self.gateway.respond(
-                    via or confirmation.response_url or "", outcome, block_list, replace_original=True
-                )
+            elif via:
+                self.gateway.respond(via, outcome, block_list, replace_original=True)
         except (SlackFailure, NotInChannel):
             log.warning("could not update preview %s", confirmation.id)
 
     def expire(self, confirmation: Confirmation, *, via: str | None = None) -> None:
-        if self.store.close_pending(confirmation.id, ConfirmationState.EXPIRED, now=self.clock()):
-            plan = load_plan(confirmation.plan_json)
-            self.audit.record("expired", confirmation.requester, plan=plan, request_id=confirmation.id)
-            outcome = ":hourglass: Expired without a decision. Run the command again if it is still needed."
+        if not self.store.close_pending(confirmation.id, ConfirmationState.EXPIRED, now=self.clock()):
+            return
+        plan = load_plan(confirmation.plan_json)
+        self.audit.record("expired", confirmation.requester, plan=plan, request_id=confirmation.id)
+        outcome = ":hourglass: Expired without a decision. Run the command again if it is still needed."
+        if confirmation.message_ts or via:
             self._close_preview(confirmation, plan, outcome=outcome, via=via)
+            return
+        # Nobody clicked a private preview: say so in a new private message while the command's
+        # response_url still works (Slack allows it for 30 minutes).
+        url = confirmation.response_url
+        if url and self.clock() - confirmation.created_at < RESPONSE_URL_LIFETIME:
+            note = md(
+                ":hourglass: Your preview expired without a decision: {}. Its buttons no longer do anything; run the command again if it is still needed.",
+                describe(plan),
+            )
+            try:
+                self.gateway.respond(url, note)
+            except (SlackFailure, NotInChannel):
+                log.warning("could not say that preview %s expired", confirmation.id)
 
     def expire_due(self) -> None:
         for confirmation in self.store.due_expiries(now=self.clock()):
@@ -443,6 +466,12 @@ def _verb(text: str) -> str:
         return parse(text).verb
     except UsageError:
         return "invalid"
+
+
+def _stale_outcome(state: ConfirmationState) -> str:
+    if state is ConfirmationState.EXPIRED:
+        return ":hourglass: This preview expired. Run the command again to get a fresh one."
+    return f"This request was already {_past(state)}."
 
 
 def _past(state: str) -> str:

@@ -114,14 +114,22 @@ def test_expired_confirmation_says_so(world: World) -> None:
     assert promote_writes(world) == []
 
 
-def test_unclicked_previews_expire_on_their_own(world: World) -> None:
+def test_unclicked_preview_expires_and_its_stale_buttons_are_answered_when_clicked(world: World) -> None:
     world.command(PROMOTE)
+    confirm = world.buttons()["chainops_confirm"]
     world.clock.advance(16 * 60)
 
     world.follow()
 
-    assert buttons(world.private()) == []
-    assert "Expired" in world.private_text()
+    # A slash command's response_url cannot replace the preview: it keeps its buttons, and a note says so.
+    preview, note = world.slack.shown_responses()
+    assert buttons(preview) and "Your preview expired without a decision" in text_of(note)
+
+    world.click(confirm)
+
+    preview, note = world.slack.shown_responses()
+    assert buttons(preview) == [] and "This preview expired" in text_of(preview)
+    assert promote_writes(world) == []
 
 
 def test_rollout_is_followed_to_active(world: World) -> None:

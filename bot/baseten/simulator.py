@@ -23,6 +23,7 @@ from bot.baseten.models import (
     Chainlet,
     ChainletEnvironmentSettings,
     DeploymentStatus,
+    InstanceType,
     PromoteToChainEnvironmentRequest,
     UpdateChainletEnvironmentInstanceTypeRequest,
 )
@@ -121,6 +122,11 @@ class BasetenSimulator(httpx.BaseTransport):
             if env is not None:
                 env.current = deployment_id
             return deployment_id
+
+    def add_instance_types(self, types: list[InstanceType]) -> None:
+        """More hardware to choose from than the seeded catalogue (prices stay unknown)."""
+        with self._lock:
+            self._types.update({t.id: t for t in types})
 
     def _seed(self) -> None:
         self.add_chain(
@@ -242,7 +248,7 @@ class BasetenSimulator(httpx.BaseTransport):
         rest = parts[1:]
         if rest == ["instance_types"]:
             return self._only(
-                method, "GET", {"instance_types": [t.model_dump(mode="json") for t in INSTANCE_TYPES]}
+                method, "GET", {"instance_types": [t.model_dump(mode="json") for t in self._types.values()]}
             )
         if rest == ["instance_type_prices"]:
             prices = [

@@ -80,6 +80,7 @@ class _Origin:
     from_command: bool = False
     created_at: float | None = None
     uses: int = 0
+    clicked: tuple[str, str] | None = None  # (action_id, value) of the button on an ephemeral message
 
 
 class FakeSlack:
@@ -170,6 +171,7 @@ class FakeSlack:
         message_ts: str | None = None,
         ephemeral: bool = True,
         from_command: bool = False,
+        clicked: tuple[str, str] | None = None,
     ) -> str:
         """A fresh response_url for one request, filed under `name` for the test to read answers by.
 
@@ -178,7 +180,12 @@ class FakeSlack:
             self._url_serial += 1
             key = f"{name}/{self._url_serial}"
             self._origins[key] = _Origin(
-                channel, message_ts, ephemeral, from_command=from_command, created_at=self.clock()
+                channel,
+                message_ts,
+                ephemeral,
+                from_command=from_command,
+                created_at=self.clock(),
+                clicked=clicked,
             )
         return f"{self.base_url}respond/{key}"
 
@@ -524,15 +531,24 @@ class FakeSlack:
                     original.edits += 1
             elif delete:
                 if shown:
-                    shown.pop()
+                    shown.pop(self._clicked_index(shown, origin))
             elif replace and shown:
-                shown[-1] = visible
+                shown[self._clicked_index(shown, origin)] = visible
             elif body.get("response_type") == "in_channel" and origin.channel and not replace:
                 params = {k: body.get(k) for k in ("text", "blocks", "thread_ts") if body.get(k)}
                 self._post_message({**params, "channel": origin.channel})
             else:
                 shown.append(visible)
         return 200, "ok"
+
+    @staticmethod
+    def _clicked_index(shown: list[dict[str, Any]], origin: _Origin) -> int:
+        """The private message whose button was clicked: the newest one carrying that button."""
+        if origin.clicked is not None:
+            for index in range(len(shown) - 1, -1, -1):
+                if any((b["action_id"], b["value"]) == origin.clicked for b in buttons(shown[index])):
+                    return index
+        return len(shown) - 1
 
     def check_ack(self, request_body: str, status: int, response_body: str) -> None:
         """What the app answered Slack in the HTTP response (options, view_submission errors)."""

@@ -143,6 +143,7 @@ class SlackPayloads:
             channel=channel,
             message_ts=ts,
             ephemeral=container_is_ephemeral or message_ts is None,
+            clicked=(action_id, value),
         )
         return self.sign(_interactive(payload))
 
@@ -243,12 +244,18 @@ class SlackPayloads:
         message_ts: str | None = None,
         ephemeral: bool = True,
         from_command: bool = False,
+        clicked: tuple[str, str] | None = None,
     ) -> str:
         """Each request gets its own response_url, as in Slack; answers are read back by `name`."""
         name = name or "default"
         if isinstance(self._base, FakeSlack):
             return self._base.bind_response_url(
-                name, channel=channel, message_ts=message_ts, ephemeral=ephemeral, from_command=from_command
+                name,
+                channel=channel,
+                message_ts=message_ts,
+                ephemeral=ephemeral,
+                from_command=from_command,
+                clicked=clicked,
             )
         return f"{self._base.rstrip('/')}/{name}"
 

@@ -1,0 +1,90 @@
+"""Text from people and from Baseten is shown as text: it can never ping, link or break a message.
+
+The fake Slack refuses unescaped `&`, `<` and `>` and any broadcast, so every test here also proves that
+Slack would accept what was sent; the assertions check what a person reads."""
+
+from __future__ import annotations
+
+import json
+
+from bot.baseten.models import DeploymentStatus
+from tests.fakes.slack_api import text_of
+from tests.world import World
+
+HOSTILE = "<!channel> <@U0BOSS> <https://evil.example|click to approve>"
+
+
+def raw(item: object) -> str:
+    """Everything sent, as Slack received it."""
+    return json.dumps(item.__dict__ if hasattr(item, "__dict__") else item)
+
+
+def test_a_hostile_lock_reason_is_shown_as_text_in_the_channel(world: World) -> None:
+    world.command(f"lock hello-chain production {HOSTILE}")
+
+    [message] = world.channel_messages()
+    sent = raw(message)
+    assert "<!channel>" not in sent and "<@U0BOSS>" not in sent and "<https://evil" not in sent
+    assert "&lt;!channel&gt; &lt;@U0BOSS&gt; &lt;https://evil.example|click to approve&gt;" in message.text
+    assert text_of(message).startswith(":lock: <@U0ALICE> locked hello-chain/*production*: " + HOSTILE)
+
+    world.command("promote hello-chain production dep-hello-4", response="refused")
+    refused = world.slack.shown_responses("refused")
+    assert "<!channel>" not in raw(refused) and HOSTILE in world.private_text("refused")
+
+    world.command("status hello-chain production", response="status")
+    assert "<!channel>" not in raw(world.slack.shown_responses("status"))
+    assert HOSTILE in world.private_text("status")
+
+
+def test_help_and_usage_send_placeholders_escaped(world: World) -> None:
+    world.command("help", response="help")
+    world.command("promote hello-chain", response="usage")
+
+    help_sent = raw(world.slack.shown_responses("help"))
+    assert "&lt;chain&gt; &lt;env&gt; &lt;deployment_id&gt;" in help_sent and "<chain>" not in help_sent
+    assert "*/chain promote* `<chain> <env> <deployment_id> [--keep-previous]`" in world.private_text("help")
+    usage = world.slack.shown_responses("usage")[0]["text"]
+    assert usage.startswith("promote: missing &lt;env&gt; &lt;deployment_id&gt;.")
+
+
+def test_unknown_words_are_echoed_as_text(world: World) -> None:
+    world.command("status <!here>&co", response="unknown")
+
+    assert "<!here>" not in raw(world.slack.shown_responses("unknown"))
+    assert "not a valid" in world.private_text("unknown")
+
+
+def test_names_from_baseten_with_markup_characters_stay_text_through_a_failed_rollout(world: World) -> None:
+    world.sim.add_chain("R&D <beta>", "chain-rd", {"Pre<proc>&Co": "1x4", "Ok": "1x2"}, {"production": (1, 2)})
+    world.sim.add_deployment("chain-rd", "dep-rd-1", environment="production")
+    world.sim.add_deployment("chain-rd", "dep-rd-2")
+    world.sim.fail_rollouts("Pre<proc>&Co", status=DeploymentStatus.DEPLOY_FAILED)
+
+    world.command("status chain-rd production", response="status")
+    assert "R&D <beta> · production" in world.private_text("status")
+    assert "*Pre<proc>&Co*" in world.private_text("status")
+
+    world.command("promote chain-rd production dep-rd-2")
+    assert "Promote* R&D <beta> to *production*" in world.private_text()
+    world.click(world.buttons()["chainops_confirm"])
+    for _ in range(12):
+        world.follow(seconds=10)
+
+    [parent] = world.channel_messages()
+    assert "is promoting R&D <beta> deployment" in text_of(parent)
+    closing = text_of(parent.replies[-1])
+    assert "*Pre<proc>&Co* (DEPLOY_FAILED)" in closing
+    assert 'File "/app/model/pre<proc>&co.py"' in closing
+    assert "&lt;proc&gt;&amp;Co" in parent.replies[-1].blocks[0]["text"]["text"]
+
+
+def test_a_baseten_error_message_is_shown_as_text(world: World) -> None:
+    world.sim.fail_next(400, method="POST", body={"error": "deployment <dep> & <!everyone> is not promotable"})
+    world.command("promote hello-chain production dep-hello-4")
+    world.click(world.buttons()["chainops_confirm"])
+
+    [parent] = world.channel_messages()
+    reply = parent.replies[-1]
+    assert "<!everyone>" not in raw(reply)
+    assert "deployment <dep> & <!everyone> is not promotable" in text_of(reply)
