@@ -191,7 +191,9 @@ class Forms:
         try:
             return FormMetadata.model_validate_json(self.seal.open(str(view.get("private_metadata") or "")))
         except (Tampered, ValidationError):
-            log.warning("refused a form whose private_metadata does not verify (%s)", view.get("callback_id"))
+            log.warning(
+                "refused a form whose private_metadata does not verify (%.40s)", view.get("callback_id")
+            )
             return None
 
     def _refuse(self, view: dict[str, Any], callback: View) -> None:

@@ -347,3 +347,26 @@ def test_a_replay_sent_to_another_replica_is_ignored_too(outside: Outside, datab
     finally:
         for bot in replicas:
             bot.kill()
+
+
+# -- forms -----------------------------------------------------------------------------------------------
+
+
+def test_a_form_whose_metadata_was_changed_is_refused_by_a_real_bot(bot: BotProcess, outside: Outside) -> None:
+    assert bot.send(outside.payloads.slash_command("promote", channel="C0FORMS")).status_code == 200
+    outside.slack.wait_for(lambda: outside.slack.latest_view() is not None)
+    view = outside.slack.latest_view()
+    assert view is not None
+    prefix, mac, text = view["private_metadata"].split(".", 2)
+    forged = f"{prefix}.{mac}." + text.replace("C0FORMS", "C0ELSEWHERE")
+    values = {"chain": {"chainops_pick_chain": {"type": "external_select", "selected_option": {"value": "chain-hello"}}}}
+
+    answer = bot.send(
+        outside.payloads.view_submission(
+            callback_id=view["callback_id"], values=values, private_metadata=forged, blocks=view["blocks"], view_id=view["id"]
+        )
+    )
+
+    assert answer.status_code == 200
+    assert answer.json()["response_action"] == "errors"
+    assert "could not be verified" in answer.json()["errors"]["chain"]
