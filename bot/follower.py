@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from bot import blocks, logs, markup, metrics
 from bot.audit import AuditTrail
 from bot.baseten.client import BasetenClient
-from bot.baseten.errors import BasetenError, BasetenNotFound
+from bot.baseten.errors import BasetenError, BasetenNotFound, BasetenRateLimited
 from bot.baseten.models import ChainDeployment, DeploymentStatus, LogLevel, Phase
 from bot.gateway import Gateway, NotInChannel, SlackFailure
 from bot.markup import Mrkdwn, as_mrkdwn, md
@@ -31,6 +31,11 @@ PARENT_REFRESH = 60.0  # refresh the elapsed time on the parent message at least
 LOG_LINES = 5
 FAILED_NAMED = 10  # failed chainlets named in the report; the rest are counted
 FAILED_WITH_LOGS = 5  # failed chainlets whose last error lines are shown
+LOG_SCAN = 200  # newest lines read to find the last errors among them
+LOG_SKEW_MS = 60_000  # start the log window a minute early, in case Baseten's clock is behind ours
+# Lines at these levels are not errors; lines without a level (often the exception that ended the
+# process) and levels Baseten adds later are shown.
+QUIET_LEVELS = frozenset({LogLevel.DEBUG, LogLevel.INFO, LogLevel.WARNING})
 
 
 @dataclass(frozen=True)
@@ -178,6 +183,9 @@ class Follower:
                     return
                 rollout = resolved
             deployment, serving, superseded_by = self._observe(rollout)
+        except BasetenRateLimited as exc:
+            self._rate_limited(rollout, exc)
+            return
         except BasetenError as exc:
             self._unreachable(rollout, now, exc)
             return
@@ -415,16 +423,29 @@ class Follower:
         self._finished("failed")
 
     def _error_lines(self, rollout: Rollout, deployment: ChainDeployment, chainlet_id: str) -> str:
+        """The last error lines since the rollout started, unleveled ones included, as plain text (the
+        report's template escapes them for Slack).
+
+        No `min_level` is sent: Baseten would then drop every line without a level."""
         try:
             entries = self.baseten.chainlet_logs(
-                rollout.chain_id, deployment.id, chainlet_id, min_level=LogLevel.ERROR, limit=LOG_LINES * 4
+                rollout.chain_id,
+                deployment.id,
+                chainlet_id,
+                start_epoch_millis=int(rollout.started_at * 1000) - LOG_SKEW_MS,
+                end_epoch_millis=int(self.clock() * 1000),
+                limit=LOG_SCAN,
             )
         except BasetenError as exc:
             return f"(logs unavailable: {exc.message})"
-        lines = [e.message.strip().replace("```", "'''")[:200] for e in entries if e.message.strip()][
-            -LOG_LINES:
-        ]
-        return "\n".join(lines)[:1200] or "(no error lines in the last 30 minutes)"
+        lines = [
+            e.message.rstrip()[:200].replace("```", "'''")
+            for e in entries
+            if e.level not in QUIET_LEVELS and e.message.strip()
+        ][-LOG_LINES:]
+        while len("\n".join(lines)) > 1500:
+            lines.pop(0)
+        return "\n".join(lines) or "(no error lines since the rollout started)"
 
     def _give_up(self, rollout: Rollout, now: float) -> None:
         if not self.store.save_rollout(
@@ -467,6 +488,12 @@ class Follower:
                     exc.message,
                 ),
             )
+
+    def _rate_limited(self, rollout: Rollout, exc: BasetenRateLimited) -> None:
+        """Baseten refuses every request until its window ends: look again only after it."""
+        now = self.clock()
+        self.store.save_rollout(rollout.id, owner=self.owner, next_poll_at=now + exc.retry_after + 0.01)
+        log.info("rollout %s: Baseten is rate limiting; next poll in %.0fs", rollout.id, exc.retry_after)
 
     # -- Slack -----------------------------------------------------------------------------------------
 

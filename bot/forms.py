@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.baseten.client import BasetenClient
-from bot.baseten.errors import BasetenError
+from bot.baseten.errors import BasetenError, BasetenInvalidName
 from bot.catalog import Catalog
 from bot.commands import (
     Command,
@@ -270,6 +270,14 @@ class Forms:
             if field.startswith("chainlet:"):
                 field = chainlet_block_id(field.removeprefix("chainlet:"))
             return Checked({field if field in present else "chain": _plain(exc.text)})
+        except ValidationError as exc:
+            # A value no form of ours offers (the payload was altered): say which, send nothing.
+            where = str(exc.errors()[0]["loc"][0]) if exc.errors() else "chain"
+            field = _FIELDS.get(where, "chain")
+            return Checked({field if field in present else "chain": "That choice is not a valid name."})
+        except BasetenInvalidName as exc:
+            field = _FIELDS.get(exc.kind, "chain")
+            return Checked({field if field in present else "chain": _plain(exc.message)})
         except BasetenError as exc:
             return Checked({"chain": _plain(exc.message)})
         return Checked({}, plan, inv)
@@ -286,6 +294,10 @@ class Forms:
             if chosen and chosen != setting.instance_type.id:
                 changes.append(InstanceTypeChange(chainlet=setting.chainlet_name, instance_type_id=chosen))
         return changes
+
+
+# Which form input holds a value, by the command field or the kind of name Baseten's URL needed.
+_FIELDS = {"env": "env", "environment": "env", "deployment_id": "deployment", "deployment": "deployment"}
 
 
 def _plain(text: str) -> str:

@@ -62,7 +62,7 @@ def build(
     work: WorkPool | None = None,
 ) -> Chainops:
     api_key = settings.baseten_api_key.get_secret_value() if settings.baseten_api_key else "simulator"
-    baseten = BasetenClient(api_key, base_url=settings.baseten_api_url, transport=transport)
+    baseten = BasetenClient(api_key, base_url=settings.baseten_api_url, transport=transport, clock=clock)
     store = Store(connect(settings.database_url))
     catalog = Catalog(baseten)
     planner = Planner(baseten, catalog)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.world import World
@@ -47,3 +49,37 @@ def test_help_and_bare_command_show_usage_with_examples(world: World) -> None:
         assert "/chain promote" in shown and "e.g. `/chain promote hello-chain production" in shown
         assert "/chain instance-type" in shown and "/chain status" in shown
     assert world.channel_messages() == []
+
+
+DOT_SEGMENTS = ["..", ".", "../../instance_types"]
+
+
+@pytest.mark.parametrize("env", DOT_SEGMENTS)
+def test_an_altered_form_payload_naming_dot_segments_never_reaches_baseten(world: World, env: str) -> None:
+    from tests.test_modals import last_view, pick, selected, submit
+
+    world.command("instance-type")
+    pick(world, last_view(world, "views.open"), "chainops_pick_chain", "chain-hello")
+    view = last_view(world, "views.update")
+    pick(world, view, "chainops_pick_env", env)  # a value no option offered
+    assert "is not a valid environment name" in str(last_view(world, "views.update"))
+
+    values = {
+        **selected("chain", "chainops_pick_chain", "chain-hello"),
+        **selected("env", "chainops_pick_env", env),
+        **selected("chainlet:RandInt", "chainops_pick_instance_type", "4x16"),
+    }
+    answer = submit(world, view, values)  # "Next" with that environment: the form says what is wrong
+    assert "is not a valid environment name" in json.dumps(answer)
+
+    promote_form = {
+        **selected("chain", "chainops_pick_chain", "chain-hello"),
+        **selected("env", "chainops_pick_env", env),
+        **selected("deployment", "chainops_pick_deployment", "dep-hello-4"),
+    }
+    answer = submit(world, {**view, "callback_id": "chainops_promote_modal"}, promote_form)
+    assert answer["response_action"] == "errors" and "env" in answer["errors"]
+
+    assert not any(".." in r.path or r.path.rstrip("/") == "/v1/chains/chain-hello" for r in world.sim.requests)
+    assert not any(r.path.endswith("/environments/" + env) for r in world.sim.requests)
+    assert world.writes == []

@@ -18,11 +18,20 @@ def test_rejected_api_key(world: World) -> None:
     assert "Baseten rejected the API key" in world.private_text()
 
 
-def test_reads_are_retried_through_rate_limits_and_server_errors(world: World) -> None:
-    world.sim.fail_next(429, retry_after=2, method="GET")
-    world.sim.fail_next(503, method="GET")
+def test_reads_are_retried_through_server_errors(world: World) -> None:
+    world.sim.fail_next(503, times=2, method="GET")
     world.command(PROMOTE)
     assert "Confirm" in world.private_text()
+
+
+def test_a_forbidden_environment_says_the_key_may_not_change_it(world: World) -> None:
+    world.command(PROMOTE)
+    world.sim.fail_next(403, method="POST", body={"error": "You do not have access to this environment"})
+    world.click(world.buttons()["chainops_confirm"])
+
+    reply = text_of(world.channel_messages()[0].replies[-1])
+    assert "environment production" in reply and "may not change it" in reply
+    assert "rejected the API key" not in reply
 
 
 def test_persistent_server_errors_are_reported(world: World) -> None:

@@ -105,7 +105,8 @@ def test_a_rollout_replaced_by_another_promotion_says_so(world: World) -> None:
 
 
 def test_ready_deployment_is_not_called_live_before_the_environment_serves_it(world: World) -> None:
-    world.sim.switch_delay = 300  # Baseten ramps traffic over five minutes
+    # Baseten ramps traffic over five minutes before the environment serves the new deployment.
+    world.sim.set_promotion_settings("chain-hello", "production", ramp_up_while_promoting=True, ramp_up_duration_seconds=300)
     start(world)
     for _ in range(6):
         world.follow(seconds=10)

@@ -99,7 +99,7 @@ def test_rollback_window_closes(world: World) -> None:
 
 
 def test_no_rollback_offered_when_previous_deployment_was_deactivated(world: World) -> None:
-    world.sim.deactivate_after_promotion = True  # the environment's cleanup strategy deactivates
+    world.sim.set_promotion_settings("chain-hello", "production", promotion_cleanup_strategy="DEACTIVATE")
     world.command(PROMOTE)
     world.click(world.buttons()["chainops_confirm"])
     finish(world)

@@ -3,10 +3,12 @@ and the JSON log format read from a real process's output."""
 
 from __future__ import annotations
 
+
 import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -138,6 +140,11 @@ def test_refusals_baseten_errors_and_rate_limit_waits_are_counted(tmp_path: Path
         responses = len(slack.shown_responses())
         bot.send(payloads.slash_command("status hello-chain production"))
         slack.wait_for(lambda: len(slack.shown_responses()) > responses, timeout=30)
+        assert "try again in 1s" in text_of(slack.shown_responses()[-1])
+        time.sleep(1.1)  # the rate limit window passes; the next status is answered
+        responses = len(slack.shown_responses())
+        bot.send(payloads.slash_command("status hello-chain production"))
+        slack.wait_for(lambda: len(slack.shown_responses()) > responses, timeout=30)
         after = bot.metrics()
     finally:
         bot.terminate()
@@ -145,7 +152,7 @@ def test_refusals_baseten_errors_and_rate_limit_waits_are_counted(tmp_path: Path
     commands = "chainops_commands_total"
     assert delta(before, after, commands, command="confirm", outcome="ok") == 1
     assert delta(before, after, commands, command="confirm", outcome="refused") == 1
-    assert delta(before, after, commands, command="status", outcome="error") == 1
+    assert delta(before, after, commands, command="status", outcome="error") == 2
     assert delta(before, after, commands, command="status", outcome="ok") == 1
     errors = {"method": "GET", "endpoint": ENV_ENDPOINT, "status": "500"}
     assert delta(before, after, "chainops_baseten_requests_total", **errors) == 4

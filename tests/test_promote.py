@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 from bot.baseten.models import DeploymentStatus
@@ -165,10 +166,41 @@ def test_failed_rollout_mentions_requester_and_shows_errors(world: World) -> Non
     closing = text_of(parent.replies[-1])
     assert "<@U0ALICE>" in closing and "failed" in closing
     assert "RandInt" in closing and "DEPLOY_FAILED" in closing
-    assert "CUDA out of memory" in closing
     assert "failed" in text_of(parent)
-    log_reads = [r for r in world.sim.requests if r.path.endswith("/logs")]
-    assert log_reads and all(r.query.get("min_level") == "ERROR" for r in log_reads)
+
+
+def test_a_failed_chainlets_report_shows_its_final_unleveled_exception_line_escaped(world: World) -> None:
+    world.sim.fail_rollouts("RandInt", status=DeploymentStatus.DEPLOY_FAILED)
+    world.command(PROMOTE)
+    world.click(world.buttons()["chainops_confirm"])
+    started = world.clock.now
+    world.clock.advance(3600)  # an hour later: older than Baseten's default 30-minute window
+    for _ in range(12):
+        world.follow(seconds=10)
+
+    final = world.channel_messages()[0].replies[-1]
+    closing = text_of(final)
+    # The traceback has no level: asking Baseten for ERROR and above would have dropped all of it.
+    assert "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB" in closing
+    assert 'line 42, in <module>' in closing and "check(a < b && c)" in closing  # as a person reads it
+    sent = json.dumps(final.blocks)  # as Slack received it: escaped, so never taken for markup
+    assert "in &lt;module&gt;" in sent and "check(a &lt; b &amp;&amp; c)" in sent
+    assert "<module>" not in sent and "&amp;lt;" not in sent
+    assert "Stopping replica" not in closing  # INFO lines are not errors
+    [read] = [r for r in world.sim.requests if r.path.endswith("/logs")]
+    assert "min_level" not in read.query
+    assert int(read.query["start_epoch_millis"]) <= started * 1000 <= int(read.query["end_epoch_millis"])
+
+
+def test_log_levels_baseten_adds_later_are_shown_as_errors(world: World) -> None:
+    world.sim.fail_rollouts("RandInt", log_lines=[("INFO", "warming up"), ("CRITICAL", "GPU lost"), ("INFO", "bye")])
+    world.command(PROMOTE)
+    world.click(world.buttons()["chainops_confirm"])
+    for _ in range(12):
+        world.follow(seconds=10)
+
+    closing = text_of(world.channel_messages()[0].replies[-1])
+    assert "GPU lost" in closing and "warming up" not in closing
 
 
 def test_bot_not_in_channel_tells_requester_how_to_invite_it(world: World) -> None:

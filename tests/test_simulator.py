@@ -96,7 +96,7 @@ def test_one_promotion_at_a_time_and_inactive_deployments_refused(api: httpx.Cli
     assert promote(api, {"deployment_id": "dep-hello-2"}).status_code == 409
 
 
-def test_failing_rollouts_show_errors_in_chainlet_logs(clock: Clock) -> None:
+def test_failing_rollouts_log_an_unleveled_traceback_that_min_level_drops(clock: Clock) -> None:
     sim = BasetenSimulator(api_key="secret", clock=clock, step_seconds=10)
     api = httpx.Client(transport=sim, base_url="https://api.baseten.co", headers=AUTH)
     sim.fail_rollouts("RandInt")
@@ -105,11 +105,44 @@ def test_failing_rollouts_show_errors_in_chainlet_logs(clock: Clock) -> None:
     failed = ChainDeployment.model_validate(api.get("/v1/chains/chain-hello/deployments/dep-hello-4").json())
     assert failed.status is DeploymentStatus.DEPLOY_FAILED
     randint = next(c for c in failed.chainlets if c.name == "RandInt")
-    logs = GetLogsResponse.model_validate(
-        api.get(f"/v1/chains/chain-hello/deployments/dep-hello-4/chainlets/{randint.id}/logs", params={"min_level": "ERROR"}).json()
-    )
-    assert logs.logs and all(entry.level == "ERROR" for entry in logs.logs)
-    assert "CUDA out of memory" in logs.logs[-1].message
+    path = f"/v1/chains/chain-hello/deployments/dep-hello-4/chainlets/{randint.id}/logs"
+
+    def logs(**params: Any) -> list[Any]:
+        return GetLogsResponse.model_validate(api.get(path, params=params).json()).logs
+
+    errors_only = logs(min_level="ERROR")
+    assert errors_only and all(entry.level == "ERROR" for entry in errors_only)
+    assert not any("CUDA out of memory" in e.message for e in errors_only)  # unleveled: dropped
+    everything = logs()
+    final = next(e for e in reversed(everything) if e.level is None)
+    assert final.message.startswith("RuntimeError: CUDA out of memory")
+    # A window that ends before the failure holds none of it; a window over seven days is refused.
+    assert not any("CUDA" in e.message for e in logs(end_epoch_millis=50_000))
+    assert api.get(path, params={"start_epoch_millis": 0, "end_epoch_millis": 8 * 86_400_000}).status_code == 400
+    assert api.get(path, params={"limit": 5000}).status_code == 422
+    newest = logs(direction="desc", limit=1)
+    assert len(newest) == 1 and newest[0].message == everything[-1].message
+
+
+def test_environments_carry_their_promotion_settings(api: httpx.Client, clock: Clock) -> None:
+    sim = api._transport
+    assert isinstance(sim, BasetenSimulator)
+    assert env(api).promotion_settings.promotion_cleanup_strategy == "SCALE_TO_ZERO"
+    sim.set_promotion_settings("chain-hello", "production", promotion_cleanup_strategy="KEEP", redeploy_on_promotion=True)
+    assert env(api).promotion_settings.promotion_cleanup_strategy == "KEEP"
+
+    started = ChainDeployment.model_validate(promote(api, {"deployment_id": "dep-hello-4"}).json())
+    assert started.id != "dep-hello-4"  # redeploy on promotion: a copy is built
+    clock.advance(100)
+    assert env(api).current_deployment.id == started.id  # type: ignore[union-attr]
+    assert api.get("/v1/chains/chain-hello/deployments/dep-hello-3").json()["status"] == "ACTIVE"  # kept
+
+
+def test_an_instance_type_update_that_changes_nothing_makes_no_deployment(api: httpx.Client) -> None:
+    path = "/v1/chains/chain-hello/environments/production/chainlet_settings/instance_types/update"
+    same = api.post(path, json={"updates": [{"chainlet_name": "RandInt", "instance_type_id": "1x2"}]}).json()
+    assert same["requires_redeployment"] is False and same["chain_deployment"] is None
+    assert env(api).candidate_deployment is None
 
 
 def test_injected_faults(api: httpx.Client) -> None:
@@ -118,6 +151,7 @@ def test_injected_faults(api: httpx.Client) -> None:
     sim.fail_next(429, retry_after=7)
     limited = api.get("/v1/chains")
     assert limited.status_code == 429 and limited.json()["retry_after"] == 7
+    sim.clock.advance(7)  # type: ignore[attr-defined]
     sim.disconnect_next()
     with pytest.raises(httpx.ConnectError):
         api.get("/v1/chains")
@@ -129,3 +163,17 @@ def test_prices_are_per_minute_and_one_type_has_none(api: httpx.Client) -> None:
     types = {t["id"] for t in api.get("/v1/instance_types").json()["instance_types"]}
     assert {p.instance_type.id for p in prices} == types - {"H100:2x52x468"}
     assert all(0 < p.price < 1 for p in prices)
+
+
+def test_every_request_inside_a_rate_limit_window_is_refused_with_what_is_left(api: httpx.Client, clock: Clock) -> None:
+    sim = api._transport
+    assert isinstance(sim, BasetenSimulator)
+    sim.fail_next(429, retry_after=12, path_contains="/environments/")
+    assert api.get("/v1/chains/chain-hello/environments/production").status_code == 429
+    clock.advance(5)
+    refused = [api.get("/v1/chains"), api.post("/v1/chains/chain-hello/environments/production/promote", json={"deployment_id": "dep-hello-4"})]
+    assert [r.status_code for r in refused] == [429, 429]
+    assert [r.json()["retry_after"] for r in refused] == [7, 7]
+    clock.advance(7)
+    assert api.get("/v1/chains").status_code == 200
+    assert env(api).candidate_deployment is None  # the refused promote changed nothing

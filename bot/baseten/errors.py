@@ -6,6 +6,8 @@ API key cannot leak into an exception text or a log line.
 
 from __future__ import annotations
 
+import contextlib
+import math
 from typing import Any
 
 
@@ -21,7 +23,21 @@ class BasetenError(Exception):
 
 
 class BasetenUnauthorized(BasetenError):
-    pass
+    """401: the API key itself was refused."""
+
+
+class BasetenForbidden(BasetenError):
+    """403: the key is valid but may not touch this resource (a restricted environment, say)."""
+
+
+class BasetenInvalidName(BasetenError):
+    """A name or id that cannot be a path segment (`..`, a slash, a space): refused before sending.
+
+    `kind` says which part of the request it was (environment, chain, deployment, chainlet)."""
+
+    def __init__(self, message: str, *, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class BasetenNotFound(BasetenError):
@@ -33,11 +49,24 @@ class BasetenRejected(BasetenError):
 
 
 class BasetenRateLimited(BasetenError):
+    """Baseten's rate limit window is open: nothing was done, and nothing will be until it closes.
+
+    Raised for the 429 itself and, until the window ends, for every call the client holds back without
+    sending (`sent` False). `retry_after` is the seconds left; `write` tells a refused change (which was
+    not made, and must not be retried on its own) from a read."""
+
     retryable = True
 
-    def __init__(self, message: str, *, retry_after: float) -> None:
+    def __init__(self, retry_after: float, *, write: bool, sent: bool) -> None:
+        wait = max(1, math.ceil(retry_after))
+        if write:
+            message = f"Baseten is rate limiting requests, so the change was not made. Try again in {wait}s."
+        else:
+            message = f"Baseten is rate limiting requests; try again in {wait}s."
         super().__init__(message, status=429)
         self.retry_after = retry_after
+        self.write = write
+        self.sent = sent
 
 
 class BasetenUnavailable(BasetenError):
@@ -72,25 +101,45 @@ def detail_from_body(body: Any, fallback: str) -> str:
     return fallback
 
 
-def error_for(status: int, body: Any, *, what: str) -> BasetenError:
-    """Turn an error response into the exception a caller can act on.
+def retry_after_of(body: Any, header: str | None, default: float) -> float:
+    """Seconds until Baseten's window resets: the body's `retry_after`, or a `Retry-After` header."""
+    candidates: list[float] = []
+    if isinstance(body, dict) and isinstance(body.get("retry_after"), int | float):
+        candidates.append(float(body["retry_after"]))
+    if header:
+        with contextlib.suppress(ValueError):
+            candidates.append(float(header))
+    finite = [c for c in candidates if math.isfinite(c) and c >= 0]
+    return max(finite) if finite else default
 
-    `what` names the thing asked for in a person's words ("deployment dep-1 in chain hello-chain").
-    """
+
+def error_for(
+    status: int, body: Any, *, what: str, env: str | None = None, write: bool = False
+) -> BasetenError:
+    """Turn an error response (other than 429, which the client's gate handles) into the exception a
+    caller can act on.
+
+    `what` names the thing asked for in a person's words ("deployment dep-1 in chain hello-chain"); `env`
+    is the environment the request was about, if any."""
     detail = detail_from_body(body, f"HTTP {status}")
-    if status in (401, 403):
+    if status == 401:
         return BasetenUnauthorized(
             "Baseten rejected the API key (check BASETEN_API_KEY and its workspace).", status=status
         )
+    if status == 403:
+        if env is not None:
+            verb = "change" if write else "read"
+            return BasetenForbidden(
+                f"Baseten refused access to environment {env} (HTTP 403): it is restricted, and "
+                f"chainops' API key may not {verb} it. Ask a Baseten admin to give the key access.",
+                status=status,
+            )
+        return BasetenForbidden(
+            f"Baseten refused access to {what} (HTTP 403): chainops' API key lacks the permission.",
+            status=status,
+        )
     if status == 404:
         return BasetenNotFound(f"Baseten has no {what} ({detail}).", status=status)
-    if status == 429:
-        retry_after = 1.0
-        if isinstance(body, dict) and isinstance(body.get("retry_after"), int | float):
-            retry_after = float(body["retry_after"])
-        return BasetenRateLimited(
-            f"Baseten is rate limiting requests; retry in {retry_after:g}s.", retry_after=retry_after
-        )
     if status >= 500:
         return BasetenUnavailable(f"Baseten had an internal error (HTTP {status}): {detail}", status=status)
     return BasetenRejected(f"Baseten refused the request (HTTP {status}): {detail}", status=status)

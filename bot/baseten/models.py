@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,7 +19,39 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class DeploymentStatus(StrEnum):
+class OpenStrEnum(StrEnum):
+    """A string enum that keeps values Baseten adds later instead of refusing the whole response.
+
+    An unknown value becomes a member-like instance carrying the string Baseten sent, so it is shown as
+    named and compared by value; the known members stay singletons."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if not isinstance(value, str) or not value:
+            return None
+        member = str.__new__(cls, value)
+        member._name_ = value
+        member._value_ = value
+        return member
+
+    @property
+    def known(self) -> bool:
+        return self._value_ in type(self)._value2member_map_
+
+
+class Phase(StrEnum):
+    """How a person reads a status: still moving, serving, broken, or switched off."""
+
+    IN_PROGRESS = "in_progress"
+    LIVE = "live"
+    FAILED = "failed"
+    OFF = "off"
+
+
+class DeploymentStatus(OpenStrEnum):
+    """DeploymentStatusV1. A status Baseten adds later is kept as sent and counts as in progress:
+    it never ends a rollout as a success or as a failure."""
+
     BUILDING = "BUILDING"
     DEPLOYING = "DEPLOYING"
     DEPLOY_FAILED = "DEPLOY_FAILED"
@@ -36,7 +69,7 @@ class DeploymentStatus(StrEnum):
 
     @property
     def phase(self) -> Phase:
-        return _PHASES[self]
+        return _PHASES.get(self._value_, Phase.IN_PROGRESS)
 
     @property
     def is_live(self) -> bool:
@@ -47,16 +80,7 @@ class DeploymentStatus(StrEnum):
         return self.phase is Phase.FAILED
 
 
-class Phase(StrEnum):
-    """How a person reads a status: still moving, serving, broken, or switched off."""
-
-    IN_PROGRESS = "in_progress"
-    LIVE = "live"
-    FAILED = "failed"
-    OFF = "off"
-
-
-_PHASES: dict[DeploymentStatus, Phase] = {
+_PHASES: dict[str, Phase] = {
     DeploymentStatus.BUILDING: Phase.IN_PROGRESS,
     DeploymentStatus.DEPLOYING: Phase.IN_PROGRESS,
     DeploymentStatus.LOADING_MODEL: Phase.IN_PROGRESS,
@@ -163,10 +187,18 @@ class InstanceTypePrices(_Response):
     instance_types: list[InstanceTypePrice]
 
 
+class PromotionCleanupStrategy(OpenStrEnum):
+    """What Baseten does with the previous deployment once a promotion completes."""
+
+    KEEP = "KEEP"
+    SCALE_TO_ZERO = "SCALE_TO_ZERO"
+    DEACTIVATE = "DEACTIVATE"
+
+
 class PromotionSettings(_Response):
     redeploy_on_promotion: bool | None = False
     rolling_deploy: bool | None = False
-    promotion_cleanup_strategy: str | None = "SCALE_TO_ZERO"
+    promotion_cleanup_strategy: PromotionCleanupStrategy | None = PromotionCleanupStrategy.SCALE_TO_ZERO
     ramp_up_while_promoting: bool | None = False
     ramp_up_duration_seconds: int | None = 600
 
@@ -218,7 +250,9 @@ class UpdateChainletEnvironmentInstanceTypeResponse(_Response):
     chainlet_environment_settings: list[ChainletEnvironmentSettings]
 
 
-class LogLevel(StrEnum):
+class LogLevel(OpenStrEnum):
+    """LogLevelV1; a level Baseten adds later (say CRITICAL) is kept as sent."""
+
     DEBUG = "DEBUG"
     INFO = "INFO"
     WARNING = "WARNING"

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.baseten.models import DeploymentStatus
+from bot.baseten.models import DeploymentStatus, PromotionSettings
+from bot.baseten.sim_logs import FAILURE_LINES, LogLine
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,7 @@ class RecordedRequest:
     path: str
     query: dict[str, str]
     json: Any
+    at: float = 0.0  # the simulator's clock when the request arrived
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Failure:
     chainlet: str
     status: DeploymentStatus
     at_status: DeploymentStatus
+    log_lines: list[tuple[str | None, str]] = field(default_factory=lambda: list(FAILURE_LINES))
 
 
 @dataclass
@@ -66,6 +69,8 @@ class DeploymentState:
     chainlet_ids: dict[str, str] = field(default_factory=dict)
     # Chainlet statuses frozen when a rollout failed (the failing chainlet keeps its failure status).
     frozen: dict[str, DeploymentStatus] = field(default_factory=dict)
+    # What each chainlet printed, by chainlet name.
+    logs: dict[str, list[LogLine]] = field(default_factory=dict)
 
 
 @dataclass
@@ -75,6 +80,7 @@ class EnvironmentState:
     settings: dict[str, ChainletSpec]
     current: str | None = None
     candidate: str | None = None
+    promotion: PromotionSettings = field(default_factory=PromotionSettings)
 
 
 @dataclass

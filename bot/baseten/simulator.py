@@ -1,11 +1,13 @@
 """The built-in Baseten simulator: an httpx transport that answers the management API the way its
-OpenAPI describes it. Rollouts move BUILDING/DEPLOYING → LOADING_MODEL → ACTIVE as the clock advances;
-failures, slowness and rate limits can be injected. The console and the tests run on it."""
+OpenAPI describes it. Rollouts move BUILDING/DEPLOYING → LOADING_MODEL → ACTIVE as the clock advances,
+and follow each environment's promotion settings; failures, slowness, statuses Baseten may add later and
+rate limit windows can be injected. The console and the tests run on it."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +17,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from bot.baseten import sim_logs
 from bot.baseten.models import (
     AutoscalingSettings,
     Chain,
@@ -25,8 +28,11 @@ from bot.baseten.models import (
     DeploymentStatus,
     InstanceType,
     PromoteToChainEnvironmentRequest,
+    PromotionCleanupStrategy,
+    PromotionSettings,
     UpdateChainletEnvironmentInstanceTypeRequest,
 )
+from bot.baseten.sim_logs import LogLine
 from bot.baseten.sim_seed import INSTANCE_TYPES, PRICES
 from bot.baseten.sim_state import (
     ChainletSpec,
@@ -68,10 +74,10 @@ class BasetenSimulator(httpx.BaseTransport):
         self.clock = clock
         self.step_seconds = step_seconds
         self.latency = latency
-        # The environment's cleanup strategy: DEACTIVATE instead of SCALE_TO_ZERO after a promotion.
-        self.deactivate_after_promotion = False
-        # Seconds between a rollout being ready (all ACTIVE) and the environment serving it (ramp-up).
-        self.switch_delay = 0.0
+        # Until this clock time every request is refused with 429, as Baseten does inside a window.
+        self._limited_until = 0.0
+        # Statuses future rollouts pass through first (say one Baseten added after our models).
+        self._queued_statuses: list[DeploymentStatus] = []
         self.requests: list[RecordedRequest] = []
         self._lock = threading.RLock()
         self._chains: dict[str, ChainState] = {}
@@ -182,10 +188,36 @@ class BasetenSimulator(httpx.BaseTransport):
         chainlet_name: str,
         status: DeploymentStatus = DeploymentStatus.DEPLOY_FAILED,
         at_status: DeploymentStatus = DeploymentStatus.LOADING_MODEL,
+        log_lines: list[tuple[str | None, str]] | None = None,
     ) -> None:
-        """Future rollouts fail when this chainlet would reach `at_status`; its logs then show errors."""
+        """Future rollouts fail when this chainlet would reach `at_status`; its logs then show `log_lines`
+        as (level or None, message), by default a traceback whose lines have no level."""
         with self._lock:
-            self._failures.append(Failure(chainlet_name, status, at_status))
+            failure = Failure(chainlet_name, status, at_status)
+            if log_lines is not None:
+                failure.log_lines = list(log_lines)
+            self._failures.append(failure)
+
+    def rate_limit(self, seconds: float) -> None:
+        """Open a rate limit window: every request in the next `seconds` gets 429 with what is left."""
+        with self._lock:
+            self._limited_until = max(self._limited_until, self.clock() + seconds)
+
+    def queue_rollouts(self, status: str, steps: int = 1) -> None:
+        """Future rollouts wait in `status` (any string, as Baseten may add) for `steps` steps first."""
+        with self._lock:
+            self._queued_statuses = [DeploymentStatus(status)] * steps
+
+    def set_promotion_settings(self, chain_id: str, env_name: str, **fields: Any) -> None:
+        """The environment's promotion settings, as a person would set them in Baseten."""
+        with self._lock:
+            env = self._chains[chain_id].environments[env_name]
+            env.promotion = PromotionSettings.model_validate({**env.promotion.model_dump(), **fields})
+
+    def set_chainlet_instance_type(self, chain_id: str, env_name: str, chainlet: str, type_id: str) -> None:
+        """Change an environment's chainlet setting without a rollout (as another client already did)."""
+        with self._lock:
+            self._chains[chain_id].environments[env_name].settings[chainlet].instance_type_id = type_id
 
     def clear_failures(self) -> None:
         with self._lock:
@@ -213,7 +245,16 @@ class BasetenSimulator(httpx.BaseTransport):
             if injected is not None and injected.status is None:
                 # A dropped connection: Baseten never sees the request.
                 raise httpx.ConnectError("simulated connection failure", request=request)
-            self.requests.append(RecordedRequest(method, path, dict(request.url.params), body))
+            now = self.clock()
+            self.requests.append(RecordedRequest(method, path, dict(request.url.params), body, now))
+            if now < self._limited_until:
+                left = math.ceil(self._limited_until - now)
+                return httpx.Response(
+                    429, json={"error": "Rate limit exceeded. Please try again later.", "retry_after": left}
+                )
+            if injected is not None and injected.status == 429 and injected.body is not None:
+                # Baseten refuses everything until the window it names has passed.
+                self._limited_until = now + float(injected.body.get("retry_after", 1))
         if injected is not None:
             return httpx.Response(injected.status or 500, json=injected.body)
         if not self._authorized(request.headers.get("Authorization", "")):
@@ -274,10 +315,8 @@ class BasetenSimulator(httpx.BaseTransport):
                 method, "GET", self._logs(chain, self._deployment(chain, tail[1]), tail[3], query)
             )
         if tail == ["environments"]:
-            names = [
-                {"name": e.name, "created_at": e.created_at.isoformat()} for e in chain.environments.values()
-            ]
-            return self._only(method, "GET", {"environments": names})
+            listed = [self._environment_summary_json(chain, e) for e in chain.environments.values()]
+            return self._only(method, "GET", {"environments": listed})
         if len(tail) >= 2 and tail[0] == "environments":
             env = self._environment(chain, tail[1])
             if len(tail) == 2:
@@ -330,8 +369,9 @@ class BasetenSimulator(httpx.BaseTransport):
             raise _Answer(400, {"error": f"Deployment {source.id} is inactive; activate it before promoting"})
         if env.candidate is not None:
             raise _Answer(409, {"error": f"A promotion is already in progress for environment {env.name}"})
-        if source.environment not in (None, env.name):
-            # Already serving another environment: Baseten builds a copy with a new id.
+        if source.environment not in (None, env.name) or env.promotion.redeploy_on_promotion:
+            # Already serving another environment, or the environment redeploys on every promotion:
+            # Baseten builds a copy with a new id.
             target = self._copy(chain, source, {})
             sequence = NEW_DEPLOYMENT
         else:
@@ -352,6 +392,15 @@ class BasetenSimulator(httpx.BaseTransport):
                 raise _Answer(400, {"error": f"Instance type {update.instance_type_id} does not exist"})
         if env.candidate is not None:
             raise _Answer(409, {"error": f"A promotion is already in progress for environment {env.name}"})
+        if all(env.settings[u.chainlet_name].instance_type_id == u.instance_type_id for u in request.updates):
+            # Nothing changes: Baseten makes no deployment and says so.
+            return {
+                "requires_redeployment": False,
+                "chain_deployment": None,
+                "chainlet_environment_settings": [
+                    self._setting_json(name, spec) for name, spec in env.settings.items()
+                ],
+            }
         for update in request.updates:
             env.settings[update.chainlet_name].instance_type_id = update.instance_type_id
         current = chain.deployments.get(env.current or "")
@@ -394,7 +443,13 @@ class BasetenSimulator(httpx.BaseTransport):
                     spec.min_replica,
                     spec.max_replica,
                 )
-        deployment.rollout = RolloutState(self.clock(), sequence, env.name, scale_down, failure)
+        sequence = [*self._queued_statuses, *sequence]
+        now = self.clock()
+        for name in deployment.chainlets:
+            deployment.logs.setdefault(name, []).extend(
+                [LogLine(now + 0.1, "INFO", f"Starting {name}"), LogLine(now + 0.2, None, "Loading weights")]
+            )
+        deployment.rollout = RolloutState(now, sequence, env.name, scale_down, failure)
         deployment.status = sequence[0]
         env.candidate = deployment.id
         self._rolling.add((chain.id, deployment.id))
@@ -429,6 +484,13 @@ class BasetenSimulator(httpx.BaseTransport):
             statuses = self._chainlet_statuses(deployment)
             failed = [s for s in statuses.values() if s.is_failed]
             if failed:
+                if rollout.failure is not None:
+                    lines = deployment.logs.setdefault(rollout.failure.chainlet, [])
+                    now = self.clock()
+                    count = len(rollout.failure.log_lines)
+                    for i, (level, message) in enumerate(rollout.failure.log_lines):
+                        lines.append(LogLine(now - (count - i) * 0.01, level, message))
+                    lines.append(LogLine(now, "INFO", "Stopping replica ab12c"))
                 deployment.status = failed[0]
                 deployment.rollout = None
                 chain.environments[rollout.env].candidate = None
@@ -438,9 +500,12 @@ class BasetenSimulator(httpx.BaseTransport):
             order = {s: i for i, s in enumerate(rollout.sequence)}
             deployment.status = min(statuses.values(), key=lambda s: order[s])
             ready_at = rollout.started + len(rollout.sequence) * self.step_seconds
+            promotion = chain.environments[rollout.env].promotion
+            # With ramp-up on, the environment moves its traffic over before it serves the new deployment.
+            ramp = (promotion.ramp_up_duration_seconds or 0) if promotion.ramp_up_while_promoting else 0
             if (
                 all(s is DeploymentStatus.ACTIVE for s in statuses.values())
-                and self.clock() >= ready_at + self.switch_delay
+                and self.clock() >= ready_at + ramp
             ):
                 self._complete(chain, deployment, rollout)
 
@@ -449,12 +514,11 @@ class BasetenSimulator(httpx.BaseTransport):
         previous = chain.deployments.get(env.current or "")
         if previous is not None and previous.id != deployment.id:
             previous.environment = None
-            if rollout.scale_down:
-                previous.status = (
-                    DeploymentStatus.INACTIVE
-                    if self.deactivate_after_promotion
-                    else DeploymentStatus.SCALED_TO_ZERO
-                )
+            cleanup = env.promotion.promotion_cleanup_strategy or PromotionCleanupStrategy.SCALE_TO_ZERO
+            if rollout.scale_down and cleanup is PromotionCleanupStrategy.DEACTIVATE:
+                previous.status = DeploymentStatus.INACTIVE
+            elif rollout.scale_down and cleanup is PromotionCleanupStrategy.SCALE_TO_ZERO:
+                previous.status = DeploymentStatus.SCALED_TO_ZERO
         deployment.environment = env.name
         deployment.status = DeploymentStatus.ACTIVE
         deployment.rollout = None
@@ -526,6 +590,7 @@ class BasetenSimulator(httpx.BaseTransport):
             name=env.name,
             created_at=env.created_at,
             chain_id=chain.id,
+            promotion_settings=env.promotion,
             chainlet_settings=[
                 ChainletEnvironmentSettings.model_validate(self._setting_json(n, s))
                 for n, s in env.settings.items()
@@ -542,31 +607,52 @@ class BasetenSimulator(httpx.BaseTransport):
         chainlet = next((c for c in model.chainlets if c.id == chainlet_id), None)
         if chainlet is None:
             raise _Answer(404, {"error": f"Chainlet {chainlet_id} not found"})
-        now_ns = int(time.time() * 1e9)
-        lines = [("INFO", f"Starting {chainlet.name}"), ("INFO", "Loading weights")]
-        if chainlet.status.is_failed:
-            lines += [
-                ("ERROR", "Traceback (most recent call last):"),
-                ("ERROR", f'  File "/app/model/{chainlet.name.lower()}.py", line 42, in load'),
-                ("ERROR", "    self._model = load_model(device='cuda')"),
-                ("ERROR", "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB"),
-            ]
-        levels = ["DEBUG", "INFO", "WARNING", "ERROR"]
-        minimum = levels.index(query.get("min_level", "DEBUG")) if query.get("min_level") in levels else 0
-        entries = [
-            {
-                "timestamp": str(now_ns - (len(lines) - i) * 1_000_000),
-                "message": m,
-                "replica": "ab12c",
-                "level": lvl,
-            }
-            for i, (lvl, m) in enumerate(lines)
-            if levels.index(lvl) >= minimum
+        now = self.clock()
+        lines = deployment.logs.get(chainlet.name) or [
+            LogLine(now - 1, "INFO", f"{chainlet.name} is serving")
         ]
-        if query.get("direction") == "desc":
-            entries.reverse()
-        limit = int(query.get("limit", "500")) if str(query.get("limit", "500")).isdigit() else 500
-        return {"logs": entries[:limit]}
+        try:
+            return sim_logs.answer(lines, query, now)
+        except sim_logs.LogQueryError as exc:
+            raise _Answer(exc.status, exc.body) from None
+
+    def _environment_summary_json(self, chain: ChainState, env: EnvironmentState) -> Any:
+        """One item of the environments list, shaped as the OpenAPI's (model) EnvironmentV1."""
+        first_name, first = next(iter(env.settings.items()))
+        current = chain.deployments.get(env.current or "")
+        candidate = chain.deployments.get(env.candidate or "")
+        setting = self._setting_json(first_name, first)
+        return {
+            "name": env.name,
+            "created_at": env.created_at.isoformat(),
+            "model_id": chain.id,
+            "current_deployment": self._model_deployment_json(current, first_name) if current else None,
+            "candidate_deployment": self._model_deployment_json(candidate, first_name) if candidate else None,
+            "in_progress_promotion": None,
+            "autoscaling_settings": setting["autoscaling_settings"],
+            "promotion_settings": env.promotion.model_dump(mode="json"),
+            "instance_type": setting["instance_type"],
+        }
+
+    def _model_deployment_json(self, deployment: DeploymentState, chainlet_name: str) -> Any:
+        """DeploymentV1: the environment list describes one chainlet's model deployment."""
+        model = self._deployment_model(deployment)
+        chainlet = next(c for c in model.chainlets if c.name == chainlet_name)
+        return {
+            "id": chainlet.id,
+            "created_at": deployment.created_at.isoformat(),
+            "name": deployment.id,
+            "model_id": deployment.chain_id,
+            "is_production": deployment.environment == "production",
+            "is_development": False,
+            "status": chainlet.status.value,
+            "active_replica_count": chainlet.active_replica_count,
+            "autoscaling_settings": chainlet.autoscaling_settings.model_dump(mode="json")
+            if chainlet.autoscaling_settings
+            else None,
+            "instance_type_name": chainlet.instance_type_name,
+            "environment": deployment.environment,
+        }
 
 
 def _parse(model: type[BaseModel], body: Any, raw: bytes) -> Any:

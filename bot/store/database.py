@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Column, Connection, Engine, create_engine, event, inspect, text
 
 from bot.store.tables import Base
 
@@ -34,9 +34,10 @@ def upgrade(engine: Engine) -> None:
     inspector = inspect(engine)
     with engine.begin() as conn:
         for table in Base.metadata.sorted_tables:
-            existing = {c["name"] for c in inspector.get_columns(table.name)}
+            existing = {c["name"]: c for c in inspector.get_columns(table.name)}
             for column in table.columns:
                 if column.name in existing:
+                    _widen(conn, engine, table.name, column, existing[column.name])
                     continue
                 ddl_type = column.type.compile(dialect=engine.dialect)
                 default = getattr(column.default, "arg", None)
@@ -44,6 +45,17 @@ def upgrade(engine: Engine) -> None:
                     f" DEFAULT {_literal(default)}" if default is not None and not callable(default) else ""
                 )
                 conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {ddl_type}{clause}'))
+
+
+def _widen(conn: Connection, engine: Engine, table: str, column: Column[Any], found: Any) -> None:
+    """A column that became longer (or unbounded) in a newer version; SQLite does not enforce lengths."""
+    if engine.dialect.name != "postgresql":
+        return
+    had = getattr(found["type"], "length", None)
+    wants = getattr(column.type, "length", None)
+    if had is not None and (wants is None or wants > had):
+        ddl_type = column.type.compile(dialect=engine.dialect)
+        conn.execute(text(f'ALTER TABLE {table} ALTER COLUMN "{column.name}" TYPE {ddl_type}'))
 
 
 def _literal(value: object) -> str:

@@ -74,7 +74,8 @@ class Rollout(Base):
     requester: Mapped[str] = mapped_column(String(32))
     approver: Mapped[str | None] = mapped_column(String(32), nullable=True)
     headline: Mapped[str] = mapped_column(Text)
-    last_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Text: a status Baseten adds later is stored as sent, whatever its length.
+    last_status: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_chainlets_json: Mapped[str] = mapped_column(Text, default="{}")
     started_at: Mapped[float] = mapped_column(Float)
     next_poll_at: Mapped[float] = mapped_column(Float)
