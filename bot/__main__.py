@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from types import FrameType
 
 from bot import logs
@@ -61,7 +62,10 @@ def serve(mode: str | None) -> int:
         start_http_server(settings.chainops_metrics_port, registry=chainops.metrics)
         logging.getLogger("chainops").info("metrics on port %s", settings.chainops_metrics_port)
 
+    stopping_since: list[float] = []
+
     def stop(_signum: int, _frame: FrameType | None) -> None:
+        stopping_since.append(time.monotonic())
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
@@ -72,7 +76,10 @@ def serve(mode: str | None) -> int:
 
             log.info("chainops connecting to Slack in Socket Mode")
             handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
-            handler.start()  # type: ignore[no-untyped-call]
+            try:
+                handler.start()  # type: ignore[no-untyped-call]
+            finally:
+                handler.close()  # type: ignore[no-untyped-call]
         else:
             from bot.front_door import front_door
             from bot.replays import Replays
@@ -85,17 +92,20 @@ def serve(mode: str | None) -> int:
                 signing_secret=settings.slack_signing_secret.get_secret_value(),
                 replays=Replays(chainops.store),
                 metrics=None if own_port else chainops.metrics,
+                health=chainops.healthy,
             )
             server = create(door, port=settings.port, connection_limit=settings.chainops_http_connections)
             log.info("chainops serving HTTP on port %s", settings.port)
             try:
                 server.run()
             finally:
-                server.close()
+                server.close()  # no new requests; those acknowledged are finished or answered below
     except KeyboardInterrupt:
         log.info("chainops shutting down")
     finally:
-        chainops.close()
+        # The budget counts from the signal: the platform's kill does too.
+        chainops.close(started=stopping_since[0] if stopping_since else None)
+        log.info("chainops stopped")
     return 0
 
 

@@ -3,6 +3,7 @@ rollout so that of several replicas exactly one follows it, and another takes ov
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -11,7 +12,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from bot import blocks, logs, markup, metrics
@@ -21,7 +21,9 @@ from bot.baseten.errors import BasetenError, BasetenNotFound, BasetenRateLimited
 from bot.baseten.models import ChainDeployment, DeploymentStatus, LogLevel, Phase
 from bot.gateway import Gateway, NotInChannel, SlackFailure
 from bot.markup import Mrkdwn, as_mrkdwn, md
-from bot.store import Rollout, RolloutState, Store, chainlet_statuses_json
+from bot.repeated import RepeatedFailure
+from bot.store import Rollout, RolloutState, Store, StoreUnavailable, chainlet_statuses_json
+from bot.workpool import Lane
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +74,10 @@ class Follower:
         self.owner = owner or new_owner_id()
         self._on_tick = on_tick
         self.audit = AuditTrail(store, clock)
-        self._pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="chainops-poll")
+        # Daemon threads: a poll stuck on a slow Baseten must not hold the process past its shutdown.
+        self._pool = Lane(settings.workers, "chainops-poll")
+        self._tick_failure = RepeatedFailure(log, "following rollouts")
+        self._poll_failure = RepeatedFailure(log, "polling a rollout")
         self._in_flight: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -82,16 +87,27 @@ class Follower:
     # -- lifecycle -------------------------------------------------------------------------------------
 
     def start(self) -> None:
+        if self.store.single_process:
+            # On SQLite no other replica exists: leases left by this bot's previous life (killed without
+            # a chance to hand them back) need not be waited out.
+            self.store.release_leases()
         self._thread = threading.Thread(target=self._run, name="chainops-follower", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Finish polls under way and hand our rollouts back so another replica resumes them at once."""
+        """Finish polls under way (within `timeout`) and hand our rollouts back, so another replica or
+        the next start resumes them at once. A poll still running then cannot save: its lease is gone."""
+        deadline = time.monotonic() + timeout
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        self.store.release_leases(self.owner)
+        self._pool.close()
+        self._pool.take_back()
+        self._pool.wait_idle(deadline)
+        try:
+            self.store.release_leases(self.owner)
+        except StoreUnavailable as exc:
+            log.warning("could not hand rollouts back (%s); they resume when their lease lapses", exc)
 
     def wait_polls(self, timeout: float = 30.0) -> None:
         """Wait until no poll is under way (tests, the console and benchmarks use this)."""
@@ -119,8 +135,12 @@ class Follower:
                 if due is not None:
                     # Sleep until the next poll is due (but wake at least every tick for new rollouts).
                     wait = min(wait, max(0.01, due - self.clock()))
-            except Exception:
-                log.exception("follower tick failed; continuing")
+            except StoreUnavailable as exc:
+                self._tick_failure.failed(exc)
+            except Exception as exc:
+                self._tick_failure.failed(exc, expected=False)
+            else:
+                self._tick_failure.succeeded()
             self._stop.wait(wait)
 
     def tick(self) -> None:
@@ -160,11 +180,16 @@ class Follower:
                 environment=rollout.env,
             ):
                 self.poll(rollout)
-        except Exception:
-            log.exception("poll of rollout %s failed; will retry", claimed.id)
-            self.store.save_rollout(
-                claimed.id, owner=self.owner, next_poll_at=self.clock() + self.settings.poll_interval
-            )
+        except StoreUnavailable as exc:
+            self._poll_failure.failed(exc)
+        except Exception as exc:
+            self._poll_failure.failed(exc, expected=False)
+            with contextlib.suppress(StoreUnavailable):  # retried when the database is back
+                self.store.save_rollout(
+                    claimed.id, owner=self.owner, next_poll_at=self.clock() + self.settings.poll_interval
+                )
+        else:
+            self._poll_failure.succeeded()
         finally:
             with self._lock:
                 self._in_flight.discard(claimed.id)

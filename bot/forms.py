@@ -38,6 +38,7 @@ from bot.modals import (
 from bot.operations import Operations
 from bot.planner import Planner, Refusal
 from bot.sealed import Seal, Tampered
+from bot.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -280,6 +281,10 @@ class Forms:
             return Checked({field if field in present else "chain": _plain(exc.message)})
         except BasetenError as exc:
             return Checked({"chain": _plain(exc.message)})
+        except StoreUnavailable:
+            return Checked(
+                {"chain": "I can't reach my database right now; nothing was changed. Try again in a minute."}
+            )
         return Checked({}, plan, inv)
 
     def _changed_chainlets(self, chain_id: str, env: str, state: dict[str, Any]) -> list[InstanceTypeChange]:

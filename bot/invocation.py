@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from bot import workpool
 from bot.gateway import Blocks, Gateway
 from bot.markup import Mrkdwn, as_mrkdwn, channel, md
 
@@ -23,6 +24,7 @@ def tell(gateway: Gateway, inv: Invocation, text: str, blocks: Blocks | None = N
     """A private answer to whoever acted; never posted in the channel. Plain text is escaped here;
     markup (`Mrkdwn`) goes as built."""
     if inv.response_url:
+        workpool.answered()
         try:
             gateway.respond(inv.response_url, as_mrkdwn(text), blocks)
         except Exception:  # an answer that cannot be delivered must not crash the flow

@@ -36,9 +36,15 @@ from bot.markup import Mrkdwn, as_mrkdwn, lines, md, readable, user
 from bot.planner import Planner, Refusal
 from bot.plans import describe, dump_plan, load_plan
 from bot.policy import Policy, mentions
-from bot.store import Confirmation, ConfirmationState, Store
+from bot.repeated import RepeatedFailure
+from bot.store import Confirmation, ConfirmationState, Store, StoreUnavailable
+from bot.workpool import Priority, answered
 
 log = logging.getLogger(__name__)
+
+STORE_DOWN = (
+    ":warning: I can't reach my database right now, so nothing was changed. Please try again in a minute."
+)
 
 
 # Slack accepts a response_url for 30 minutes; keep a margin for a slow sweep.
@@ -75,6 +81,7 @@ class Operations:
         self.timing = timing
         self.clock = clock
         self.open_modal = open_modal
+        self._store_failure = RepeatedFailure(log, "answering a request: the database")
         self.audit = AuditTrail(store, clock)
         self.locks = Locks(store, policy, self.audit, clock)
         self.execution = Execution(
@@ -106,6 +113,9 @@ class Operations:
         except BasetenError as exc:
             metrics.outcome(metrics.ERROR)
             self.tell(inv, md(":warning: {}", exc.message))
+        except StoreUnavailable as exc:
+            self._store_failure.failed(exc)
+            self.tell(inv, STORE_DOWN)
         except Exception:
             metrics.outcome(metrics.ERROR)
             log.exception("request failed")
@@ -114,6 +124,17 @@ class Operations:
             )
 
     # -- commands ---------------------------------------------------------------------------------------
+
+    @staticmethod
+    def priority_of(text: str) -> Priority:
+        """Changes go before reads: a promote waits for no status read, and neither waits for help."""
+        try:
+            command = parse(text)
+        except UsageError:
+            return Priority.READ
+        if isinstance(command, PromoteCommand | InstanceTypeCommand | LockCommand | UnlockCommand):
+            return Priority.WRITE
+        return Priority.READ
 
     @staticmethod
     def opens_form(text: str) -> bool:
@@ -354,6 +375,7 @@ class Operations:
         answered (and the preview closed) when clicked."""
         block_list = blocks.closed(plan, outcome)
         outcome = as_mrkdwn(outcome)
+        answered()
         try:
             if confirmation.message_ts:
                 self.gateway.update(confirmation.channel, confirmation.message_ts, outcome, block_list)

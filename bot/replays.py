@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.refusals import throttle
-from bot.store import Store
+from bot.store import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 throttle(log)
@@ -63,7 +63,7 @@ class Replays:
                 self._next_prune = now + PRUNE_EVERY
                 self.store.forget_sightings(now=now)
             fresh = self.store.first_sightings(sorted({s.key for s in batch}), keep_for=KEEP_FOR)
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, StoreUnavailable) as exc:
             # Every change needs the database as well, so a replay cannot change anything meanwhile.
             log.warning("could not check for replayed requests (%s); handling them", type(exc).__name__)
             fresh = {s.key for s in batch}

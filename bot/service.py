@@ -3,9 +3,12 @@ the operations and the follower, shared by every listener."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 import httpx
 from prometheus_client import CollectorRegistry
@@ -17,12 +20,28 @@ from bot.config import Settings
 from bot.follower import Follower, FollowerSettings
 from bot.forms import Forms
 from bot.gateway import Gateway
+from bot.invocation import Invocation, tell
 from bot.operations import Operations, Timing
 from bot.planner import Planner
 from bot.policy import Policy, load_policy
+from bot.repeated import RepeatedFailure
 from bot.sealed import Seal
-from bot.store import Store, connect
-from bot.workpool import WorkPool
+from bot.store import Store, StoreUnavailable, connect
+from bot.workpool import Priority, WorkPool
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_BUDGET = 25.0  # seconds from SIGTERM to exit; platforms kill after 30
+SHUTDOWN_RESERVE = 7.0  # of which the last ones are kept for telling people what did not finish
+SLOW = ":hourglass_flowing_sand: Baseten is slow to answer; still trying…"
+DROPPED = (
+    ":warning: I'm restarting and did not get to this request; nothing was changed. "
+    "Please run it again in a minute."
+)
+INTERRUPTED = (
+    ":warning: I'm restarting and could not finish this request. "
+    "Check `/chain status` in a minute before trying again."
+)
 
 
 @dataclass
@@ -39,15 +58,57 @@ class Chainops:
     forms: Forms
     work: WorkPool  # runs everything after the ack; Bolt's lazy listeners use it too
     metrics: CollectorRegistry  # what /metrics serves
+    _closed: bool = field(default=False, init=False)
+    _health: RepeatedFailure = field(
+        default_factory=lambda: RepeatedFailure(log, "the database health check"), init=False
+    )
 
     def __deepcopy__(self, memo: dict[int, object]) -> Chainops:
         # Bolt copies the context for lazy listeners; the process's services are shared, never copied.
         return self
 
-    def close(self) -> None:
-        self.work.wait_idle(timeout=20)
-        self.follower.stop()
-        self.work.shutdown(wait=True, cancel_futures=True)
+    def after_ack(self, priority: Priority, inv: Invocation, fn: Callable[..., Any], /, *args: Any) -> None:
+        """Run acknowledged work on the pool. Its person hears once if it takes a while, and is told to
+        retry if the process stops before it is done."""
+        self.work.run(
+            priority,
+            fn,
+            *args,
+            on_slow=partial(tell, self.gateway, inv, SLOW),
+            on_abandon=partial(self._abandoned, inv, priority),
+        )
+
+    def _abandoned(self, inv: Invocation, priority: Priority, started: bool) -> None:
+        # A read that never finished changed nothing; a change under way may have reached Baseten.
+        tell(self.gateway, inv, INTERRUPTED if started and priority is not Priority.READ else DROPPED)
+
+    def healthy(self) -> bool:
+        """False while the database cannot be used (`/healthz` answers 503)."""
+        try:
+            self.store.check()
+        except StoreUnavailable as exc:
+            self._health.failed(exc)
+            return False
+        self._health.succeeded()
+        return True
+
+    def close(self, *, started: float | None = None) -> None:
+        """Stop within SHUTDOWN_BUDGET of `started` (monotonic; now by default): acknowledged work runs
+        while time allows, then whoever is still waiting is told to retry."""
+        if self._closed:
+            return
+        self._closed = True
+        deadline = (time.monotonic() if started is None else started) + SHUTDOWN_BUDGET
+        drained = self.work.drain(finish_by=deadline - SHUTDOWN_RESERVE, give_up_by=deadline - 3.0)
+        if drained.finished or drained.told_to_retry or drained.interrupted:
+            log.info(
+                "shutdown: %d requests finished, %d told to retry (%d of them under way) in %.1f s",
+                drained.finished,
+                drained.told_to_retry + drained.interrupted,
+                drained.interrupted,
+                time.monotonic() - (deadline - SHUTDOWN_BUDGET),
+            )
+        self.follower.stop(timeout=max(0.5, deadline - 2.0 - time.monotonic()))
         self.baseten.close()
         self.store.engine.dispose()
 

@@ -13,10 +13,6 @@ def chainops_of(context: Any) -> Chainops:
     return chainops
 
 
-def just_ack(ack: Any) -> None:
-    ack()
-
-
 def command_invocation(body: dict[str, Any]) -> Invocation:
     return Invocation(
         user=str(body.get("user_id", "")),

@@ -175,11 +175,27 @@ def test_form_opens_even_when_every_worker_waits_on_a_slow_baseten(world: World)
     request = world.payloads.slash_command("promote", response_url_name="form")
     assert world.app.dispatch(request.bolt_request()).status == 200
 
-    # The form was opened before the acknowledgement went back, while every worker still waited.
-    assert len(world.slack.calls_to("views.open")) == 1
+    # The form opened while every worker still waited on Baseten.
+    world.slack.wait_for(lambda: len(world.slack.calls_to("views.open")) == 1, timeout=1.5)
     assert world.sim.requests == []
     for t in busy:
         t.join()
+
+
+def test_form_command_is_acknowledged_before_a_slow_views_open_returns(world: World) -> None:
+    world.slack.slow["views.open"] = 2.5
+    request = world.payloads.slash_command("promote", response_url_name="form")
+
+    response = world.app.dispatch(request.bolt_request())
+
+    # Acknowledged before Slack answered views.open; the form opened all the same.
+    assert response.status == 200
+    assert all(c.answered_at is None for c in world.slack.calls_to("views.open"))
+    world.settle()
+    [opened] = world.slack.calls_to("views.open")
+    assert opened.answered_at is not None and opened.error is None
+    assert world.slack.latest_view()["callback_id"] == "chainops_promote_modal"
+    assert world.private_text("form") == ""
 
 
 def test_typeahead_answers_in_time_even_when_baseten_is_slow(world: World) -> None:

@@ -68,6 +68,26 @@ def test_sigkill_mid_rollout_then_restart_finishes_in_the_same_thread(tmp_path: 
             bot.kill()
 
 
+def test_single_sqlite_bot_killed_resumes_at_once_instead_of_waiting_out_its_old_lease(tmp_path: Path, outside) -> None:  # type: ignore[no-untyped-def]
+    slack, _sim, env, payloads = outside
+    env = {**env, "CHAINOPS_LEASE_SECONDS": "30"}
+    bot = start_bot(tmp_path, env)
+    try:
+        bot.send(payloads.slash_command(PROMOTE))
+        slack.wait_for(lambda: slack.last_response() is not None and "Confirm" in text_of(slack.last_response()))
+        confirm = next(b for b in _buttons(slack) if b["action_id"] == "chainops_confirm")
+        bot.send(payloads.block_action(action_id="chainops_confirm", value=confirm["value"], container_is_ephemeral=True))
+        slack.wait_for(lambda: any(m.replies for m in slack.messages("C0DEPLOYS")))
+        bot.kill()
+
+        bot = start_bot(tmp_path, env, name="restarted")
+        # Well inside the 30 s the killed bot's lease still had to run.
+        slack.wait_for(lambda: len(closing_replies(slack)) == 1, timeout=12)
+    finally:
+        if bot.process.poll() is None:
+            bot.kill()
+
+
 def test_sigterm_shuts_down_cleanly(tmp_path: Path, outside) -> None:  # type: ignore[no-untyped-def]
     _slack, _sim, env, _payloads = outside
     bot = start_bot(tmp_path, env)

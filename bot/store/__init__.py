@@ -2,7 +2,7 @@
 
 from bot.store.database import connect
 from bot.store.progress import chainlet_statuses_json
-from bot.store.repository import Store
+from bot.store.repository import Store, StoreUnavailable
 from bot.store.tables import (
     AuditEvent,
     Confirmation,
@@ -20,6 +20,7 @@ __all__ = [
     "Rollout",
     "RolloutState",
     "Store",
+    "StoreUnavailable",
     "chainlet_statuses_json",
     "connect",
 ]

@@ -3,12 +3,14 @@ SQLite and PostgreSQL alike: of two clicks or two replicas, exactly one sees its
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, or_, select, update
+from sqlalchemy import Engine, and_, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import metrics
@@ -23,15 +25,44 @@ from bot.store.tables import (
 )
 
 
+class StoreUnavailable(Exception):
+    """The database cannot be used right now; nothing was written."""
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        # A SQLite file deleted under a running process keeps working through its open handles, into a
+        # file nobody will ever open again: remember which file we opened, and refuse once it is gone.
+        database = engine.url.database
+        self._file = database if self.single_process and database not in (None, "", ":memory:") else None
+        self._file_id = _file_id(self._file) if self._file else None
+
+    @property
+    def single_process(self) -> bool:
+        """SQLite serves one process: no other replica can hold a lease."""
+        return self.engine.dialect.name == "sqlite"
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
-            yield session
+        self._check_file()
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except DBAPIError as exc:
+            if isinstance(exc.orig, self.engine.dialect.loaded_dbapi.IntegrityError):
+                raise
+            raise StoreUnavailable(f"the database cannot be used ({type(exc.orig).__name__})") from exc
+
+    def _check_file(self) -> None:
+        if self._file and _file_id(self._file) != self._file_id:
+            raise StoreUnavailable(f"the SQLite file {self._file} was deleted or replaced while running")
+
+    def check(self) -> None:
+        """Raise StoreUnavailable unless the database answers (the health check)."""
+        with self._session() as s:
+            s.execute(text("SELECT 1"))
 
     # -- confirmations ---------------------------------------------------------------------------------
 
@@ -178,11 +209,11 @@ class Store:
         with self._session() as s:
             s.execute(update(Rollout).where(Rollout.id == rollout_id).values(**values))
 
-    def release_leases(self, owner: str) -> None:
+    def release_leases(self, owner: str | None = None) -> None:
+        """Hand back one owner's rollouts, or every rollout (a single process starting after a crash)."""
+        held = Rollout.lease_owner.is_not(None) if owner is None else Rollout.lease_owner == owner
         with self._session() as s:
-            s.execute(
-                update(Rollout).where(Rollout.lease_owner == owner).values(lease_owner=None, lease_until=0.0)
-            )
+            s.execute(update(Rollout).where(held).values(lease_owner=None, lease_until=0.0))
 
     # -- audit trail -----------------------------------------------------------------------------------
 
@@ -255,6 +286,14 @@ class Store:
     def forget_sightings(self, *, now: float) -> None:
         with self._session() as s:
             s.execute(delete(SeenRequest).where(SeenRequest.expires_at < now))
+
+
+def _file_id(path: str) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_dev, stat.st_ino)
 
 
 def _rowcount(result: Any) -> int:

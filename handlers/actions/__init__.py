@@ -1,12 +1,15 @@
-"""Buttons on previews, approval requests and rollout threads."""
+"""Buttons on previews, approval requests and rollout threads, and the pickers in forms: acknowledged at
+once, then run on the work pool ahead of every command."""
 
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App
 
 from bot import metrics
 from bot.ids import Action
-from handlers.context import action_invocation, action_value, chainops_of, just_ack
+from bot.workpool import Priority
+from handlers.context import action_invocation, action_value, chainops_of
 
 
 def _decision(decision: str) -> Any:
@@ -33,11 +36,20 @@ def env_picked(body: dict[str, Any], context: Any) -> None:
         chainops_of(context).forms.env_picked(body["view"], str(selected.get("value", "")))
 
 
+def ack_then(work: Callable[[dict[str, Any], Any], None]) -> Callable[..., None]:
+    def listener(ack: Any, body: dict[str, Any], context: Any) -> None:
+        ack()
+        chainops_of(context).after_ack(Priority.CLICK, action_invocation(body), work, body, context)
+
+    listener.__name__ = work.__name__
+    return listener
+
+
 def register(app: App) -> None:
-    app.action(Action.PICK_CHAIN.value)(ack=just_ack, lazy=[chain_picked])
-    app.action(Action.PICK_ENV.value)(ack=just_ack, lazy=[env_picked])
-    app.action(Action.CONFIRM.value)(ack=just_ack, lazy=[_decision("confirm")])
-    app.action(Action.APPROVE.value)(ack=just_ack, lazy=[_decision("approve")])
-    app.action(Action.REJECT.value)(ack=just_ack, lazy=[_decision("reject")])
-    app.action(Action.CANCEL.value)(ack=just_ack, lazy=[_decision("cancel")])
-    app.action(Action.ROLLBACK.value)(ack=just_ack, lazy=[roll_back])
+    app.action(Action.PICK_CHAIN.value)(ack_then(chain_picked))
+    app.action(Action.PICK_ENV.value)(ack_then(env_picked))
+    app.action(Action.CONFIRM.value)(ack_then(_decision("confirm")))
+    app.action(Action.APPROVE.value)(ack_then(_decision("approve")))
+    app.action(Action.REJECT.value)(ack_then(_decision("reject")))
+    app.action(Action.CANCEL.value)(ack_then(_decision("cancel")))
+    app.action(Action.ROLLBACK.value)(ack_then(roll_back))

@@ -1,5 +1,6 @@
-"""`/chain ...`: acknowledged at once. A form opens on the spot (its trigger expires in 3 seconds and a busy
-work pool must not make it wait); everything else runs on the work pool."""
+"""`/chain ...`: acknowledged at once, then run. A form opens right after the ack on the Slack lane (its
+trigger expires 3 seconds after the click, and a pool busy with Baseten must not make it wait);
+everything else runs on the work pool, changes before reads."""
 
 from typing import Any
 
@@ -13,9 +14,10 @@ def chain_command(ack: Any, body: dict[str, Any], context: Any) -> None:
     chainops = chainops_of(context)
     text, invocation = str(body.get("text", "")), command_invocation(body)
     if chainops.operations.opens_form(text):
-        chainops.operations.run_command(text, invocation)
+        chainops.work.run_on_slack_lane(chainops.operations.run_command, text, invocation)
     else:
-        chainops.work.submit(chainops.operations.run_command, text, invocation)
+        priority = chainops.operations.priority_of(text)
+        chainops.after_ack(priority, invocation, chainops.operations.run_command, text, invocation)
 
 
 def register(app: App) -> None:

@@ -6,6 +6,7 @@ from slack_bolt import App
 
 from bot import metrics
 from bot.ids import View
+from bot.workpool import Priority
 from handlers.context import chainops_of
 
 
@@ -21,7 +22,9 @@ def submit_form(ack: Any, body: dict[str, Any], context: Any) -> None:
             ack(response_action="errors", errors=checked.errors)
             return
     ack()
-    chainops.work.submit(chainops.operations.request, checked.plan, checked.invocation)
+    chainops.after_ack(
+        Priority.CLICK, checked.invocation, chainops.operations.request, checked.plan, checked.invocation
+    )
 
 
 def register(app: App) -> None:

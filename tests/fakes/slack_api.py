@@ -36,6 +36,7 @@ class ApiCall:
     params: dict[str, Any]
     at: float
     error: str | None = None  # the error code answered, if any ("ratelimited", "not_in_channel", ...)
+    answered_at: float | None = None  # when the answer went back (later than `at` for a slow method)
 
 
 @dataclass
@@ -90,6 +91,7 @@ class FakeSlack:
         self.usergroups: dict[str, list[str]] = {}
         self.expired_triggers: set[str] = set()
         self.latency: float = 0.0
+        self.slow: dict[str, float] = {}  # Web API method -> seconds its answer takes (after doing its work)
         self.calls: list[ApiCall] = []
         self.responses: list[dict[str, Any]] = []
 
@@ -672,9 +674,13 @@ def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 self._json(200, _error("invalid_json"), {})
                 return
-            status, answer, headers = fake._api(
-                url.path.removeprefix("/api/"), params, self.headers.get("Authorization")
-            )
+            method = url.path.removeprefix("/api/")
+            status, answer, headers = fake._api(method, params, self.headers.get("Authorization"))
+            if delay := fake.slow.get(method):
+                time.sleep(delay)
+            with fake._lock:
+                if call := next((c for c in reversed(fake.calls) if c.method == method and c.params == params), None):
+                    call.answered_at = time.monotonic()
             self._json(status, answer, headers)
 
         def _json(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:

@@ -1,0 +1,47 @@
+"""A slow Baseten never makes a click wait behind reads, and nobody waits long without news."""
+
+from __future__ import annotations
+
+import threading
+
+from tests.fakes.slack_api import text_of
+from tests.world import World
+
+PROMOTE = "promote hello-chain production dep-hello-4"
+SLOW = "Baseten is slow to answer; still trying"
+
+
+def _environment_reads(world: World) -> list[int]:
+    return [i for i, r in enumerate(world.sim.requests) if r.method == "GET" and r.path.endswith("/environments/production")]
+
+
+def test_confirm_click_reaches_baseten_before_queued_status_reads(world: World) -> None:
+    world.command(PROMOTE)
+    confirm = world.buttons()["chainops_confirm"]
+    world.sim.latency = 0.5
+    for i in range(24):
+        request = world.payloads.slash_command("status hello-chain production", user=f"U{i:04d}", response_url_name=f"s{i}")
+        assert world.app.dispatch(request.bolt_request()).status == 200
+    click = world.payloads.block_action(action_id=confirm["action_id"], value=confirm["value"], container_is_ephemeral=True)
+
+    assert world.app.dispatch(click.bolt_request()).status == 200
+    world.settle()
+
+    [write] = [i for i, r in enumerate(world.sim.requests) if r.path.endswith("/promote")]
+    # Most of the status reads, queued before the click, reached Baseten after its write.
+    later_reads = [i for i in _environment_reads(world) if i > write]
+    assert len(later_reads) >= 12
+    assert all("HelloWorld" in world.private_text(f"s{i}") for i in range(24))
+
+
+def test_person_hears_once_that_baseten_is_slow_then_gets_the_answer(world: World) -> None:
+    world.sim.latency = 2.0  # a status takes a few Baseten calls: longer than a person waits without news
+    waiting = threading.Thread(target=world.command, args=("status hello-chain production",), kwargs={"response": "slow"})
+    waiting.start()
+    world.command("help", response="quick")
+    waiting.join()
+
+    shown = [text_of(r) for r in world.slack.shown_responses("slow")]
+    assert [SLOW in t for t in shown] == [True, False]
+    assert "HelloWorld" in shown[-1]
+    assert not any(SLOW in text_of(r) for r in world.slack.shown_responses("quick"))

@@ -1,0 +1,63 @@
+"""SIGTERM with acknowledged work queued: every command is answered or told to retry, within the budget."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.baseten.sim_server import serve
+from bot.baseten.simulator import BasetenSimulator
+from tests.fakes.slack_api import FakeSlack, text_of
+from tests.fakes.slack_payloads import SlackPayloads
+from tests.processes import start_bot
+from tests.world import API_KEY, SECRET, TOKEN
+
+RETRY = "I'm restarting and did not get to this request; nothing was changed"
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Iterator[tuple[FakeSlack, BasetenSimulator, dict[str, str], SlackPayloads]]:
+    slack = FakeSlack(token=TOKEN)
+    slack.start()
+    sim = BasetenSimulator(api_key=API_KEY, step_seconds=1.5)
+    server = serve(sim)
+    env = {
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "BASETEN_API_KEY": API_KEY,
+        "BASETEN_API_URL": server.url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'chainops.db'}",
+        "CHAINOPS_POLL_INTERVAL": "0.3",
+    }
+    yield slack, sim, env, SlackPayloads(signing_secret=SECRET, response_url_base=slack)
+    server.close()
+    slack.close()
+
+
+def test_sigterm_with_sixty_queued_commands_answers_every_one_and_exits_in_time(tmp_path: Path, outside) -> None:  # type: ignore[no-untyped-def]
+    slack, sim, env, payloads = outside
+    bot = start_bot(tmp_path, {**env, "CHAINOPS_WORKERS": "2"})
+    sim.latency = 1.0  # far more work queued than two workers finish before the platform's kill
+    try:
+        for i in range(60):
+            request = payloads.slash_command("status hello-chain production", user=f"U{i:04d}", response_url_name=f"c{i}")
+            assert bot.send(request).status_code == 200
+
+        bot.process.send_signal(signal.SIGTERM)
+        assert bot.process.wait(25) == 0
+
+        answers = [text_of(slack.last_response(f"c{i}")) for i in range(60)]
+        finished = [a for a in answers if "HelloWorld" in a]
+        told_to_retry = [a for a in answers if RETRY in a]
+        assert len(finished) + len(told_to_retry) == 60, answers
+        assert finished and told_to_retry
+        log = bot.log()
+        assert f"shutdown: {len(finished)} requests finished, {len(told_to_retry)} told to retry" in log
+        assert "Traceback" not in log
+    finally:
+        if bot.process.poll() is None:
+            bot.kill()
