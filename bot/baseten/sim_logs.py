@@ -12,10 +12,11 @@ DEFAULT_WINDOW_MS = 30 * 60 * 1000
 MAX_WINDOW_MS = 7 * 24 * 3600 * 1000
 
 # What a chainlet that failed to load prints: the exception's lines carry no level, as in real logs.
+# `{module}` stands for the chainlet's name in lower case.
 FAILURE_LINES: list[tuple[str | None, str]] = [
     ("ERROR", "Exception while loading the model"),
     (None, "Traceback (most recent call last):"),
-    (None, '  File "/app/model/model.py", line 42, in <module>'),
+    (None, '  File "/app/model/{module}.py", line 42, in <module>'),
     (None, "    check(a < b && c)"),
     (None, "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB"),
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -488,8 +489,10 @@ class BasetenSimulator(httpx.BaseTransport):
                     lines = deployment.logs.setdefault(rollout.failure.chainlet, [])
                     now = self.clock()
                     count = len(rollout.failure.log_lines)
+                    module = rollout.failure.chainlet.lower()
                     for i, (level, message) in enumerate(rollout.failure.log_lines):
-                        lines.append(LogLine(now - (count - i) * 0.01, level, message))
+                        text = message.replace("{module}", module)
+                        lines.append(LogLine(now - (count - i) * 0.01, level, text))
                     lines.append(LogLine(now, "INFO", "Stopping replica ab12c"))
                 deployment.status = failed[0]
                 deployment.rollout = None
@@ -550,7 +553,7 @@ class BasetenSimulator(httpx.BaseTransport):
             )
             chainlets.append(
                 Chainlet(
-                    id=deployment.chainlet_ids.setdefault(name, f"cl-{deployment.id}-{name}"),
+                    id=deployment.chainlet_ids.setdefault(name, _chainlet_id(deployment.id, name)),
                     name=name,
                     autoscaling_settings=AutoscalingSettings(
                         min_replica=spec.min_replica, max_replica=spec.max_replica, concurrency_target=1
@@ -653,6 +656,11 @@ class BasetenSimulator(httpx.BaseTransport):
             "instance_type_name": chainlet.instance_type_name,
             "environment": deployment.environment,
         }
+
+
+def _chainlet_id(deployment_id: str, name: str) -> str:
+    """Baseten's ids are plain tokens whatever the chainlet is called."""
+    return f"cl-{deployment_id}-" + re.sub(r"[^A-Za-z0-9_-]", "-", name)
 
 
 def _parse(model: type[BaseModel], body: Any, raw: bytes) -> Any:
