@@ -13,6 +13,8 @@ from pathlib import Path
 from bench.ack_latency import ack_latency
 from bench.report import Row, table
 from bench.rollouts import rollouts_at_scale
+from bench.shutdown import shutdown
+from bench.slow_baseten import slow_baseten
 from bench.startup import startup
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +43,8 @@ def main(argv: list[str]) -> int:
     rows += ack_latency(smoke=args.smoke)
     rows += rollouts_at_scale(smoke=args.smoke)
     rows += startup(smoke=args.smoke)
+    rows += slow_baseten(smoke=args.smoke)
+    rows += shutdown(smoke=args.smoke)
     rendered = table(rows)
     print(rendered)
     failed = [r for r in rows if r.met is False]
