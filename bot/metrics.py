@@ -66,12 +66,18 @@ BASETEN_SECONDS = Histogram(
 )
 BASETEN_RATE_LIMIT_WAITS = Counter(
     "chainops_baseten_rate_limit_waits",
-    "Times a Baseten request waited for a rate-limit window to pass.",
+    "Rate-limit windows Baseten imposed: each 429 holds every request until its retry_after has passed.",
     registry=None,
 )
 BASETEN_RATE_LIMIT_WAIT_SECONDS = Counter(
     "chainops_baseten_rate_limit_wait_seconds",
-    "Seconds spent waiting for Baseten rate-limit windows.",
+    "Seconds of rate-limit windows Baseten imposed.",
+    registry=None,
+)
+BASETEN_HELD = Counter(
+    "chainops_baseten_requests_held",
+    "Requests not sent to Baseten because its rate-limit window was still open, by method and endpoint template.",
+    ["method", "endpoint"],
     registry=None,
 )
 SLACK_CALLS = Counter(
@@ -107,6 +113,7 @@ EVENT_METRICS: tuple[Collector, ...] = (
     BASETEN_SECONDS,
     BASETEN_RATE_LIMIT_WAITS,
     BASETEN_RATE_LIMIT_WAIT_SECONDS,
+    BASETEN_HELD,
     SLACK_CALLS,
     SLACK_SECONDS,
     ROLLOUTS_FINISHED,
@@ -232,7 +239,7 @@ def baseten_endpoint(path: str) -> str:
 def baseten_request(method: str, path: str, status: str, seconds: float) -> None:
     """One request to Baseten; `status` is the HTTP status, or "unreachable"/"timeout" when none came."""
     endpoint = baseten_endpoint(path)
-    method = method.upper() if method.upper() in ("GET", "POST", "PATCH", "PUT", "DELETE") else "other"
+    method = _method(method)
     known = status in ("unreachable", "timeout") or (status.isdigit() and len(status) == 3)
     status_label = status if known else "other"
     BASETEN_REQUESTS.labels(method=method, endpoint=endpoint, status=status_label).inc()
@@ -240,8 +247,18 @@ def baseten_request(method: str, path: str, status: str, seconds: float) -> None
 
 
 def baseten_rate_limit_wait(seconds: float) -> None:
+    """Baseten opened a rate-limit window of `seconds`."""
     BASETEN_RATE_LIMIT_WAITS.inc()
     BASETEN_RATE_LIMIT_WAIT_SECONDS.inc(max(0.0, seconds))
+
+
+def baseten_held(method: str, path: str) -> None:
+    """A request was kept back because the rate-limit window was open."""
+    BASETEN_HELD.labels(method=_method(method), endpoint=baseten_endpoint(path)).inc()
+
+
+def _method(method: str) -> str:
+    return method.upper() if method.upper() in ("GET", "POST", "PATCH", "PUT", "DELETE") else "other"
 
 
 # -- Slack -----------------------------------------------------------------------------------------------

@@ -136,12 +136,18 @@ def test_refusals_baseten_errors_and_rate_limit_waits_are_counted(tmp_path: Path
         bot.send(payloads.slash_command("status hello-chain production"))
         slack.wait_for(lambda: len(slack.shown_responses()) > responses, timeout=30)
 
-        sim.fail_next(429, method="GET", path_contains="/environments/", retry_after=1)
+        sim.fail_next(429, method="GET", path_contains="/environments/", retry_after=4)
         responses = len(slack.shown_responses())
         bot.send(payloads.slash_command("status hello-chain production"))
         slack.wait_for(lambda: len(slack.shown_responses()) > responses, timeout=30)
-        assert "try again in 1s" in text_of(slack.shown_responses()[-1])
-        time.sleep(1.1)  # the rate limit window passes; the next status is answered
+        limited_at = time.monotonic()
+        assert "try again in 4s" in text_of(slack.shown_responses()[-1])
+        # Within the window the next status is held back, not sent to Baseten.
+        responses = len(slack.shown_responses())
+        bot.send(payloads.slash_command("status hello-chain production"))
+        slack.wait_for(lambda: len(slack.shown_responses()) > responses, timeout=30)
+        assert "try again in" in text_of(slack.shown_responses()[-1])
+        time.sleep(max(0.0, limited_at + 4.1 - time.monotonic()))  # the window passes; the next is answered
         responses = len(slack.shown_responses())
         bot.send(payloads.slash_command("status hello-chain production"))
         slack.wait_for(lambda: len(slack.shown_responses()) > responses, timeout=30)
@@ -152,14 +158,16 @@ def test_refusals_baseten_errors_and_rate_limit_waits_are_counted(tmp_path: Path
     commands = "chainops_commands_total"
     assert delta(before, after, commands, command="confirm", outcome="ok") == 1
     assert delta(before, after, commands, command="confirm", outcome="refused") == 1
-    assert delta(before, after, commands, command="status", outcome="error") == 2
+    assert delta(before, after, commands, command="status", outcome="error") == 3
     assert delta(before, after, commands, command="status", outcome="ok") == 1
     errors = {"method": "GET", "endpoint": ENV_ENDPOINT, "status": "500"}
     assert delta(before, after, "chainops_baseten_requests_total", **errors) == 4
     limited = {"method": "GET", "endpoint": ENV_ENDPOINT, "status": "429"}
     assert delta(before, after, "chainops_baseten_requests_total", **limited) == 1
     assert delta(before, after, "chainops_baseten_rate_limit_waits_total") == 1
-    assert delta(before, after, "chainops_baseten_rate_limit_wait_seconds_total") == 1.0
+    assert delta(before, after, "chainops_baseten_rate_limit_wait_seconds_total") == 4.0
+    held = [(dict(labels), value) for (name, labels), value in after.items() if name == "chainops_baseten_requests_held_total"]
+    assert [labels["method"] for labels, _ in held] == ["GET"] and held[0][1] == 1  # the status in the window
 
 
 SECRET_TEXT = "<!channel> hunter2 click https://evil.example/now"

@@ -278,6 +278,7 @@ class BasetenClient:
         path = _path(template, path_params)
         held = self.gate.remaining()
         if held > 0:
+            metrics.baseten_held(method, path)
             raise BasetenRateLimited(held, write=write, sent=False)
         started, status = time.monotonic(), "unreachable"  # a status per request, for /metrics
         try:
