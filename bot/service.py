@@ -109,7 +109,8 @@ class Chainops:
                 time.monotonic() - (deadline - SHUTDOWN_BUDGET),
             )
         self.follower.stop(timeout=max(0.5, deadline - 2.0 - time.monotonic()))
-        self.baseten.close()
+        if not drained.interrupted:  # interrupted work may still be talking to Baseten until the exit
+            self.baseten.close()
         self.store.engine.dispose()
 
 

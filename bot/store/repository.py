@@ -57,7 +57,11 @@ class Store:
 
     def _check_file(self) -> None:
         if self._file and _file_id(self._file) != self._file_id:
-            raise StoreUnavailable(f"the SQLite file {self._file} was deleted or replaced while running")
+            message = f"the SQLite file {self._file} was deleted or replaced while running"
+            if held := _still_open(self._file_id):
+                # Everything pending is still readable there until this process exits.
+                message += f"; its data is still open as {held}: copy it back before restarting"
+            raise StoreUnavailable(message)
 
     def check(self) -> None:
         """Raise StoreUnavailable unless the database answers (the health check)."""
@@ -294,6 +298,22 @@ def _file_id(path: str) -> tuple[int, int] | None:
     except OSError:
         return None
     return (stat.st_dev, stat.st_ino)
+
+
+def _still_open(file_id: tuple[int, int] | None) -> str | None:
+    """Where this process still holds the deleted file open (Linux), so an operator can copy it back."""
+    try:
+        fds = os.listdir("/proc/self/fd")
+    except OSError:
+        return None
+    for fd in fds:
+        try:
+            stat = os.stat(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if (stat.st_dev, stat.st_ino) == file_id:
+            return f"/proc/{os.getpid()}/fd/{fd}"
+    return None
 
 
 def _rowcount(result: Any) -> int:
