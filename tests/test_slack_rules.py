@@ -57,6 +57,7 @@ BAD_MRKDWN = {
     "cut entity": "Tom &am",
     "label with bare ampersand": "<https://example.com|R&D>",
     "date command": "<!date^1392734382^{date}|Feb 18>",
+    "escaped twice": "Usage: &amp;lt;chain&amp;gt;",
 }
 
 GOOD_MRKDWN = [

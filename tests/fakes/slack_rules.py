@@ -32,6 +32,7 @@ _LINK = re.compile(r"^(https?://[^\s|<>]+|mailto:[^\s|<>]+)(\|[^|<>]*)?$")
 _ANGLED = re.compile(r"<([^<>]*)>")
 _ENTITY = re.compile(r"&(amp|lt|gt);")
 _ESCAPED = re.compile(r"&(amp|lt|gt);")
+_DOUBLE = re.compile(r"&amp;(amp|lt|gt);")
 
 
 def mrkdwn_problems(text: str, where: str) -> list[str]:
@@ -56,6 +57,8 @@ def mrkdwn_problems(text: str, where: str) -> list[str]:
             problems.append(f"{where}: unescaped {char!r} in {_excerpt(text, char)}")
     if "&" in _ENTITY.sub("", plain):
         problems.append(f"{where}: bare '&' (send &amp;) in {_excerpt(text, '&')}")
+    if _DOUBLE.search(text):
+        problems.append(f"{where}: escaped twice (a person would read '&lt;'): {_excerpt(text, '&amp;')}")
     return problems
 
 
