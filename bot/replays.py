@@ -42,7 +42,7 @@ class Replays:
         self._queue: list[_Sighting] = []
         self._queue_lock = threading.Lock()
         self._writer = threading.Lock()
-        self._next_prune = 0.0
+        self._next_prune = clock() + PRUNE_EVERY  # not in the way of the first requests
 
     def first_time(self, request_ts: int, signature: str) -> bool:
         """False when this exact signed request was already seen, here or on another replica."""
