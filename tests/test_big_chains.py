@@ -65,6 +65,16 @@ def test_status_of_every_environment_counts_the_chainlets_that_do_not_fit(world:
     assert "more chainlets (see `/chain status big-chain production`)" in text
 
 
+def test_status_of_a_chain_with_many_environments_names_the_ones_left_out(world: World) -> None:
+    big_chain(world, {"Only": "1x4"}, tuple(f"env{n:02d}" for n in range(12)))
+
+    world.command("status big-chain")
+
+    text = world.private_text()
+    assert "big-chain · env09" in text and "big-chain · env10" not in text
+    assert "…and 2 more environments: see `/chain status big-chain <env>`." in text
+
+
 def test_a_rollout_of_sixty_chainlets_is_followed_to_the_end(world: World) -> None:
     big_chain(world)
     world.command("promote big-chain production dep-big-new --keep-previous")
