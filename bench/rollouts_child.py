@@ -26,7 +26,7 @@ class TimedGateway(WebApiGateway):
     """Records, for each Slack call about a rollout, how long after the change in Baseten it landed."""
 
     def __init__(self, token: str, base_url: str, churn: ChurningBaseten) -> None:
-        super().__init__(token, base_url=base_url, pace=1.0)
+        super().__init__(token, base_url=base_url)
         self.churn = churn
         self.calls = 0
         self.lags: list[float] = []
@@ -65,7 +65,7 @@ def main(argv: list[str]) -> int:
         }
     )
     chainops = build(settings, gateway=gateway, transport=churn)
-    setup_gateway = WebApiGateway(token, base_url=slack_url, pace=0.0)
+    setup_gateway = WebApiGateway(token, base_url=slack_url)
     now_wall, now = time.time(), time.monotonic()
     for i in range(n):
         deployment = f"dep-bench-{i}"  # of chain chain-bench-{i}
@@ -77,7 +77,7 @@ def main(argv: list[str]) -> int:
             Rollout(id=uuid.uuid4().hex, kind="promote", request_id="", state=RolloutState.FOLLOWING, chain_id=f"chain-bench-{i}", chain_name="bench", env="production", deployment_id=deployment, previous_deployment_id=None, scale_down_previous=True, channel=channel, parent_ts=ts, requester="U0BENCH", approver=None, headline=f"promoting {deployment}", last_status=None, last_chainlets_json="{}", started_at=now_wall, next_poll_at=now_wall, last_ok_at=now_wall, lease_until=0.0)
         )
     began = time.monotonic()
-    chainops.follower.start()
+    chainops.start()
     peak_threads = 0
     deadline = began + interval * (changes + 6) + 30
     while time.monotonic() < deadline:

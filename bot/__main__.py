@@ -55,7 +55,7 @@ def serve(mode: str | None) -> int:
         print(f"chainops: {exc}", file=sys.stderr)
         return 2
     app = build_app(chainops, client=gateway.client)
-    chainops.follower.start()
+    chainops.start()
     if settings.chainops_metrics_port is not None:
         from prometheus_client import start_http_server
 

@@ -12,6 +12,7 @@ from bot.store import AuditEvent, Store
 OUTCOMES = (
     "executed",
     "failed",
+    "not_made",
     "cancelled",
     "rejected",
     "expired",

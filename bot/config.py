@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     chainops_metrics_port: int | None = Field(default=None, ge=1, le=65535)
     chainops_log_format: Literal["text", "json"] = "text"
     chainops_http_connections: int = Field(default=1000, ge=16, le=100_000)
+    # Slack delivery: seconds between posts in one channel, and how long an outage is retried.
+    chainops_slack_pace: float = Field(default=1.0, ge=0, le=60)
+    chainops_outbox_give_up: float = Field(default=4 * 3600.0, gt=0)
 
     @field_validator("database_url")
     @classmethod

@@ -1,5 +1,6 @@
-"""Runs a confirmed plan exactly once: the channel message, the rollout record, the Baseten write, and the
-first reply in the thread. The follower takes it from there."""
+"""Runs a confirmed plan exactly once: the channel message (queued in the outbox), the rollout record, the
+Baseten write, and the first reply in the thread. The follower takes it from there, and also settles a
+write whose answer never arrived."""
 
 from __future__ import annotations
 
@@ -10,17 +11,18 @@ from collections.abc import Callable
 from bot import blocks, logs, markup, metrics
 from bot.audit import AuditTrail
 from bot.baseten.client import BasetenClient
-from bot.baseten.errors import BasetenError
+from bot.baseten.errors import BasetenError, BasetenUnavailable
 from bot.baseten.models import (
     ChainDeployment,
     ChainletEnvironmentInstanceTypeUpdate,
     PromoteToChainEnvironmentRequest,
     UpdateChainletEnvironmentInstanceTypeRequest,
 )
-from bot.gateway import Gateway, NotInChannel, SlackFailure
+from bot.gateway import Gateway
 from bot.invocation import Invocation, invite_hint, tell
 from bot.markup import Mrkdwn, md, user
-from bot.plans import InstanceTypePlan, PromotePlan
+from bot.outbox import Outbox
+from bot.plans import InstanceTypePlan, PromotePlan, load_plan
 from bot.store import ConfirmationState, Rollout, RolloutState, Store, chainlet_statuses_json
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,7 @@ AnyPlan = PromotePlan | InstanceTypePlan
 # How long an unconfirmed write may take before a restarted bot resolves its rollout from the environment.
 WRITE_GRACE = 60.0
 HEADLINE_CHANGES = 10  # chainlet changes named in a rollout's headline; the preview lists them all
+NOT_IN_CHANNEL = ("not_in_channel", "channel_not_found", "is_archived")
 
 
 class Execution:
@@ -38,6 +41,7 @@ class Execution:
         store: Store,
         baseten: BasetenClient,
         gateway: Gateway,
+        outbox: Outbox,
         audit: AuditTrail,
         clock: Callable[[], float],
         audit_channel: str | None,
@@ -45,6 +49,7 @@ class Execution:
         self.store = store
         self.baseten = baseten
         self.gateway = gateway
+        self.outbox = outbox
         self.audit = audit
         self.clock = clock
         self.audit_channel = audit_channel
@@ -60,9 +65,10 @@ class Execution:
         approver: str | None = None,
     ) -> None:
         headline = self._headline(plan, requester, approver)
-        try:
-            parent_ts = self.gateway.post(channel, headline, [blocks.section(headline)])
-        except NotInChannel:
+        parent = self.outbox.post(channel, headline, [blocks.section(headline)], key=parent_key(request_id))
+        # One quick try, so a channel the bot is not in refuses before anything changes. Any other
+        # Slack trouble does not hold the change: the outbox delivers the thread when Slack is back.
+        if self.outbox.first_attempt(parent) in NOT_IN_CHANNEL:
             self.store.finish_confirmation(request_id, ConfirmationState.FAILED, "bot not in channel")
             self.audit.record(
                 "failed", requester, plan=plan, request_id=request_id, summary="bot not in channel"
@@ -71,7 +77,7 @@ class Execution:
             return
         # The rollout is recorded before Baseten is called: if the bot dies right after the write, a
         # restarted bot still finds it (and resolves the deployment from the environment) after a grace.
-        rollout = self._record_rollout(plan, request_id, requester, approver, channel, parent_ts, headline)
+        rollout = self._record_rollout(plan, request_id, requester, approver, channel, parent, headline)
         logs.annotate(
             request_id=request_id, rollout_id=rollout.id, chain=plan.chain_name, environment=plan.env
         )
@@ -79,20 +85,15 @@ class Execution:
         try:
             deployment = self._write(plan)
         except BasetenError as exc:
+            if unanswered(exc):
+                log.warning(
+                    "no answer from Baseten to the change (%s); checking the environment", exc.message
+                )
+                self._unanswered(rollout, headline)
+                return
             log.warning("Baseten refused the change: %s", exc.message)
             metrics.rollout_finished("refused_by_baseten")
-            self.store.update_rollout(rollout.id, state=RolloutState.FAILED, finished_at=self.clock())
-            self.store.finish_confirmation(request_id, ConfirmationState.FAILED, exc.message)
-            self.audit.record(
-                "failed", requester, plan=plan, request_id=request_id, channel=channel, thread_ts=parent_ts
-            )
-            failed = [
-                blocks.section(headline),
-                blocks.context(":red_circle: Failed: Baseten refused the change."),
-            ]
-            self.gateway.update(channel, parent_ts, headline, failed)
-            reply = md(":red_circle: {} {}", user(requester), exc.message)
-            self.gateway.post(channel, reply, [blocks.section(reply)], thread_ts=parent_ts)
+            self._refused(plan, rollout, exc, requester=requester, request_id=request_id)
             return
         if deployment is None:
             log.info("Baseten applied the change without a new deployment")
@@ -108,24 +109,10 @@ class Execution:
                 last_status=deployment.status.value,
                 last_chainlets_json=chainlet_statuses_json(deployment),
             )
-        self.store.finish_confirmation(request_id, ConfirmationState.EXECUTED, "executed")
-        self.audit.record(
-            "executed",
-            requester,
-            plan=plan,
-            request_id=request_id,
-            approver=approver,
-            channel=channel,
-            thread_ts=parent_ts,
-        )
-        if plan.force:
-            self.audit.record(
-                "forced", requester, plan=plan, request_id=request_id, channel=channel, thread_ts=parent_ts
-            )
-        self._announce(plan, headline, channel, parent_ts)
+        self.executed(rollout, plan)
         if deployment is None:
             note = Mrkdwn(":large_green_circle: Applied; Baseten needed no new deployment.")
-            self.gateway.post(channel, note, [blocks.section(note)], thread_ts=parent_ts)
+            self.outbox.post(channel, note, [blocks.section(note)], thread=parent)
             self.audit.record("succeeded", requester, plan=plan, request_id=request_id)
             return
         requested = plan.deployment_id if isinstance(plan, PromotePlan) else None
@@ -136,7 +123,78 @@ class Execution:
         else:
             note = md("Baseten accepted the change; following deployment `{}`.", deployment.id)
         detail = blocks.deployment_blocks(deployment, where=(plan.chain_name, plan.env))
-        self.gateway.post(channel, note, [blocks.section(note), *detail], thread_ts=parent_ts)
+        self.outbox.post(channel, note, [blocks.section(note), *detail], thread=parent)
+
+    def executed(self, rollout: Rollout, plan: AnyPlan | None) -> None:
+        """Baseten made the change: settle the confirmation, record it and announce it."""
+        self.store.finish_confirmation(rollout.request_id, ConfirmationState.EXECUTED, "executed")
+        self.audit.record(
+            "executed",
+            rollout.requester,
+            plan=plan,
+            kind=rollout.kind,
+            chain_name=rollout.chain_name,
+            env=rollout.env,
+            request_id=rollout.request_id or None,
+            approver=rollout.approver,
+            channel=rollout.channel,
+        )
+        if plan is not None and plan.force:
+            self.audit.record(
+                "forced", rollout.requester, plan=plan, request_id=rollout.request_id, channel=rollout.channel
+            )
+        self._announce(rollout)
+
+    def settle(self, rollout: Rollout, made: bool) -> None:
+        """A write whose answer never came, resolved from the environment: made, or not made."""
+        confirmation = self.store.confirmation(rollout.request_id) if rollout.request_id else None
+        plan = load_plan(confirmation.plan_json) if confirmation is not None else None
+        if made:
+            self.executed(rollout, plan)
+            return
+        self.store.finish_confirmation(rollout.request_id, ConfirmationState.FAILED, "not made")
+        self.audit.record(
+            "not_made",
+            rollout.requester,
+            plan=plan,
+            kind=rollout.kind,
+            chain_name=rollout.chain_name,
+            env=rollout.env,
+            request_id=rollout.request_id or None,
+            channel=rollout.channel,
+        )
+
+    def _refused(
+        self, plan: AnyPlan, rollout: Rollout, exc: BasetenError, *, requester: str, request_id: str
+    ) -> None:
+        """Baseten said no (or was never reached): nothing changed."""
+        self.store.update_rollout(rollout.id, state=RolloutState.FAILED, finished_at=self.clock())
+        self.store.finish_confirmation(request_id, ConfirmationState.FAILED, exc.message)
+        self.audit.record("failed", requester, plan=plan, request_id=request_id, channel=rollout.channel)
+        unreached = isinstance(exc, BasetenUnavailable) and not exc.sent
+        verdict = (
+            "Baseten could not be reached; nothing changed" if unreached else "Baseten refused the change"
+        )
+        headline = Mrkdwn(rollout.headline)  # built as markup, stored as sent
+        failed = [blocks.section(headline), blocks.context(md(":red_circle: Failed: {}.", verdict))]
+        self.outbox.update(rollout.parent_key, headline, failed)
+        reply = md(":red_circle: {} {}", user(requester), exc.message)
+        self.outbox.post(rollout.channel, reply, [blocks.section(reply)], thread=rollout.parent_key)
+
+    def _unanswered(self, rollout: Rollout, headline: Mrkdwn) -> None:
+        """The write was sent but its answer never came: Baseten may well have made the change. Never
+        send it again; the follower reads the environment at once and follows what it finds."""
+        log.warning("no answer to the write of rollout %s; resolving it from the environment", rollout.id)
+        self.store.update_rollout(rollout.id, next_poll_at=self.clock())
+        checking = [
+            blocks.section(headline),
+            blocks.context(
+                ":hourglass_flowing_sand: Baseten did not answer in time; checking whether it made the change."
+            ),
+        ]
+        self.outbox.update(rollout.parent_key, headline, checking)
+        text = "Baseten did not answer in time. I won't send the change again; I'm checking the environment to see whether Baseten made it."
+        self.outbox.post(rollout.channel, text, [blocks.section(text)], thread=rollout.parent_key)
 
     def _record_rollout(
         self,
@@ -145,7 +203,7 @@ class Execution:
         requester: str,
         approver: str | None,
         channel: str,
-        parent_ts: str,
+        parent: str,
         headline: str,
     ) -> Rollout:
         now = self.clock()
@@ -162,7 +220,7 @@ class Execution:
             previous_deployment_id=plan.previous_deployment_id,
             scale_down_previous=plan.scale_down_previous if isinstance(plan, PromotePlan) else True,
             channel=channel,
-            parent_ts=parent_ts,
+            parent_key=parent,
             requester=requester,
             approver=approver,
             headline=headline,
@@ -221,14 +279,18 @@ class Execution:
             text += " :warning: forced past a lock"
         return text
 
-    def _announce(self, plan: AnyPlan, headline: Mrkdwn, channel: str, ts: str) -> None:
-        if not self.audit_channel or self.audit_channel == channel:
+    def _announce(self, rollout: Rollout) -> None:
+        if not self.audit_channel or self.audit_channel == rollout.channel:
             return
-        link = self.gateway.permalink(channel, ts)
-        text = md("{} in {}", headline, markup.channel(channel))
-        if link:
-            text += md(" · {}", markup.link(link, "thread"))
-        try:
-            self.gateway.post(self.audit_channel, text, [blocks.section(text)])
-        except (NotInChannel, SlackFailure):
-            log.warning("could not announce in the audit channel")
+        text = md("{} in {}", Mrkdwn(rollout.headline), markup.channel(rollout.channel))
+        self.outbox.post(self.audit_channel, text, [blocks.section(text)], link=rollout.parent_key)
+
+
+def unanswered(exc: BasetenError) -> bool:
+    """The write reached Baseten (or may have) but no answer came back: its outcome is unknown."""
+    return isinstance(exc, BasetenUnavailable) and exc.sent and exc.status in (None, 504)
+
+
+def parent_key(request_id: str) -> str:
+    """The outbox key of a change's channel message, whose thread follows the rollout."""
+    return f"change:{request_id}"

@@ -19,8 +19,8 @@ from bot.audit import AuditTrail
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenError, BasetenNotFound, BasetenRateLimited
 from bot.baseten.models import ChainDeployment, DeploymentStatus, LogLevel, Phase
-from bot.gateway import Gateway, NotInChannel, SlackFailure
 from bot.markup import Mrkdwn, as_mrkdwn, md
+from bot.outbox import Outbox
 from bot.repeated import RepeatedFailure
 from bot.store import Rollout, RolloutState, Store, StoreUnavailable, chainlet_statuses_json
 from bot.workpool import Lane
@@ -28,7 +28,8 @@ from bot.workpool import Lane
 log = logging.getLogger(__name__)
 
 MAX_BUILD_INTERVAL = 60.0  # a long build is still checked every minute
-UNREACHABLE_AFTER = 120.0  # say so in the thread once Baseten has been unreachable this long
+UNREACHABLE_AFTER = 120.0
+RESOLVE_WINDOW = 120.0  # an unanswered write that shows no change this long after it was sent was not made  # say so in the thread once Baseten has been unreachable this long
 PARENT_REFRESH = 60.0  # refresh the elapsed time on the parent message at least this often
 LOG_LINES = 5
 FAILED_NAMED = 10  # failed chainlets named in the report; the rest are counted
@@ -60,19 +61,21 @@ class Follower:
         *,
         store: Store,
         baseten: BasetenClient,
-        gateway: Gateway,
+        outbox: Outbox,
         settings: FollowerSettings,
         on_tick: Callable[[], None] | None = None,
+        settle: Callable[[Rollout, bool], None] | None = None,
         clock: Callable[[], float] = time.time,
         owner: str | None = None,
     ) -> None:
         self.store = store
         self.baseten = baseten
-        self.gateway = gateway
+        self.outbox = outbox
         self.settings = settings
         self.clock = clock
         self.owner = owner or new_owner_id()
         self._on_tick = on_tick
+        self._settle = settle  # an unanswered write resolved: made (True) or not (False)
         self.audit = AuditTrail(store, clock)
         # Daemon threads: a poll stuck on a slow Baseten must not hold the process past its shutdown.
         self._pool = Lane(settings.workers, "chainops-poll")
@@ -246,7 +249,7 @@ class Follower:
             self._last_parent_update.pop(rollout.id, None)
         if lines and not finished:
             where = md("changes {}", blocks.see_status(rollout.chain_name, rollout.env))
-            self._reply(rollout, blocks.listing(lines, more=where))
+            self._reply(rollout, blocks.listing(lines, more=where), progress=True)
         if phase is Phase.LIVE and superseded_by is not None:
             self._superseded(rollout, deployment, superseded_by)
         elif phase is Phase.LIVE:
@@ -272,28 +275,42 @@ class Follower:
         return deployment, False, replaced
 
     def _resolve(self, rollout: Rollout, now: float) -> Rollout | None:
-        """The bot stopped between calling Baseten and hearing back: find what the environment is rolling out."""
+        """The write was sent but its answer never came (a timeout, or the bot stopped): find what the
+        environment is rolling out, and follow it. The write is never sent again."""
         env = self.baseten.get_environment(rollout.chain_id, rollout.env)
         candidate = env.candidate_deployment or env.current_deployment
-        if candidate is None or candidate.id == rollout.previous_deployment_id:
+        changed = candidate is not None and candidate.id != rollout.previous_deployment_id
+        if changed and candidate is not None:
+            self.store.save_rollout(rollout.id, owner=self.owner, deployment_id=candidate.id)
+            self._reply(rollout, f"Baseten made the change; following deployment `{candidate.id}`.")
+            if self._settle is not None:
+                self._settle(rollout, True)
+            return self.store.rollout(rollout.id)
+        if now - rollout.started_at < RESOLVE_WINDOW:
+            # Baseten may still be working on the write: look again before concluding anything.
             self.store.save_rollout(
-                rollout.id, owner=self.owner, state=RolloutState.FAILED, finished_at=now, lease_owner=None
+                rollout.id, owner=self.owner, next_poll_at=now + self.settings.poll_interval
             )
-            self._finished("failed")
-            text = md(
-                ":warning: {} I restarted while sending this change and Baseten shows no new deployment "
-                "in {}/*{}*. Check `/chain status {} {}` and run the command again if needed.",
-                markup.user(rollout.requester),
-                rollout.chain_name,
-                rollout.env,
-                rollout.chain_name,
-                rollout.env,
-            )
-            self._reply(rollout, text)
             return None
-        self.store.save_rollout(rollout.id, owner=self.owner, deployment_id=candidate.id)
-        self._reply(rollout, md("Resumed after a restart; following deployment `{}`.", candidate.id))
-        return self.store.rollout(rollout.id)
+        self.store.save_rollout(
+            rollout.id, owner=self.owner, state=RolloutState.FAILED, finished_at=now, lease_owner=None
+        )
+        text = md(
+            ":warning: {} Baseten's answer to this change never arrived, and {}/*{}* shows no new "
+            "deployment: the change was not made. Check `/chain status {} {}` and run the command again "
+            "if needed.",
+            markup.user(rollout.requester),
+            rollout.chain_name,
+            rollout.env,
+            rollout.chain_name,
+            rollout.env,
+        )
+        self._finished("not_made")
+        self._reply(rollout, text)
+        self._update_parent(rollout, None, now, "not made")
+        if self._settle is not None:
+            self._settle(rollout, False)
+        return None
 
     def _interval(self, rollout: Rollout, deployment: ChainDeployment, now: float) -> float:
         base = self.settings.poll_interval
@@ -528,30 +545,38 @@ class Follower:
         self._last_parent_update[rollout.id] = now
         # The headline was built as markup when the rollout started, and stored as it was sent.
         headline = Mrkdwn(rollout.headline)
-        try:
-            self.gateway.update(
-                rollout.channel,
-                rollout.parent_ts,
+        self.outbox.update(
+            self._parent(rollout),
+            headline,
+            blocks.rollout_parent(
                 headline,
-                blocks.rollout_parent(
-                    headline,
-                    deployment,
-                    seconds=now - rollout.started_at,
-                    state_line=state_line,
-                    where=(rollout.chain_name, rollout.env),
-                ),
-            )
-        except (SlackFailure, NotInChannel) as exc:
-            log.warning("could not update rollout message: %s", exc)
+                deployment,
+                seconds=now - rollout.started_at,
+                state_line=state_line,
+                where=(rollout.chain_name, rollout.env),
+            ),
+        )
 
-    def _reply(self, rollout: Rollout, text: str, block_list: blocks.Blocks | None = None) -> None:
+    def _reply(
+        self, rollout: Rollout, text: str, block_list: blocks.Blocks | None = None, *, progress: bool = False
+    ) -> None:
         text = as_mrkdwn(text)
-        try:
-            self.gateway.post(
-                rollout.channel, text, block_list or [blocks.section(text)], thread_ts=rollout.parent_ts
-            )
-        except (SlackFailure, NotInChannel) as exc:
-            log.warning("could not reply in rollout thread: %s", exc)
+        # Progress lines still waiting for Slack merge into one reply instead of queueing stale ones.
+        self.outbox.post(
+            rollout.channel,
+            text,
+            block_list or [blocks.section(text)],
+            thread=self._parent(rollout),
+            merge=f"progress:{rollout.id}" if progress else None,
+        )
+
+    def _parent(self, rollout: Rollout) -> str:
+        if rollout.parent_key:
+            return rollout.parent_key
+        # A rollout started before the outbox existed: its parent is known by its Slack ts.
+        key = f"slack:{rollout.channel}:{rollout.parent_ts}"
+        self.outbox.adopt(key, rollout.channel, rollout.parent_ts)
+        return key
 
     @staticmethod
     def _finished(outcome: str) -> None:
@@ -568,7 +593,6 @@ class Follower:
             summary=rollout.deployment_id,
             request_id=rollout.request_id or None,
             channel=rollout.channel,
-            thread_ts=rollout.parent_ts,
         )
 
 

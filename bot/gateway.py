@@ -4,13 +4,11 @@ the console implements the same protocol, so no flow exists twice."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import defaultdict
 from typing import Any, Protocol
 
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 
 from bot import metrics
@@ -20,12 +18,28 @@ log = logging.getLogger(__name__)
 Blocks = list[dict[str, Any]]
 
 
-class NotInChannel(Exception):
+class SlackFailure(Exception):
+    """Slack refused a call; the message holds Slack's error code only, never a token."""
+
+
+class NotInChannel(SlackFailure):
     """The bot cannot post in the channel; the requester must invite it."""
 
 
-class SlackFailure(Exception):
-    """Slack refused a call; the message holds Slack's error code only, never a token."""
+class SlackUnavailable(SlackFailure):
+    """Slack could not answer (5xx, a body that is not JSON, a timeout): the same call may work later."""
+
+
+class SlackRateLimited(SlackFailure):
+    """Slack answered 429: nothing more may go out before `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+# Error codes Slack answers with `ok: false` for trouble on its side.
+_TRANSIENT = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 
 
 class StaleView(SlackFailure):
@@ -54,36 +68,16 @@ class Gateway(Protocol):
     def permalink(self, channel: str, ts: str) -> str | None: ...
 
 
-class ChannelPacer:
-    """Slack allows about one message per second per channel: space posts out instead of tripping 429s."""
-
-    def __init__(self, min_interval: float = 1.0) -> None:
-        self._min_interval = min_interval
-        self._next: dict[str, float] = defaultdict(float)
-        self._lock = threading.Lock()
-
-    def wait(self, channel: str) -> None:
-        with self._lock:
-            now = time.monotonic()
-            at = max(now, self._next[channel])
-            self._next[channel] = at + self._min_interval
-        if at > now:
-            time.sleep(at - now)
-
-
 class WebApiGateway:
-    def __init__(self, token: str, *, base_url: str = "https://slack.com/api/", pace: float = 1.0) -> None:
+    """Slack's Web API. It retries nothing and never sleeps: the outbox decides when to try again."""
+
+    def __init__(self, token: str, *, base_url: str = "https://slack.com/api/") -> None:
         self.client = metrics.MeteredWebClient(token=token, base_url=base_url, timeout=10)
-        self.client.retry_handlers = [
-            ConnectionErrorRetryHandler(max_retry_count=1),
-            RateLimitErrorRetryHandler(max_retry_count=3),
-        ]
-        self._pacer = ChannelPacer(pace)
+        self.client.retry_handlers = []
 
     def post(
         self, channel: str, text: str, blocks: Blocks | None = None, thread_ts: str | None = None
     ) -> str:
-        self._pacer.wait(channel)
         resp = self._call(
             "chat_postMessage",
             channel=channel,
@@ -132,15 +126,33 @@ class WebApiGateway:
 
     def _call(self, method: str, **kwargs: Any) -> Any:
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        name = method.replace("_", ".")
         try:
             return getattr(self.client, method)(**kwargs)
         except SlackApiError as exc:
-            error = str(exc.response.get("error", "unknown_error"))
-            if error in ("not_in_channel", "channel_not_found", "is_archived"):
-                raise NotInChannel(error) from None
-            if error == "hash_conflict":
-                raise StaleView(error) from None
-            raise SlackFailure(f"Slack {method.replace('_', '.')} failed: {error}") from None
+            raise _classify(name, exc.response.status_code, exc.response.data, exc.response.headers) from None
+        except (OSError, TimeoutError) as exc:  # urllib's URLError, resets and timeouts
+            raise SlackUnavailable(f"Slack {name} failed: {type(exc).__name__}") from None
+
+
+def _classify(method: str, status: int, data: object, headers: dict[str, Any]) -> SlackFailure:
+    """Slack's answer as one of our errors. A 5xx may carry an HTML page instead of JSON: only the
+    status and Slack's error code are read, never the body itself."""
+    error = data.get("error") if isinstance(data, dict) else None
+    if status == 429 or error == "ratelimited":
+        retry_after = next((v for k, v in headers.items() if k.lower() == "retry-after"), "1")
+        try:
+            wait = max(0.0, float(retry_after))
+        except (TypeError, ValueError):
+            wait = 1.0
+        return SlackRateLimited(f"Slack {method} was rate limited", wait)
+    if status >= 500 or not isinstance(error, str) or error in _TRANSIENT or " " in error:
+        return SlackUnavailable(f"Slack {method} failed: HTTP {status}")
+    if error in ("not_in_channel", "channel_not_found", "is_archived"):
+        return NotInChannel(error)
+    if error == "hash_conflict":
+        return StaleView(error)
+    return SlackFailure(f"Slack {method} failed: {error}")
 
 
 def _webhook_outcome(status: int) -> str:

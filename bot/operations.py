@@ -28,11 +28,12 @@ from bot.commands import (
     UsageError,
     parse,
 )
-from bot.execution import AnyPlan, Execution
-from bot.gateway import Gateway, NotInChannel, SlackFailure
+from bot.execution import NOT_IN_CHANNEL, AnyPlan, Execution
+from bot.gateway import Gateway, SlackFailure
 from bot.invocation import Invocation, invite_hint, tell
 from bot.locks import Locks
 from bot.markup import Mrkdwn, as_mrkdwn, lines, md, readable, user
+from bot.outbox import Outbox
 from bot.planner import Planner, Refusal
 from bot.plans import describe, dump_plan, load_plan
 from bot.policy import Policy, mentions
@@ -67,6 +68,7 @@ class Operations:
         baseten: BasetenClient,
         planner: Planner,
         gateway: Gateway,
+        outbox: Outbox,
         policy: Policy,
         timing: Timing,
         audit_channel: str | None = None,
@@ -77,6 +79,7 @@ class Operations:
         self.baseten = baseten
         self.planner = planner
         self.gateway = gateway
+        self.outbox = outbox
         self.policy = policy
         self.timing = timing
         self.clock = clock
@@ -88,6 +91,7 @@ class Operations:
             store=store,
             baseten=baseten,
             gateway=gateway,
+            outbox=outbox,
             audit=self.audit,
             clock=clock,
             audit_channel=audit_channel,
@@ -239,15 +243,16 @@ class Operations:
             block_list = blocks.approval_request(
                 plan, request_id, requester=inv.user, approvers=who, ttl_minutes=ttl_minutes
             )
-            try:
-                ts = self.gateway.post(
-                    inv.channel, md("{} asks for approval: {}", user(inv.user), describe(plan)), block_list
-                )
-            except NotInChannel:
+            key = self.outbox.post(
+                inv.channel,
+                md("{} asks for approval: {}", user(inv.user), describe(plan)),
+                block_list,
+                key=approval_key(request_id),
+            )
+            if self.outbox.first_attempt(key) in NOT_IN_CHANNEL:
                 self.store.finish_confirmation(request_id, ConfirmationState.FAILED, "bot not in channel")
                 self.tell(inv, invite_hint(inv.channel))
                 return
-            self.store.set_confirmation_message(request_id, ts)
             self.tell(inv, md("Asked {} to approve: {}.", who, describe(plan)))
         else:
             self.tell(
@@ -287,7 +292,7 @@ class Operations:
                 return
         now = self.clock()
         if confirmation.state != ConfirmationState.PENDING:
-            if confirmation.message_ts is None and inv.response_url:
+            if not confirmation.needs_approval and inv.response_url:
                 # A stale private preview: close it through this click (only a click can replace it).
                 outcome = _stale_outcome(ConfirmationState(confirmation.state))
                 self._close_preview(confirmation, plan, outcome=outcome, via=inv.response_url)
@@ -376,12 +381,16 @@ class Operations:
         block_list = blocks.closed(plan, outcome)
         outcome = as_mrkdwn(outcome)
         answered()
+        if confirmation.needs_approval:
+            key = approval_key(confirmation.id)
+            if confirmation.message_ts:  # asked before the outbox existed
+                self.outbox.adopt(key, confirmation.channel, confirmation.message_ts)
+            self.outbox.update(key, outcome, block_list)
+            return
         try:
-            if confirmation.message_ts:
-                self.gateway.update(confirmation.channel, confirmation.message_ts, outcome, block_list)
-            elif via:
+            if via:
                 self.gateway.respond(via, outcome, block_list, replace_original=True)
-        except (SlackFailure, NotInChannel):
+        except SlackFailure:
             log.warning("could not update preview %s", confirmation.id)
 
     def expire(self, confirmation: Confirmation, *, via: str | None = None) -> None:
@@ -390,7 +399,7 @@ class Operations:
         plan = load_plan(confirmation.plan_json)
         self.audit.record("expired", confirmation.requester, plan=plan, request_id=confirmation.id)
         outcome = ":hourglass: Expired without a decision. Run the command again if it is still needed."
-        if confirmation.message_ts or via:
+        if confirmation.needs_approval or via:
             self._close_preview(confirmation, plan, outcome=outcome, via=via)
             return
         # Nobody clicked a private preview: say so in a new private message while the command's
@@ -403,7 +412,7 @@ class Operations:
             )
             try:
                 self.gateway.respond(url, note)
-            except (SlackFailure, NotInChannel):
+            except SlackFailure:
                 log.warning("could not say that preview %s expired", confirmation.id)
 
     def expire_due(self) -> None:
@@ -442,10 +451,14 @@ class Operations:
         self._post_or_tell(inv, self.locks.unlock(chain.name, command.env, user=inv.user))
 
     def _post_or_tell(self, inv: Invocation, text: Mrkdwn) -> None:
-        try:
-            self.gateway.post(inv.channel, text, [blocks.section(text)])
-        except NotInChannel:
-            self.tell(inv, lines([text, invite_hint(inv.channel)]))
+        """Announce in the channel; if the bot is not in it, the outbox tells the person instead."""
+        self.outbox.post(
+            inv.channel,
+            text,
+            [blocks.section(text)],
+            notify_url=inv.response_url,
+            notify_text=lines([text, invite_hint(inv.channel)]),
+        )
 
     # -- rollback ---------------------------------------------------------------------------------------
 
@@ -469,6 +482,11 @@ class Operations:
         )
         self.check_request(inv, rollout.env, force=False, chain=rollout.chain_name)
         self.request(self.planner.plan_promote(command, kind="rollback"), inv)
+
+
+def approval_key(request_id: str) -> str:
+    """The outbox key of a request's approval message in the channel."""
+    return f"approval:{request_id}"
 
 
 _PAST = {

@@ -17,11 +17,12 @@ from bot import metrics
 from bot.baseten.client import BasetenClient
 from bot.catalog import Catalog
 from bot.config import Settings
-from bot.follower import Follower, FollowerSettings
+from bot.follower import Follower, FollowerSettings, new_owner_id
 from bot.forms import Forms
 from bot.gateway import Gateway
 from bot.invocation import Invocation, tell
 from bot.operations import Operations, Timing
+from bot.outbox import Outbox, OutboxSender, OutboxSettings
 from bot.planner import Planner
 from bot.policy import Policy, load_policy
 from bot.repeated import RepeatedFailure
@@ -58,6 +59,8 @@ class Chainops:
     forms: Forms
     work: WorkPool  # runs everything after the ack; Bolt's lazy listeners use it too
     metrics: CollectorRegistry  # what /metrics serves
+    outbox: Outbox  # every channel post and update goes through it
+    sender: OutboxSender  # delivers the outbox to Slack
     _closed: bool = field(default=False, init=False)
     _health: RepeatedFailure = field(
         default_factory=lambda: RepeatedFailure(log, "the database health check"), init=False
@@ -66,6 +69,11 @@ class Chainops:
     def __deepcopy__(self, memo: dict[int, object]) -> Chainops:
         # Bolt copies the context for lazy listeners; the process's services are shared, never copied.
         return self
+
+    def start(self) -> None:
+        """Start the background threads: the rollout follower and Slack delivery."""
+        self.follower.start()
+        self.sender.start()
 
     def after_ack(self, priority: Priority, inv: Invocation, fn: Callable[..., Any], /, *args: Any) -> None:
         """Run acknowledged work on the pool. Its person hears once if it takes a while, and is told to
@@ -109,6 +117,8 @@ class Chainops:
                 time.monotonic() - (deadline - SHUTDOWN_BUDGET),
             )
         self.follower.stop(timeout=max(0.5, deadline - 2.0 - time.monotonic()))
+        # What is still waiting for Slack stays in the outbox; the next process delivers it.
+        self.sender.stop(timeout=max(0.5, deadline - 1.0 - time.monotonic()))
         if not drained.interrupted:  # interrupted work may still be talking to Baseten until the exit
             self.baseten.close()
         self.store.engine.dispose()
@@ -126,6 +136,15 @@ def build(
     api_key = settings.baseten_api_key.get_secret_value() if settings.baseten_api_key else "simulator"
     baseten = BasetenClient(api_key, base_url=settings.baseten_api_url, transport=transport, clock=clock)
     store = Store(connect(settings.database_url))
+    owner = new_owner_id()
+    sender = OutboxSender(
+        store.outbox,
+        gateway,
+        OutboxSettings(pace=settings.chainops_slack_pace, give_up=settings.chainops_outbox_give_up),
+        owner=owner,
+        single_process=store.single_process,
+    )
+    outbox = Outbox(store.outbox, sender=sender)
     catalog = Catalog(baseten)
     planner = Planner(baseten, catalog)
     if policy is None:
@@ -135,6 +154,7 @@ def build(
         baseten=baseten,
         planner=planner,
         gateway=gateway,
+        outbox=outbox,
         policy=policy,
         timing=Timing(
             confirmation_ttl=settings.chainops_confirmation_ttl,
@@ -146,7 +166,7 @@ def build(
     follower = Follower(
         store=store,
         baseten=baseten,
-        gateway=gateway,
+        outbox=outbox,
         settings=FollowerSettings(
             poll_interval=settings.chainops_poll_interval,
             rollout_timeout=settings.chainops_rollout_timeout,
@@ -154,7 +174,9 @@ def build(
             rollback_window=settings.chainops_rollback_window,
         ),
         on_tick=operations.expire_due,
+        settle=operations.execution.settle,
         clock=clock,
+        owner=owner,
     )
     work = work or WorkPool(settings.chainops_workers)
     # Socket Mode has no signing secret; the bot token is the secret every process of the app has there.
@@ -183,5 +205,7 @@ def build(
         follower,
         forms,
         work,
-        metrics.registry_for(rollouts=store.following_rollouts),
+        metrics.registry_for(rollouts=store.following_rollouts, outbox=store.outbox_backlog),
+        outbox,
+        sender,
     )

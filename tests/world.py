@@ -75,13 +75,19 @@ class World:
         return result
 
     def settle(self) -> None:
-        """Wait for the work every acknowledged request started."""
+        """Wait for the work every acknowledged request started, and for its channel messages."""
         self.chainops.work.wait_idle(timeout=20)
+        self.deliver()
+
+    def deliver(self, timeout: float = 10.0) -> bool:
+        """Let the outbox deliver what waits for Slack (retries included, within the timeout)."""
+        return self.chainops.sender.drain(timeout)
 
     def follow(self, *, seconds: float = 0.0) -> None:
         """Let simulated time pass, then run one follower pass."""
         self.clock.advance(seconds)
         self.chainops.follower.run_once()
+        self.deliver()
 
     # -- what a person sees ----------------------------------------------------------------------------
 
@@ -133,9 +139,10 @@ def make_world(
         "database_url": database_url or f"sqlite:///{tmp_path / 'chainops.db'}",
         "chainops_poll_interval": 5.0,
         "chainops_workers": 8,
+        "chainops_slack_pace": 0.0,
     }
     settings = Settings.model_validate({**values, **(env or {})})
-    gateway = WebApiGateway(TOKEN, base_url=slack.api_url, pace=0.0)
+    gateway = WebApiGateway(TOKEN, base_url=slack.api_url)
     chainops = build(settings, gateway=gateway, transport=sim, clock=clock, policy=policy)
     chainops.baseten._sleep = lambda _s: None  # retries are immediate in tests  # noqa: SLF001
     app = build_app(chainops, client=gateway.client)

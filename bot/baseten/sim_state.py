@@ -34,6 +34,15 @@ class Injection:
 
 
 @dataclass
+class SlowWrite:
+    """Writes that Baseten carries out (or not) and answers only after `seconds`."""
+
+    seconds: float
+    times: int
+    applied: bool
+
+
+@dataclass
 class Failure:
     chainlet: str
     status: DeploymentStatus

@@ -44,6 +44,7 @@ from bot.baseten.sim_state import (
     Injection,
     RecordedRequest,
     RolloutState,
+    SlowWrite,
 )
 
 NEW_DEPLOYMENT = [
@@ -85,6 +86,7 @@ class BasetenSimulator(httpx.BaseTransport):
         self._types = {t.id: t for t in INSTANCE_TYPES}
         self._injections: list[Injection] = []
         self._failures: list[Failure] = []
+        self._slow_writes: list[SlowWrite] = []
         self._ids = itertools.count(1)
         self._rolling: set[tuple[str, str]] = set()
         if seed:
@@ -184,6 +186,12 @@ class BasetenSimulator(httpx.BaseTransport):
         with self._lock:
             self._injections.append(Injection(None, times, method, path_contains, None))
 
+    def slow_writes(self, seconds: float, *, times: int = 1, applied: bool = True) -> None:
+        """The next writes are answered only after `seconds`. With `applied`, Baseten makes the change
+        first and only the answer is late, so a client that times out never hears that it worked."""
+        with self._lock:
+            self._slow_writes.append(SlowWrite(seconds, times, applied))
+
     def fail_rollouts(
         self,
         chainlet_name: str,
@@ -224,6 +232,7 @@ class BasetenSimulator(httpx.BaseTransport):
         with self._lock:
             self._injections.clear()
             self._failures.clear()
+            self._slow_writes.clear()
 
     @property
     def writes(self) -> list[RecordedRequest]:
@@ -260,13 +269,40 @@ class BasetenSimulator(httpx.BaseTransport):
             return httpx.Response(injected.status or 500, json=injected.body)
         if not self._authorized(request.headers.get("Authorization", "")):
             return httpx.Response(401, json={"error": "Invalid API key"})
+        slow = self._take_slow_write(method)
+        if slow is not None and not slow.applied:
+            self._hold(request, slow.seconds)
+            return httpx.Response(504, json={"error": "Gateway timeout"})
         try:
             with self._lock:
                 self._advance()
                 status, payload = self._route(method, path, dict(request.url.params), body, raw)
         except _Answer as answer:
             return httpx.Response(answer.status, json=answer.body)
+        if slow is not None:
+            self._hold(request, slow.seconds)
         return httpx.Response(status, json=payload)
+
+    def _take_slow_write(self, method: str) -> SlowWrite | None:
+        if method not in ("POST", "PATCH", "DELETE"):
+            return None
+        with self._lock:
+            if not self._slow_writes:
+                return None
+            slow = self._slow_writes[0]
+            slow.times -= 1
+            if slow.times <= 0:
+                self._slow_writes.pop(0)
+            return slow
+
+    @staticmethod
+    def _hold(request: httpx.Request, seconds: float) -> None:
+        """Hold the answer. In process the client's read timeout is enforced here, as the network
+        would (at once: time is simulated); over HTTP the answer really waits, and the client gives up."""
+        read_timeout = (request.extensions.get("timeout") or {}).get("read")
+        if read_timeout is not None and seconds >= read_timeout:
+            raise httpx.ReadTimeout("simulated: the answer came after the client's timeout", request=request)
+        time.sleep(seconds)
 
     def _injected(self, method: str, path: str) -> Injection | None:
         for injection in self._injections:

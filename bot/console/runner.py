@@ -244,18 +244,23 @@ class Console:
             print(
                 "  Type a `/chain ...` command, a button number, `help` or `quit`.", file=self.out, flush=True
             )
-        self.work.wait_idle()
+        self._settle()
         return True
+
+    def _settle(self) -> None:
+        """Wait for the work started and for what it said in the channel, so output stays in order."""
+        self.work.wait_idle()
+        self.chainops.sender.drain()
 
     def drain(self, grace: float) -> None:
         """At the end of input, let rollouts under way finish (within a grace period)."""
-        self.work.wait_idle()
+        self._settle()
         deadline = time.monotonic() + grace
         if self.chainops.follower.busy():
             print("(waiting for rollouts to finish; Ctrl-C to stop)", file=self.out, flush=True)
         while self.chainops.follower.busy() and time.monotonic() < deadline:
             time.sleep(0.2)
-        self.work.wait_idle()
+        self._settle()
 
 
 def _block_action(button: ShownButton) -> dict[str, Any]:
@@ -336,9 +341,10 @@ def main(argv: list[str], *, stdin: TextIO | None = None, out: TextIO | None = N
         print(f"chainops console on Baseten at {settings.baseten_api_url}", file=out, flush=True)
     work = WorkPool(8, "console-work")
     gateway = ConsoleGateway(out, user_names={USER: USER_NAME})
+    settings.chainops_slack_pace = 0.0  # one reader at a terminal: no need to space messages out
     chainops = build(settings, gateway=gateway, transport=transport, work=work)
     console = Console(chainops, gateway, work, out)
-    chainops.follower.start()
+    chainops.start()
     interactive = stdin.isatty()
     if interactive:
         print("Type `/chain help`, a `/chain ...` command, a button number, or `quit`.", file=out, flush=True)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import metrics
+from bot.store.outbox import OutboxStore
 from bot.store.tables import (
     AuditEvent,
     Confirmation,
@@ -33,6 +34,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.outbox = OutboxStore(self._session)
         # A SQLite file deleted under a running process keeps working through its open handles, into a
         # file nobody will ever open again: remember which file we opened, and refuse once it is gone.
         database = engine.url.database
@@ -43,6 +45,10 @@ class Store:
     def single_process(self) -> bool:
         """SQLite serves one process: no other replica can hold a lease."""
         return self.engine.dialect.name == "sqlite"
+
+    def outbox_backlog(self) -> tuple[int, float | None]:
+        """Slack messages waiting to be delivered, and when the oldest was written (for /metrics)."""
+        return self.outbox.depth(), self.outbox.oldest_pending_at()
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
@@ -77,12 +83,6 @@ class Store:
     def confirmation(self, confirmation_id: str) -> Confirmation | None:
         with self._session() as s:
             return s.get(Confirmation, confirmation_id)
-
-    def set_confirmation_message(self, confirmation_id: str, message_ts: str) -> None:
-        with self._session() as s:
-            s.execute(
-                update(Confirmation).where(Confirmation.id == confirmation_id).values(message_ts=message_ts)
-            )
 
     def claim_confirmation(self, confirmation_id: str, *, now: float, approver: str | None = None) -> bool:
         """Move a pending, unexpired confirmation to EXECUTING; True for exactly one caller."""

@@ -70,7 +70,9 @@ class Rollout(Base):
     previous_deployment_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     scale_down_previous: Mapped[bool] = mapped_column(Boolean, default=True)
     channel: Mapped[str] = mapped_column(String(32))
-    parent_ts: Mapped[str] = mapped_column(String(32))
+    # The thread's parent message: its outbox key (and, for rows from before the outbox, its Slack ts).
+    parent_ts: Mapped[str] = mapped_column(String(32), default="")
+    parent_key: Mapped[str] = mapped_column(String(128), default="")
     requester: Mapped[str] = mapped_column(String(32))
     approver: Mapped[str | None] = mapped_column(String(32), nullable=True)
     headline: Mapped[str] = mapped_column(Text)
@@ -127,3 +129,56 @@ class SeenRequest(Base):
     request_ts: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     signature: Mapped[str] = mapped_column(String(80), primary_key=True)
     expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"  # content not yet delivered (a first post, or a newer version of it)
+    DELIVERED = "delivered"
+    DEAD = "dead"  # given up: Slack refused it for good, or the outage outlasted the give-up time
+
+
+class OutboxMessage(Base):
+    """A channel message as the bot wants it to look; the sender delivers its latest content to Slack.
+
+    Messages are named by a logical key, so a thread reply can name its parent before Slack has given
+    the parent a ts, and an update only changes the content a later delivery sends (coalescing)."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(128), unique=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    thread_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    merge_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    link_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    text: Mapped[str] = mapped_column(Text)
+    blocks_json: Mapped[str] = mapped_column(Text, default="[]")
+    notify_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    notify_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default=OutboxState.PENDING)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    sent_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[float] = mapped_column(Float)
+    next_attempt_at: Mapped[float] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failing_since: Mapped[float | None] = mapped_column(Float, nullable=True)
+    error: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+    __table_args__ = (
+        Index("ix_outbox_state_channel", "state", "channel", "id"),
+        Index("ix_outbox_merge", "merge_key", "state"),
+    )
+
+
+class OutboxChannel(Base):
+    """Per channel: when the next post may go out (pacing, Retry-After), and which replica delivers now."""
+
+    __tablename__ = "outbox_channels"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    next_post_at: Mapped[float] = mapped_column(Float, default=0.0)
+    blocked_until: Mapped[float] = mapped_column(Float, default=0.0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[float] = mapped_column(Float, default=0.0)

@@ -116,6 +116,7 @@ class FakeSlack:
         self.violations: list[str] = []
         self.clock: Callable[[], float] = time.time
         self._url_serial = 0
+        self._faults: dict[str, list[tuple[int, str | None]]] = {}  # method -> [(status, error code)]
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -196,6 +197,18 @@ class FakeSlack:
     def rate_limit_next(self, method: str, times: int = 1, retry_after: int = 1) -> None:
         with self._lock:
             self._rate_limits[method] = [times, retry_after]
+
+    def fail_next(self, method: str, times: int = 1, *, status: int = 500, error: str | None = None) -> None:
+        """The next calls of `method` fail: HTTP `status` with an HTML page (what a proxy in front of Slack
+        answers in an outage), or with `error`, HTTP 200 and `ok: false` with that error code."""
+        with self._lock:
+            self._faults.setdefault(method, []).extend([(status, error)] * times)
+
+    def heal(self) -> None:
+        """Slack works again: scripted faults still waiting are dropped."""
+        with self._lock:
+            self._faults.clear()
+            self._rate_limits.clear()
 
     # -- recordings --------------------------------------------------------------------------------------
 
@@ -291,6 +304,12 @@ class FakeSlack:
             elif (limit := self._take_rate_limit(method)) is not None:
                 call.error = "ratelimited"
                 return 429, _error("ratelimited"), {"Retry-After": str(limit)}
+            elif self._faults.get(method):
+                status, error = self._faults[method].pop(0)
+                call.error = error or f"http_{status}"
+                if error is None:
+                    return status, {}, {"X-Html": "1"}
+                return 200, _error(error), {}
             elif problems := _payload_problems(method, params):
                 self.violations.append(f"{method}: " + "; ".join(problems))
                 code = "invalid_blocks" if method.startswith("chat.") else "invalid_arguments"
@@ -681,6 +700,10 @@ def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             with fake._lock:
                 if call := next((c for c in reversed(fake.calls) if c.method == method and c.params == params), None):
                     call.answered_at = time.monotonic()
+            if headers.pop("X-Html", None):
+                page = b"<html><head><title>500 Internal Server Error</title></head><body>upstream error</body></html>"
+                self._send(status, page, "text/html; charset=utf-8")
+                return
             self._json(status, answer, headers)
 
         def _json(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
