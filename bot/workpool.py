@@ -88,7 +88,9 @@ class Lane:
         }
         self._queues: dict[Priority, deque[_Job]] = {p: deque() for p in Priority}
         self._running: set[_Job] = set()
-        self._cond = threading.Condition()
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)  # a worker may have something to take
+        self._quiet = threading.Condition(lock)  # nothing queued or running
         self._open = True
         self.finished = 0
         self._name = name
@@ -108,12 +110,16 @@ class Lane:
                 return False
             self._queues[job.priority].append(job)
             queued = sum(len(q) for q in self._queues.values())
-            if queued > self._idle and self._threads < self.workers:
-                # Threads start as work arrives, up to the limit (daemons: none may hold up an exit).
+            spawn = queued > self._idle and self._threads < self.workers
+            if spawn:
                 self._threads += 1
-                threading.Thread(target=self._work, name=f"{self._name}-{self._threads}", daemon=True).start()
-            self._cond.notify_all()
-            return True
+                number = self._threads
+            # One new job needs one worker: waking them all would only make them fight for the lock.
+            self._cond.notify()
+        if spawn:
+            # Threads start as work arrives, up to the limit (daemons: none may hold up an exit).
+            threading.Thread(target=self._work, name=f"{self._name}-{number}", daemon=True).start()
+        return True
 
     def _take(self) -> _Job | None:
         for priority in Priority:
@@ -141,10 +147,12 @@ class Lane:
             try:
                 self._run(job)
             finally:
+                # This thread takes the next job itself; only those waiting for quiet need telling.
                 with self._cond:
                     self._running.discard(job)
                     self.finished += 1
-                    self._cond.notify_all()
+                    if not self._running and not any(self._queues.values()):
+                        self._quiet.notify_all()
 
     @staticmethod
     def _run(job: _Job) -> None:
@@ -173,7 +181,7 @@ class Lane:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
-                self._cond.wait(left)
+                self._quiet.wait(left)
             return True
 
     # -- stopping ----------------------------------------------------------------------------------------
@@ -192,6 +200,8 @@ class Lane:
                 queue.clear()
             running = list(self._running)
             self._cond.notify_all()
+            if not running:
+                self._quiet.notify_all()
         for job in queued:
             job.future.cancel()
         return queued, running, finished
