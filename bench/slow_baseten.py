@@ -85,6 +85,6 @@ def slow_baseten(*, smoke: bool) -> list[Row]:
         rows.append(Row(name, "click's wait for a worker (write sent − click − that read)", f"{waited:.2f} s", f"{reads} reads queued before it", "≤ 1 s", waited <= 1.0))
     rows += [
         Row(name, "longest wait for a first answer or “still trying” note", f"{longest_silence:.1f} s", "status reads", "≤ 5 s", longest_silence <= 5.0),
-        Row(name, "threads (peak)", str(peak_threads), "HTTP 32 + workers 16 + Slack lane 4 + poll 8 + a few", "bounded (≤ 80)", peak_threads <= 80),
+        Row(name, "threads (peak)", str(peak_threads), "HTTP 32 + workers 16 + Slack lane 4 + poll 8 + outbox + a few", "bounded (≤ 80)", peak_threads <= 80),
     ]
     return rows
