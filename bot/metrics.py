@@ -88,7 +88,7 @@ SLACK_CALLS = Counter(
 )
 SLACK_SECONDS = Histogram(
     "chainops_slack_call_seconds",
-    "Latency of Slack Web API calls by method, retries included.",
+    "Latency of Slack Web API calls by method.",
     ["method"],
     buckets=SLOW_BUCKETS,
     registry=None,

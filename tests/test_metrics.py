@@ -329,3 +329,26 @@ def test_a_metrics_port_keeps_metrics_off_the_slack_port(tmp_path: Path, outside
         bot.terminate()
     assert on_slack_port.status_code == 404
     assert sample(samples, "chainops_ack_seconds_count", kind="command") == 1
+
+
+def test_outbox_depth_and_age_show_a_slack_outage_and_its_end(tmp_path: Path, outside) -> None:  # type: ignore[no-untyped-def]
+    slack, sim, env, payloads = outside
+    bot = start_bot(tmp_path, env)
+    try:
+        assert sample(bot.metrics(), "chainops_outbox_depth") == 0
+        slack.fail_next("chat.postMessage", times=10_000, status=500)  # Slack is down for channel posts
+        promote_and_confirm(bot, slack, payloads)
+        slack.wait_for(lambda: sample(bot.metrics(), "chainops_outbox_oldest_seconds") > 1.0, timeout=20)
+        during = bot.metrics()
+        slack.heal()
+        slack.wait_for(lambda: len(closing_replies(slack)) == 1, timeout=60)
+        slack.wait_for(lambda: sample(bot.metrics(), "chainops_outbox_depth") == 0, timeout=20)
+        after = bot.metrics()
+    finally:
+        bot.terminate()
+
+    assert [w.path.endswith("/promote") for w in sim.writes] == [True]  # the change did not wait for Slack
+    assert sample(during, "chainops_outbox_depth") >= 1
+    assert sample(during, "chainops_slack_calls_total", method="chat.postMessage", outcome="error") >= 1
+    assert sample(after, "chainops_outbox_oldest_seconds") == 0
+    assert sample(after, "chainops_slack_calls_total", method="chat.postMessage", outcome="ok") >= 2
