@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.ack_latency import ack_latency
+from bench.one_channel_burst import one_channel_burst
 from bench.report import Row, table
 from bench.rollouts import rollouts_at_scale
 from bench.shutdown import shutdown
@@ -42,6 +43,7 @@ def main(argv: list[str]) -> int:
     rows: list[Row] = []
     rows += ack_latency(smoke=args.smoke)
     rows += rollouts_at_scale(smoke=args.smoke)
+    rows += one_channel_burst(smoke=args.smoke)
     rows += startup(smoke=args.smoke)
     rows += slow_baseten(smoke=args.smoke)
     rows += shutdown(smoke=args.smoke)

@@ -210,6 +210,10 @@ class OutboxSender:
         if not self.running:
             self._deliver_channel(message.channel)
             return
+        with self._lock:
+            busy = message.channel in self._in_flight
+        if busy:
+            return  # the channel is being served: this message waits its turn, nobody waits for it
         future = self._submit(message.channel)
         if future is not None:
             try:
@@ -262,7 +266,8 @@ class OutboxSender:
                 outcome = self._deliver(message, now)
                 if outcome == "posted":
                     may_post = False
-                    release["next_post_at"] = now + self.settings.pace
+                    # Counted from when Slack answered, so two posts never land closer than the pace.
+                    release["next_post_at"] = self.clock() + self.settings.pace
                 elif isinstance(outcome, float):
                     failures = claim.failures + 1
                     release.update(failures=failures, blocked_until=outcome)
