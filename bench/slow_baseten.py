@@ -1,6 +1,6 @@
 """A slow Baseten: every call answers after 20 s while a pile of status reads is queued, then the
-requester clicks Confirm. Measures how long the click waits for a worker, how long anyone waits without
-news, and how many threads the process holds."""
+requester clicks Confirm. Measures how long the click takes to reach Baseten's write (the preview's re-check
+included), how long anyone waits without news, and how many threads the process holds."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import httpx
 from bench.report import Row
 from bench.world import outside_world
 from bot.baseten.simulator import BasetenSimulator
+from bot.operations import PREVIEW_CHECK_BUDGET
 from tests.fakes.slack_api import buttons, text_of
 from tests.processes import BotProcess, start_bot
 
@@ -77,12 +78,10 @@ def slow_baseten(*, smoke: bool) -> list[Row]:
             bot.kill()
     name = f"Baseten answering after {latency:.0f} s, {reads} status reads queued, then Confirm"
     longest_silence = max((news.get(n, deadline) - t for n, t in sent.items()), default=float("nan"))
+    took = written - clicked if written is not None else None
     rows = [
-        Row(name, "click → Baseten write sent", f"{written - clicked:.1f} s" if written else "never", f"after one {latency:.0f} s read that checks the preview is still current"),
+        Row(name, "click → Baseten write sent", f"{took:.2f} s" if took is not None else "never", f"{reads} reads queued before it; the preview re-check gives up after {PREVIEW_CHECK_BUDGET} s", "≤ 1 s", took is not None and took <= 1.0),
     ]
-    if written is not None:
-        waited = written - clicked - latency
-        rows.append(Row(name, "click's wait for a worker (write sent − click − that read)", f"{waited:.2f} s", f"{reads} reads queued before it", "≤ 1 s", waited <= 1.0))
     rows += [
         Row(name, "longest wait for a first answer or “still trying” note", f"{longest_silence:.1f} s", "status reads", "≤ 5 s", longest_silence <= 5.0),
         Row(name, "threads (peak)", str(peak_threads), "HTTP 32 + workers 16 + Slack lane 4 + poll 8 + outbox + a few", "bounded (≤ 80)", peak_threads <= 80),

@@ -32,6 +32,10 @@ AnyPlan = PromotePlan | InstanceTypePlan
 WRITE_GRACE = 60.0
 HEADLINE_CHANGES = 10  # chainlet changes named in a rollout's headline; the preview lists them all
 NOT_IN_CHANNEL = ("not_in_channel", "channel_not_found", "is_archived")
+UNCHECKED = Mrkdwn(
+    ":hourglass: Baseten was too slow to re-check the environment before the change; "
+    "I'll report here if it had changed meanwhile."
+)
 
 
 class Execution:
@@ -63,7 +67,9 @@ class Execution:
         request_id: str,
         inv: Invocation,
         approver: str | None = None,
+        unchecked: bool = False,
     ) -> None:
+        """`unchecked`: Baseten was too slow to re-check the preview; the thread says so."""
         headline = self._headline(plan, requester, approver)
         parent = self.outbox.post(channel, headline, [blocks.section(headline)], key=parent_key(request_id))
         # One quick try, so a channel the bot is not in refuses before anything changes. Any other
@@ -77,7 +83,11 @@ class Execution:
             return
         # The rollout is recorded before Baseten is called: if the bot dies right after the write, a
         # restarted bot still finds it (and resolves the deployment from the environment) after a grace.
-        rollout = self._record_rollout(plan, request_id, requester, approver, channel, parent, headline)
+        rollout = self._record_rollout(
+            plan, request_id, requester, approver, channel, parent, headline, unchecked=unchecked
+        )
+        if unchecked:
+            self.outbox.post(channel, UNCHECKED, [blocks.section(UNCHECKED)], thread=parent)
         logs.annotate(
             request_id=request_id, rollout_id=rollout.id, chain=plan.chain_name, environment=plan.env
         )
@@ -205,6 +215,8 @@ class Execution:
         channel: str,
         parent: str,
         headline: str,
+        *,
+        unchecked: bool,
     ) -> Rollout:
         now = self.clock()
         rollout = Rollout(
@@ -218,6 +230,7 @@ class Execution:
             # Empty until Baseten answers: the follower then resolves it from the environment.
             deployment_id="",
             previous_deployment_id=plan.previous_deployment_id,
+            preview_unchecked=unchecked,
             scale_down_previous=plan.scale_down_previous if isinstance(plan, PromotePlan) else True,
             channel=channel,
             parent_key=parent,

@@ -266,6 +266,7 @@ class Follower:
         if current is not None and current.id == rollout.deployment_id:
             return current, True, None
         if candidate is not None and candidate.id == rollout.deployment_id:
+            self._check_preview(rollout, current)
             return candidate, False, None
         # Neither: it failed out of the promotion, or another deployment was promoted meanwhile.
         deployment = self.baseten.get_deployment(rollout.chain_id, rollout.deployment_id)
@@ -273,6 +274,39 @@ class Follower:
             current.id if current is not None and current.id != rollout.previous_deployment_id else None
         )
         return deployment, False, replaced
+
+    def _check_preview(self, rollout: Rollout, current: ChainDeployment | None) -> None:
+        """A change written without re-checking its preview: while it rolls out, the environment still
+        serves what was live when it was written. If that is not what the preview showed, it is what the
+        change replaces (and what a rollback returns to); the final message says so."""
+        if not rollout.preview_unchecked:
+            return
+        live = current.id if current is not None else None
+        values: dict[str, object] = {"preview_unchecked": False}
+        if live != rollout.previous_deployment_id:
+            values.update(previous_deployment_id=live, preview_live=rollout.previous_deployment_id or "")
+        if self.store.save_rollout(rollout.id, owner=self.owner, **values):
+            for name, value in values.items():
+                setattr(rollout, name, value)
+
+    @staticmethod
+    def _preview_note(rollout: Rollout) -> Mrkdwn:
+        """What the final message adds when the preview could not be re-checked before the change."""
+        if rollout.preview_live is not None:
+            return md(
+                "\n:warning: {}/*{}* had changed since the preview: {} was live when the change was made, not {}.",
+                rollout.chain_name,
+                rollout.env,
+                _deployment_or_none(rollout.previous_deployment_id),
+                _deployment_or_none(rollout.preview_live),
+            )
+        if rollout.preview_unchecked:
+            return md(
+                "\n:warning: I could not check whether {}/*{}* had changed since the preview.",
+                rollout.chain_name,
+                rollout.env,
+            )
+        return Mrkdwn("")
 
     def _resolve(self, rollout: Rollout, now: float) -> Rollout | None:
         """The write was sent but its answer never came (a timeout, or the bot stopped): find what the
@@ -361,6 +395,7 @@ class Follower:
             rollout.env,
             took,
         )
+        text += self._preview_note(rollout)
         extra: blocks.Blocks = []
         previous = rollout.previous_deployment_id
         if previous and previous != deployment.id:
@@ -401,6 +436,7 @@ class Follower:
             rollout.env,
             serving,
         )
+        text += self._preview_note(rollout)
         self._reply(rollout, text)
         self._audit(rollout, "rollout_failed")
         self._finished("superseded")
@@ -437,6 +473,7 @@ class Follower:
             rollout.env,
             names,
         )
+        text += self._preview_note(rollout)
         section_blocks: blocks.Blocks = [blocks.section(text)]
         for chainlet in failing[:FAILED_WITH_LOGS]:
             errors = self._error_lines(rollout, deployment, chainlet.id)
@@ -603,3 +640,7 @@ def _state_line(phase: Phase) -> str:
         Phase.FAILED: "failed",
         Phase.OFF: "stopped",
     }[phase]
+
+
+def _deployment_or_none(deployment_id: str | None) -> Mrkdwn:
+    return md("`{}`", deployment_id) if deployment_id else Mrkdwn("nothing")

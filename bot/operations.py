@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from bot import blocks, logs, metrics
 from bot.audit import AuditTrail
 from bot.baseten.client import BasetenClient
-from bot.baseten.errors import BasetenError
+from bot.baseten.errors import BasetenError, BasetenUnavailable
 from bot.commands import (
     Command,
     HelpCommand,
@@ -52,6 +52,11 @@ STORE_DOWN = (
 RESPONSE_URL_LIFETIME = 29 * 60.0
 STATUS_ENVIRONMENTS = 10  # environments read for `/chain status <chain>`; the rest are named as a count
 STATUS_DETAILED_CHAINLETS = 40  # chainlets with their own section in `/chain status <chain> <env>`
+# How long a Confirm waits for Baseten to re-check that the preview is still current. Past this, the
+# change goes ahead unchecked (the follower reports if the environment had changed): a person's click
+# must reach Baseten within a second even when Baseten takes 20 s to answer every call, and the rest of
+# that second is left for the queue and the database.
+PREVIEW_CHECK_BUDGET = 0.5
 
 
 @dataclass(frozen=True)
@@ -332,27 +337,28 @@ class Operations:
         self.audit.record(
             "approved" if approver else "confirmed", inv.user, plan=plan, request_id=confirmation_id
         )
+        unchecked = False
+        if self.store.changed_since(plan.chain_name, plan.env, confirmation.created_at):
+            self._changed_since_preview(confirmation, plan, inv)
+            return
         try:
-            current = self.baseten.get_environment(plan.chain_id, plan.env).current_deployment
+            current = self.baseten.get_environment(
+                plan.chain_id, plan.env, within=PREVIEW_CHECK_BUDGET
+            ).current_deployment
+        except BasetenUnavailable as exc:
+            if not exc.timed_out:
+                self._not_executed(confirmation, plan, inv, exc)
+                return
+            # Too slow to answer: the change goes ahead; the follower reports if the environment differed.
+            log.warning("Baseten too slow to re-check the preview; writing without the check")
+            unchecked = True
         except BasetenError as exc:
-            metrics.outcome(metrics.ERROR)
-            self.store.finish_confirmation(confirmation_id, ConfirmationState.FAILED, exc.message)
-            self._close_preview(
-                confirmation,
-                plan,
-                via=inv.response_url,
-                outcome=md(":warning: Not executed: {}", exc.message),
-            )
+            self._not_executed(confirmation, plan, inv, exc)
             return
-        if (current.id if current else None) != plan.previous_deployment_id:
-            outcome = md("{}/{} changed since the preview, run the command again.", plan.chain_name, plan.env)
-            self.store.finish_confirmation(confirmation_id, ConfirmationState.FAILED, outcome)
-            self.audit.record("failed", inv.user, plan=plan, request_id=confirmation_id)
-            self._close_preview(
-                confirmation, plan, via=inv.response_url, outcome=md(":warning: Not executed: {}", outcome)
-            )
-            self.refuse(inv, outcome)
-            return
+        else:
+            if (current.id if current else None) != plan.previous_deployment_id:
+                self._changed_since_preview(confirmation, plan, inv)
+                return
         verb = md("Approved by {}", user(approver)) if approver else Mrkdwn("Confirmed")
         self._close_preview(
             confirmation,
@@ -367,7 +373,26 @@ class Operations:
             request_id=confirmation_id,
             inv=Invocation(requester, confirmation.channel, confirmation.response_url),
             approver=approver,
+            unchecked=unchecked,
         )
+
+    def _not_executed(
+        self, confirmation: Confirmation, plan: AnyPlan, inv: Invocation, exc: BasetenError
+    ) -> None:
+        metrics.outcome(metrics.ERROR)
+        self.store.finish_confirmation(confirmation.id, ConfirmationState.FAILED, exc.message)
+        self._close_preview(
+            confirmation, plan, via=inv.response_url, outcome=md(":warning: Not executed: {}", exc.message)
+        )
+
+    def _changed_since_preview(self, confirmation: Confirmation, plan: AnyPlan, inv: Invocation) -> None:
+        outcome = md("{}/{} changed since the preview, run the command again.", plan.chain_name, plan.env)
+        self.store.finish_confirmation(confirmation.id, ConfirmationState.FAILED, outcome)
+        self.audit.record("failed", inv.user, plan=plan, request_id=confirmation.id)
+        self._close_preview(
+            confirmation, plan, via=inv.response_url, outcome=md(":warning: Not executed: {}", outcome)
+        )
+        self.refuse(inv, outcome)
 
     def _close_preview(
         self, confirmation: Confirmation, plan: AnyPlan, *, outcome: str, via: str | None = None

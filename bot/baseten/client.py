@@ -149,12 +149,16 @@ class BasetenClient:
         ).environments
         return [e.name for e in envs]
 
-    def get_environment(self, chain_id: str, env_name: str) -> ChainEnvironment:
+    def get_environment(
+        self, chain_id: str, env_name: str, *, within: float | None = None
+    ) -> ChainEnvironment:
+        """`within`: answer in that many seconds or raise BasetenUnavailable with `timed_out`, tried once."""
         return self._get(
             "/v1/chains/{chain_id}/environments/{env_name}",
             {"chain_id": chain_id, "env_name": env_name},
             ChainEnvironment,
             what=f"environment {env_name} in chain {chain_id}",
+            within=within,
         )
 
     def list_instance_types(self) -> list[InstanceType]:
@@ -232,13 +236,19 @@ class BasetenClient:
         *,
         what: str,
         params: dict[str, Any] | None = None,
+        within: float | None = None,
     ) -> M:
         delay = 0.5
-        for attempt in range(1, self._read_attempts + 1):
+        # A read with a budget is tried once: a retry would spend the budget its caller set.
+        attempts = 1 if within is not None else self._read_attempts
+        timeout = None if within is None else httpx.Timeout(within)
+        for attempt in range(1, attempts + 1):
             try:
-                return self._send("GET", template, path_params, model, what=what, params=params)
+                return self._send(
+                    "GET", template, path_params, model, what=what, params=params, timeout=timeout
+                )
             except BasetenUnavailable as exc:
-                if attempt == self._read_attempts:
+                if attempt == attempts:
                     raise
                 log.warning("Baseten read %s failed (%s); retrying in %.1fs", template, exc.message, delay)
                 self._sleep(delay)
@@ -272,6 +282,7 @@ class BasetenClient:
         what: str,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        timeout: httpx.Timeout | None = None,
     ) -> M:
         """The one way a request reaches Baseten. `template` is the endpoint as the OpenAPI names it."""
         write = method != "GET"
@@ -282,13 +293,21 @@ class BasetenClient:
             raise BasetenRateLimited(held, write=write, sent=False)
         started, status = time.monotonic(), "unreachable"  # a status per request, for /metrics
         try:
-            response = self._http.request(method, path, params=params, json=json)
+            response = self._http.request(
+                method,
+                path,
+                params=params,
+                json=json,
+                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            )
             status = str(response.status_code)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise BasetenUnavailable(f"Could not reach Baseten ({type(exc).__name__}).", sent=False) from None
         except httpx.TimeoutException as exc:
             status = "timeout"
-            raise BasetenUnavailable(f"Baseten did not answer in time ({type(exc).__name__}).") from None
+            raise BasetenUnavailable(
+                f"Baseten did not answer in time ({type(exc).__name__}).", timed_out=True
+            ) from None
         except httpx.TransportError as exc:
             raise BasetenUnavailable(f"Could not reach Baseten ({type(exc).__name__}).") from None
         finally:

@@ -74,10 +74,14 @@ class BasetenUnavailable(BasetenError):
 
     retryable = True
 
-    def __init__(self, message: str, *, status: int | None = None, sent: bool = True) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, sent: bool = True, timed_out: bool = False
+    ) -> None:
         super().__init__(message, status=status)
         # False when no connection was made: the request cannot have reached Baseten.
         self.sent = sent
+        # True when the request was sent and its answer did not come in time: Baseten is slow.
+        self.timed_out = timed_out
 
 
 def detail_from_body(body: Any, fallback: str) -> str:

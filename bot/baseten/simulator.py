@@ -243,6 +243,16 @@ class BasetenSimulator(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if self.latency:
+            # A client's read timeout ends the wait, as it would on a socket.
+            read_timeout = (request.extensions.get("timeout") or {}).get("read")
+            if read_timeout is not None and read_timeout < self.latency:
+                time.sleep(read_timeout)
+                with self._lock:  # Baseten saw it; only its answer is late
+                    seen = RecordedRequest(
+                        request.method, request.url.path, dict(request.url.params), None, self.clock()
+                    )
+                    self.requests.append(seen)
+                raise httpx.ReadTimeout("simulated slow answer", request=request)
             time.sleep(self.latency)
         method, path = request.method, request.url.path
         raw = request.read()

@@ -137,6 +137,16 @@ class Store:
         with self._session() as s:
             return s.get(Rollout, rollout_id)
 
+    def changed_since(self, chain_name: str, env: str, since: float) -> bool:
+        """Whether a change to this environment was started through chainops after `since`."""
+        with self._session() as s:
+            found = s.scalar(
+                select(Rollout.id)
+                .where(Rollout.chain_name == chain_name, Rollout.env == env, Rollout.started_at > since)
+                .limit(1)
+            )
+            return found is not None
+
     def rollouts(self, state: RolloutState | None = None) -> list[Rollout]:
         with self._session() as s:
             query = select(Rollout).order_by(Rollout.started_at)

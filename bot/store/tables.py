@@ -68,6 +68,10 @@ class Rollout(Base):
     env: Mapped[str] = mapped_column(String(200))
     deployment_id: Mapped[str] = mapped_column(String(200))
     previous_deployment_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Written without re-checking the preview (Baseten was too slow): the follower checks what was live.
+    preview_unchecked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when what was live differed from the preview: the deployment the preview showed ("" for none).
+    preview_live: Mapped[str | None] = mapped_column(String(200), nullable=True)
     scale_down_previous: Mapped[bool] = mapped_column(Boolean, default=True)
     channel: Mapped[str] = mapped_column(String(32))
     # The thread's parent message: its outbox key (and, for rows from before the outbox, its Slack ts).
