@@ -23,8 +23,7 @@ class Invocation:
 def tell(gateway: Gateway, inv: Invocation, text: str, blocks: Blocks | None = None) -> None:
     """A private answer to whoever acted; never posted in the channel. Plain text is escaped here;
     markup (`Mrkdwn`) goes as built."""
-    if inv.response_url:
-        workpool.answered()
+    if inv.response_url and workpool.answered():
         try:
             gateway.respond(inv.response_url, as_mrkdwn(text), blocks)
         except Exception:  # an answer that cannot be delivered must not crash the flow

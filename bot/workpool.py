@@ -42,6 +42,7 @@ class _Job:
     on_abandon: Callable[[bool], None] | None = None  # called with whether it had started
     started: bool = False
     answered: bool = False  # the person got an answer: no "still working" notice any more
+    abandoned: bool = False  # the person was told to retry: a late answer would contradict that
     noticed: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
     # The submitter's context, copied: the request's log fields and metrics scope follow the work, and
@@ -52,14 +53,19 @@ class _Job:
 _current: contextvars.ContextVar[_Job | None] = contextvars.ContextVar("chainops_job", default=None)
 
 
-def answered() -> None:
-    """The work running on this thread has given its person an answer; a slow notice would only confuse.
+def answered() -> bool:
+    """The work running on this thread is about to give its person an answer; a slow notice would only
+    confuse. False when its person was already told to retry (shutdown): then it must stay silent.
 
     Waits for a notice being sent right now, so the notice never arrives after the answer."""
     job = _current.get()
-    if job is not None:
-        with job.lock:
-            job.answered = True
+    if job is None:
+        return True
+    with job.lock:
+        if job.abandoned:
+            return False
+        job.answered = True
+        return True
 
 
 def _call(job: _Job) -> Any:
@@ -287,7 +293,7 @@ class WorkPool(Executor):
     @staticmethod
     def _notice(job: _Job) -> None:
         with job.lock:
-            if job.answered or job.future.done() or job.on_slow is None:
+            if job.answered or job.abandoned or job.future.done() or job.on_slow is None:
                 return
             try:
                 job.on_slow()
@@ -316,21 +322,35 @@ class WorkPool(Executor):
         self._work.close()
         self._work.wait_idle(finish_by)
         queued, running, finished = self._work.take_back()
-        self._abandon(queued, started=False)
-        self._abandon(running, started=True)
+        dropped = self._abandon(queued, started=False)
+        interrupted = self._abandon(running, started=True)
         self._slack.close()
         self._slack.wait_idle(give_up_by)
         self._closed.set()
-        return Drained(finished=finished - before, told_to_retry=len(queued), interrupted=len(running))
+        # Running work that had already answered its person counts as finished: it is not told to retry.
+        answered_already = sum(1 for job in running if job.answered and not job.abandoned)
+        return Drained(
+            finished=finished - before + answered_already,
+            told_to_retry=dropped,
+            interrupted=interrupted,
+        )
 
-    def _abandon(self, jobs: list[_Job], *, started: bool) -> None:
+    def _abandon(self, jobs: list[_Job], *, started: bool) -> int:
+        """Tell the people behind these jobs that they will not finish; returns how many were told."""
+        told = 0
         for job in jobs:
-            if job.on_abandon is None:
-                continue
+            with job.lock:
+                # One answer per person: one already answered is not told to retry, and one told to
+                # retry gives no answer afterwards (`answered` says so to the work still running).
+                if job.on_abandon is None or job.answered:
+                    continue
+                job.abandoned = True
+            told += 1
             # Told on the Slack lane, all at once; if that lane is closed too, told right here.
             tell = partial(_safely, job.on_abandon, started)
             if not self._slack.put(_Job(Priority.CLICK, tell, Future(), time.monotonic())):
                 tell()
+        return told
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         now = time.monotonic()
