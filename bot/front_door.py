@@ -1,6 +1,6 @@
 """HTTP mode's front door: one small routing function, and the checks a request to `/slack/events`
 passes before Bolt sees it, cheapest first: method and size, Slack's signature and timestamp, UTF-8,
-a body Bolt can parse, and not a replay. Every refusal is a short answer and one throttled log line;
+and a body Bolt can parse; work started by a replay is skipped (bot/replays.py). Every refusal is a short answer and one throttled log line;
 no request body is ever logged."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from slack_bolt import App, BoltRequest, BoltResponse
 
 from bot.metrics import exposition
 from bot.refusals import refused
-from bot.replays import SIGNATURE_LIFETIME, Replays
+from bot.replays import SIGNATURE_LIFETIME, Replays, checking
 from bot.server import MAX_BODY, WSGIApp
 
 CONTENT_TYPES = ("application/x-www-form-urlencoded", "application/json")
@@ -72,10 +72,11 @@ class SlackEndpoint:
                 raise ValueError("not an object")
         except Exception:  # Bolt parses JSON and form fields and reads ids; any failure is a bad body
             return refuse(400, "malformed body")
-        if self.replays is not None and not self.replays.first_time(int(timestamp), signature):
-            refused("replayed request ignored", remote)
-            return respond(start_response, 200, "")
-        return bolt_response(start_response, self.app.dispatch(request))
+        if self.replays is None:
+            return bolt_response(start_response, self.app.dispatch(request))
+        # Acknowledged without waiting for the database; the work it starts waits for the check.
+        with checking(self.replays.check_soon(int(timestamp), signature, remote)):
+            return bolt_response(start_response, self.app.dispatch(request))
 
     def _signature_problem(self, body: bytes, timestamp: str, signature: str) -> str | None:
         if not signature or not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):

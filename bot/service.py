@@ -26,6 +26,7 @@ from bot.outbox import Outbox, OutboxSender, OutboxSettings
 from bot.planner import Planner
 from bot.policy import Policy, load_policy
 from bot.repeated import RepeatedFailure
+from bot.replays import unless_replayed
 from bot.sealed import Seal
 from bot.store import Store, StoreUnavailable, connect
 from bot.workpool import Priority, WorkPool
@@ -80,7 +81,7 @@ class Chainops:
         retry if the process stops before it is done."""
         self.work.run(
             priority,
-            fn,
+            unless_replayed(fn),
             *args,
             on_slow=partial(tell, self.gateway, inv, SLOW),
             on_abandon=partial(self._abandoned, inv, priority),

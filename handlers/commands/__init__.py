@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt import App
 
+from bot.replays import unless_replayed
 from handlers.context import chainops_of, command_invocation
 
 
@@ -14,7 +15,7 @@ def chain_command(ack: Any, body: dict[str, Any], context: Any) -> None:
     chainops = chainops_of(context)
     text, invocation = str(body.get("text", "")), command_invocation(body)
     if chainops.operations.opens_form(text):
-        chainops.work.run_on_slack_lane(chainops.operations.run_command, text, invocation)
+        chainops.work.run_on_slack_lane(unless_replayed(chainops.operations.run_command), text, invocation)
     else:
         priority = chainops.operations.priority_of(text)
         chainops.after_ack(priority, invocation, chainops.operations.run_command, text, invocation)
