@@ -105,6 +105,10 @@ def test_first_channel_post_failing_does_not_strand_the_change(world: World, fau
     assert "is live in" in text_of(parent.replies[-1])
     assert [b["action_id"] for b in buttons(parent.replies[-1])] == ["chainops_rollback"]
     assert len(promote_writes(world)) == 1
+    calls = world.slack.calls_to("chat.postMessage")
+    for refused, retried in zip(calls, calls[1:], strict=False):
+        if refused.error == "ratelimited":
+            assert retried.at - refused.at >= 0.95  # Retry-After: 1 is honoured
 
 
 def test_slack_5xx_with_an_html_body_does_not_drop_the_closing_message(world: World) -> None:
