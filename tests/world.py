@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.gateway import WebApiGateway
 from bot.policy import Policy
 from bot.service import Chainops, build
+from tests.contract import ContractTransport
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import SlackPayloads
 
@@ -48,6 +49,7 @@ class World:
     clock: Clock
     chainops: Chainops
     app: App
+    contract: ContractTransport  # every exchange with the simulator, checked against Baseten's OpenAPI
     channel: str = "C0DEPLOYS"
     user: str = "U0ALICE"
     extra: dict[str, Any] = field(default_factory=dict)
@@ -143,14 +145,15 @@ def make_world(
     }
     settings = Settings.model_validate({**values, **(env or {})})
     gateway = WebApiGateway(TOKEN, base_url=slack.api_url)
-    chainops = build(settings, gateway=gateway, transport=sim, clock=clock, policy=policy)
+    contract = ContractTransport(sim)
+    chainops = build(settings, gateway=gateway, transport=contract, clock=clock, policy=policy)
     chainops.baseten._sleep = lambda _s: None  # retries are immediate in tests  # noqa: SLF001
     app = build_app(chainops, client=gateway.client)
     _check_acks(app, slack)
     if own_slack:
         slack.clock = clock  # response_url lifetimes follow the bot's clock
     payloads = SlackPayloads(signing_secret=SECRET, response_url_base=slack)
-    return World(slack=slack, payloads=payloads, sim=sim, clock=clock, chainops=chainops, app=app)
+    return World(slack=slack, payloads=payloads, sim=sim, clock=clock, chainops=chainops, app=app, contract=contract)
 
 
 def _check_acks(app: App, slack: FakeSlack) -> None:
