@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.audit import Change
-from bot.baseten.models import ChainDeployment, Chainlet, DeploymentStatus, Phase
+from bot.baseten.models import ChainDeployment, Chainlet, DeploymentStatus, Phase, PromotionCleanupStrategy
 from bot.ids import Action
 from bot.markup import Mrkdwn, as_mrkdwn, lines, md, truncate, user
 from bot.plans import InstanceTypePlan, PromotePlan
@@ -278,12 +278,32 @@ def plan_summary(plan: PromotePlan | InstanceTypePlan) -> Blocks:
         md("*Environment*\n{}", plan.env),
         md("*Going live*\n{}", going),
     ]
+    notes: list[str] = []
     if plan.previous_deployment_id:
-        fate = "scaled down" if plan.scale_down_previous else "kept running"
+        fate = previous_fate(plan)
         fields.append(md("*Will be {}*\n`{}`", fate, plan.previous_deployment_id))
+        if fate == "deactivated":
+            notes.append(
+                "This environment deactivates the previous deployment after a promotion, and chains have "
+                "no reactivation endpoint: no rollback will be possible."
+            )
     else:
         fields.append(md("*Currently live*\nnothing"))
-    return [section(md("*{}* {} to *{}*", verb, plan.chain_name, plan.env), fields)]
+    if plan.redeploys:
+        notes.append(
+            "This environment redeploys on every promotion: Baseten builds a new deployment from it."
+        )
+    summary = [section(md("*{}* {} to *{}*", verb, plan.chain_name, plan.env), fields)]
+    return summary + [context(note) for note in notes]
+
+
+def previous_fate(plan: PromotePlan) -> str:
+    """What the environment's cleanup strategy does to the previous deployment once the promotion ends."""
+    if not plan.scale_down_previous or plan.cleanup == PromotionCleanupStrategy.KEEP:
+        return "kept running"
+    if plan.cleanup == PromotionCleanupStrategy.DEACTIVATE:
+        return "deactivated"
+    return "scaled down"
 
 
 def preview(
@@ -296,9 +316,11 @@ def preview(
     blocks = plan_summary(plan)
     if warning:
         blocks.append(context(warning))
-    question = (
-        "Scale the previous deployment down?" if isinstance(plan, PromotePlan) else "Rebuild and promote?"
-    )
+    if isinstance(plan, PromotePlan):
+        fate = previous_fate(plan)
+        question = "Promote it?" if fate == "kept running" else f"The previous deployment will be {fate}."
+    else:
+        question = "Rebuild and promote?"
     blocks.append(context(f"Only you can confirm. This preview expires in {ttl_minutes} minutes."))
     blocks.append(
         {

@@ -8,7 +8,14 @@ from collections.abc import Iterable
 
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenNotFound
-from bot.baseten.models import Chain, ChainDeployment, ChainEnvironment, InstanceType, Phase
+from bot.baseten.models import (
+    Chain,
+    ChainDeployment,
+    ChainEnvironment,
+    InstanceType,
+    Phase,
+    PromotionCleanupStrategy,
+)
 from bot.catalog import Catalog
 from bot.commands import InstanceTypeCommand, PromoteCommand
 from bot.markup import Mrkdwn, as_mrkdwn
@@ -117,6 +124,9 @@ class Planner:
             deployment_created_at=deployment.created_at,
             previous_deployment_id=current.id if current else None,
             scale_down_previous=not command.keep_previous,
+            cleanup=env.promotion_settings.promotion_cleanup_strategy
+            or PromotionCleanupStrategy.SCALE_TO_ZERO,
+            redeploys=bool(env.promotion_settings.redeploy_on_promotion),
             force=command.force,
         )
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.baseten.models import DeploymentStatus, InstanceType
+from bot.baseten.models import DeploymentStatus, InstanceType, PromotionCleanupStrategy
 
 
 class _Plan(BaseModel):
@@ -28,6 +28,10 @@ class PromotePlan(_Plan):
     deployment_status: DeploymentStatus
     deployment_created_at: datetime
     scale_down_previous: bool = True
+    # The environment's promotion settings: what Baseten does with the previous deployment once this
+    # promotion completes, and whether it builds a new deployment for every promotion.
+    cleanup: PromotionCleanupStrategy = PromotionCleanupStrategy.SCALE_TO_ZERO
+    redeploys: bool = False
 
     @property
     def destructive(self) -> bool:

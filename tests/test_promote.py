@@ -210,3 +210,29 @@ def test_bot_not_in_channel_tells_requester_how_to_invite_it(world: World) -> No
 
     assert "/invite @chainops" in world.private_text()
     assert promote_writes(world) == []
+
+
+def test_the_preview_says_what_the_environments_promotion_settings_will_do(world: World) -> None:
+    world.sim.set_promotion_settings(
+        "chain-hello", "production", promotion_cleanup_strategy="DEACTIVATE", redeploy_on_promotion=True
+    )
+    world.command(PROMOTE)
+
+    shown = world.private_text()
+    assert "Will be deactivated" in shown and "no rollback will be possible" in shown
+    assert "redeploys on every promotion" in shown
+    assert "will be deactivated" in world.buttons()["chainops_confirm"]["confirm"]["text"]["text"]
+    world.click(world.buttons()["chainops_confirm"])
+    for _ in range(12):
+        world.follow(seconds=10)
+
+    [parent] = world.channel_messages()
+    closing = text_of(parent.replies[-1])
+    assert "is live in" in closing and "`dep-hello-3` is inactive (deactivated)" in closing
+    assert "chainops_rollback" not in json.dumps(parent.replies[-1].blocks)
+
+
+def test_a_keep_strategy_is_shown_as_kept_running(world: World) -> None:
+    world.sim.set_promotion_settings("chain-hello", "production", promotion_cleanup_strategy="KEEP")
+    world.command(PROMOTE)
+    assert "Will be kept running" in world.private_text()
