@@ -11,7 +11,7 @@ from collections.abc import Callable
 from bot import blocks, logs, markup, metrics
 from bot.audit import AuditTrail
 from bot.baseten.client import BasetenClient
-from bot.baseten.errors import BasetenError, BasetenUnavailable
+from bot.baseten.errors import BasetenError, BasetenRateLimited, BasetenUnavailable
 from bot.baseten.models import (
     ChainDeployment,
     ChainletEnvironmentInstanceTypeUpdate,
@@ -181,10 +181,12 @@ class Execution:
         self.store.update_rollout(rollout.id, state=RolloutState.FAILED, finished_at=self.clock())
         self.store.finish_confirmation(request_id, ConfirmationState.FAILED, exc.message)
         self.audit.record("failed", requester, plan=plan, request_id=request_id, channel=rollout.channel)
-        unreached = isinstance(exc, BasetenUnavailable) and not exc.sent
-        verdict = (
-            "Baseten could not be reached; nothing changed" if unreached else "Baseten refused the change"
-        )
+        if isinstance(exc, BasetenRateLimited):
+            verdict = "Baseten is rate limiting requests; nothing changed"
+        elif isinstance(exc, BasetenUnavailable) and not exc.sent:
+            verdict = "Baseten could not be reached; nothing changed"
+        else:
+            verdict = "Baseten refused the change"
         headline = Mrkdwn(rollout.headline)  # built as markup, stored as sent
         failed = [blocks.section(headline), blocks.context(md(":red_circle: Failed: {}.", verdict))]
         self.outbox.update(rollout.parent_key, headline, failed)

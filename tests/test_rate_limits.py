@@ -64,6 +64,9 @@ def test_a_rate_limited_write_is_not_retried_and_the_person_is_told_when_to_try_
     [parent] = world.channel_messages()
     reply = text_of(parent.replies[-1])
     assert "<@U0ALICE>" in reply and "the change was not made" in reply and "Try again in 30s" in reply
+    # Not a refusal: the parent says why nothing changed.
+    assert "rate limiting requests; nothing changed" in text_of(parent)
+    assert "refused" not in text_of(parent)
     for _ in range(10):
         world.follow(seconds=10)
     assert len([w for w in world.writes if w.path.endswith("/promote")]) == 1
