@@ -9,13 +9,21 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.fakes.slack_payloads import SignedRequest
+from bot.baseten.sim_server import serve
+from bot.baseten.simulator import BasetenSimulator
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_payloads import SignedRequest, SlackPayloads
+from tests.world import API_KEY, SECRET, TOKEN
+
+Outside = tuple[FakeSlack, BasetenSimulator, dict[str, str], SlackPayloads]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,6 +32,31 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextmanager
+def outside_world(db_dir: Path, *, step_seconds: float, **env: str) -> Iterator[Outside]:
+    """What a bot process talks to: the fake Slack, the simulator served over HTTP, and the environment
+    pointing a bot at both (plus `env`)."""
+    slack = FakeSlack(token=TOKEN)
+    slack.start()
+    sim = BasetenSimulator(api_key=API_KEY, step_seconds=step_seconds)
+    server = serve(sim)
+    full_env = {
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "BASETEN_API_KEY": API_KEY,
+        "BASETEN_API_URL": server.url,
+        "DATABASE_URL": f"sqlite:///{db_dir / 'chainops.db'}",
+        "CHAINOPS_POLL_INTERVAL": "0.3",
+        **env,
+    }
+    try:
+        yield slack, sim, full_env, SlackPayloads(signing_secret=SECRET, response_url_base=slack)
+    finally:
+        server.close()
+        slack.close()
 
 
 @dataclass

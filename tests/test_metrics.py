@@ -3,7 +3,6 @@ and the JSON log format read from a real process's output."""
 
 from __future__ import annotations
 
-
 import json
 import os
 import subprocess
@@ -15,12 +14,20 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.baseten.sim_server import serve
-from bot.baseten.simulator import BasetenSimulator
+from bot.metrics import exposition
 from tests.fakes.slack_api import FakeSlack, buttons, text_of
 from tests.fakes.slack_payloads import SlackPayloads
-from bot.metrics import exposition
-from tests.processes import BotProcess, Samples, free_port, parse, sample, scrape, start_bot
+from tests.processes import (
+    BotProcess,
+    Outside,
+    Samples,
+    free_port,
+    outside_world,
+    parse,
+    sample,
+    scrape,
+    start_bot,
+)
 from tests.test_modals import open_promote_form, selected, submit
 from tests.world import API_KEY, SECRET, TOKEN, World
 
@@ -31,23 +38,9 @@ PROMOTE_ENDPOINT = "/v1/chains/{chain_id}/environments/{env_name}/promote"
 
 
 @pytest.fixture
-def outside(tmp_path: Path) -> Iterator[tuple[FakeSlack, BasetenSimulator, dict[str, str], SlackPayloads]]:
-    slack = FakeSlack(token=TOKEN)
-    slack.start()
-    sim = BasetenSimulator(api_key=API_KEY, step_seconds=0.6)
-    server = serve(sim)
-    env = {
-        "SLACK_BOT_TOKEN": TOKEN,
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_URL": slack.api_url,
-        "BASETEN_API_KEY": API_KEY,
-        "BASETEN_API_URL": server.url,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'chainops.db'}",
-        "CHAINOPS_POLL_INTERVAL": "0.3",
-    }
-    yield slack, sim, env, SlackPayloads(signing_secret=SECRET, response_url_base=slack)
-    server.close()
-    slack.close()
+def outside(tmp_path: Path) -> Iterator[Outside]:
+    with outside_world(tmp_path, step_seconds=0.6) as world:
+        yield world
 
 
 def delta(before: Samples, after: Samples, name: str, **labels: str) -> float:

@@ -9,36 +9,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.baseten.sim_server import serve
-from bot.baseten.simulator import BasetenSimulator
 from tests.conftest import reset_postgres
 from tests.fakes.slack_api import FakeSlack, text_of
-from tests.fakes.slack_payloads import SlackPayloads
-from tests.processes import sample, start_bot
-from tests.world import API_KEY, SECRET, TOKEN, postgres_url
+from tests.processes import Outside, outside_world, sample, start_bot
+from tests.world import postgres_url
 
 PROMOTE = "promote hello-chain production dep-hello-4"
 
 
 @pytest.fixture
-def outside(tmp_path: Path) -> Iterator[tuple[FakeSlack, BasetenSimulator, dict[str, str], SlackPayloads]]:
-    slack = FakeSlack(token=TOKEN)
-    slack.start()
-    sim = BasetenSimulator(api_key=API_KEY, step_seconds=1.5)
-    server = serve(sim)
-    env = {
-        "SLACK_BOT_TOKEN": TOKEN,
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_URL": slack.api_url,
-        "BASETEN_API_KEY": API_KEY,
-        "BASETEN_API_URL": server.url,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'chainops.db'}",
-        "CHAINOPS_POLL_INTERVAL": "0.3",
-        "CHAINOPS_LEASE_SECONDS": "2",
-    }
-    yield slack, sim, env, SlackPayloads(signing_secret=SECRET, response_url_base=slack)
-    server.close()
-    slack.close()
+def outside(tmp_path: Path) -> Iterator[Outside]:
+    with outside_world(tmp_path, step_seconds=1.5, CHAINOPS_LEASE_SECONDS="2") as world:
+        yield world
 
 
 def closing_replies(slack: FakeSlack) -> list[str]:

@@ -8,34 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.baseten.sim_server import serve
-from bot.baseten.simulator import BasetenSimulator
-from tests.fakes.slack_api import FakeSlack, text_of
-from tests.fakes.slack_payloads import SlackPayloads
-from tests.processes import start_bot
-from tests.world import API_KEY, SECRET, TOKEN
+from tests.fakes.slack_api import text_of
+from tests.processes import Outside, outside_world, start_bot
 
 RETRY = "I'm restarting and did not get to this request; nothing was changed"
 
 
 @pytest.fixture
-def outside(tmp_path: Path) -> Iterator[tuple[FakeSlack, BasetenSimulator, dict[str, str], SlackPayloads]]:
-    slack = FakeSlack(token=TOKEN)
-    slack.start()
-    sim = BasetenSimulator(api_key=API_KEY, step_seconds=1.5)
-    server = serve(sim)
-    env = {
-        "SLACK_BOT_TOKEN": TOKEN,
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_URL": slack.api_url,
-        "BASETEN_API_KEY": API_KEY,
-        "BASETEN_API_URL": server.url,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'chainops.db'}",
-        "CHAINOPS_POLL_INTERVAL": "0.3",
-    }
-    yield slack, sim, env, SlackPayloads(signing_secret=SECRET, response_url_base=slack)
-    server.close()
-    slack.close()
+def outside(tmp_path: Path) -> Iterator[Outside]:
+    with outside_world(tmp_path, step_seconds=1.5) as world:
+        yield world
 
 
 def test_sigterm_with_sixty_queued_commands_answers_every_one_and_exits_in_time(tmp_path: Path, outside) -> None:  # type: ignore[no-untyped-def]
