@@ -97,13 +97,17 @@ def link(url: str, label: str) -> Mrkdwn:
 _ENTITY = re.compile(r"<(@|#|!subteam\^)([A-Z0-9]+)(?:\|([^>]*))?>|<(https?://[^|>]+)(?:\|([^>]*))?>")
 
 
-def readable(text: str, names: Mapping[str, str] | None = None) -> str:
-    """Mrkdwn as a person reads it: mentions as @name/#name, links as their label, entities decoded."""
+def readable(text: str, names: Mapping[str, str] | None = None, *, urls: bool = False) -> str:
+    """Mrkdwn as a person reads it: mentions as @name/#name, links as their label (and URL, with
+    `urls`), entities decoded last so that escaped text never reads as markup."""
     names = names or {}
 
     def entity(match: re.Match[str]) -> str:
         if match.group(4):
-            return match.group(5) or match.group(4)
+            label = match.group(5)
+            if label and urls:
+                return f"{label} ({match.group(4)})"
+            return label or match.group(4)
         sigil, ident, label = match.group(1), match.group(2), match.group(3)
         shown = label or names.get(ident, ident)
         return ("#" if sigil == "#" else "@") + shown

@@ -6,6 +6,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from bot.markup import readable
+
 EMOJI = {
     ":hourglass_flowing_sand:": "⏳",
     ":hourglass:": "⌛",
@@ -23,17 +25,13 @@ EMOJI = {
 
 
 def slack_text(text: str) -> str:
-    """Slack mrkdwn to plain terminal text: emoji, mentions, links, emphasis and escaped characters."""
+    """Slack mrkdwn to plain terminal text: emoji, emphasis, then mentions, links and escaped
+    characters read back as `bot.markup` reads them."""
     for code, char in EMOJI.items():
         text = text.replace(code, char)
-    text = re.sub(r"<@([A-Z0-9]+)>", r"@\1", text)
-    text = re.sub(r"<#([A-Z0-9]+)(\|[^>]*)?>", r"#\1", text)
-    text = re.sub(r"<!subteam\^([A-Z0-9]+)(\|[^>]*)?>", r"@\1", text)
-    text = re.sub(r"<(https?://[^|>]+)\|([^>]+)>", r"\2 (\1)", text)
     text = text.replace("```", "")
     text = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"\1", text)
-    # Escaped last, so a `<` a person typed is shown as typed and never read as a mention.
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return readable(text, urls=True)
 
 
 def _text(obj: dict[str, Any] | None) -> str:
