@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from bot import blocks, logs, markup, metrics
 from bot.audit import AuditTrail
@@ -138,17 +139,7 @@ class Execution:
     def executed(self, rollout: Rollout, plan: AnyPlan | None) -> None:
         """Baseten made the change: settle the confirmation, record it and announce it."""
         self.store.finish_confirmation(rollout.request_id, ConfirmationState.EXECUTED, "executed")
-        self.audit.record(
-            "executed",
-            rollout.requester,
-            plan=plan,
-            kind=rollout.kind,
-            chain_name=rollout.chain_name,
-            env=rollout.env,
-            request_id=rollout.request_id or None,
-            approver=rollout.approver,
-            channel=rollout.channel,
-        )
+        self._record_outcome("executed", rollout, plan, approver=rollout.approver)
         if plan is not None and plan.force:
             self.audit.record(
                 "forced", rollout.requester, plan=plan, request_id=rollout.request_id, channel=rollout.channel
@@ -163,8 +154,12 @@ class Execution:
             self.executed(rollout, plan)
             return
         self.store.finish_confirmation(rollout.request_id, ConfirmationState.FAILED, "not made")
+        self._record_outcome("not_made", rollout, plan)
+
+    def _record_outcome(self, event: str, rollout: Rollout, plan: AnyPlan | None, **extra: Any) -> None:
+        """An outcome in the audit trail, described by the rollout (the plan may be gone after a restart)."""
         self.audit.record(
-            "not_made",
+            event,
             rollout.requester,
             plan=plan,
             kind=rollout.kind,
@@ -172,6 +167,7 @@ class Execution:
             env=rollout.env,
             request_id=rollout.request_id or None,
             channel=rollout.channel,
+            **extra,
         )
 
     def _refused(

@@ -6,6 +6,7 @@ import json
 import threading
 from typing import Any
 
+from tests.test_modals import pick
 from tests.world import World
 
 
@@ -35,17 +36,6 @@ def submit(world: World, view: dict[str, Any], values: dict[str, Any]) -> dict[s
     assert response.status == 200
     world.settle()
     return json.loads(response.body) if response.body else {}
-
-
-def pick(world: World, view: dict[str, Any], action_id: str, value: str) -> None:
-    request = world.payloads.block_action(
-        action_id=action_id,
-        value=value,
-        selected_option={"text": {"type": "plain_text", "text": value}, "value": value},
-        view=view,
-    )
-    assert world.app.dispatch(request.bolt_request()).status == 200
-    world.settle()
 
 
 CHAIN = chosen("chain", "chainops_pick_chain", "chain-hello")
