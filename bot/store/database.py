@@ -36,11 +36,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# Any fixed 64-bit number; chainops takes no other advisory lock.
+SCHEMA_LOCK = 0x6368_6169_6E6F_7073  # "chainops"
+
+
 def upgrade(engine: Engine) -> None:
-    """Create missing tables and add columns that a newer version of chainops introduced."""
-    Base.metadata.create_all(engine)
-    inspector = inspect(engine)
+    """Create missing tables and add columns that a newer version of chainops introduced.
+
+    On PostgreSQL, replicas starting together take turns: two concurrent CREATE TABLEs of one name
+    collide in the catalog (UniqueViolation) instead of one of them seeing the table exists. The lock
+    is held by this transaction, so it is released even if the upgrade fails halfway."""
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
+        Base.metadata.create_all(conn)
+        inspector = inspect(conn)
         for table in Base.metadata.sorted_tables:
             existing = {c["name"]: c for c in inspector.get_columns(table.name)}
             for column in table.columns:
