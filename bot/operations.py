@@ -146,12 +146,16 @@ class Operations:
         return Priority.READ
 
     @staticmethod
-    def opens_form(text: str) -> bool:
-        """`/chain promote` or `/chain instance-type` with no arguments: needs no Baseten call to start."""
+    def needs_baseten(text: str) -> bool:
+        """False for what is answered without asking Baseten: help, a usage error, a form to open (its
+        first step needs no Baseten call), the history of every chain (the database only)."""
         try:
-            return isinstance(parse(text), PromoteModalCommand | InstanceTypeModalCommand)
+            command = parse(text)
         except UsageError:
             return False
+        if isinstance(command, HistoryCommand):
+            return command.chain is not None
+        return not isinstance(command, HelpCommand | PromoteModalCommand | InstanceTypeModalCommand)
 
     def run_command(self, text: str, inv: Invocation) -> None:
         with metrics.command(_verb(text)), self._answering(inv):

@@ -87,6 +87,13 @@ class Chainops:
             on_abandon=partial(self._abandoned, inv, priority),
         )
 
+    def answer_at_once(self, inv: Invocation, fn: Callable[..., Any], /, *args: Any) -> None:
+        """Run acknowledged work that never calls Baseten (help, usage errors, opening a form) on the lane
+        that never waits for Baseten, so it is not queued behind reads waiting for a slow Baseten."""
+        self.work.run_on_slack_lane(
+            unless_replayed(fn), *args, on_abandon=partial(self._abandoned, inv, Priority.READ)
+        )
+
     def _abandoned(self, inv: Invocation, priority: Priority, started: bool) -> None:
         # A read that never finished changed nothing; a change under way may have reached Baseten.
         tell(self.gateway, inv, INTERRUPTED if started and priority is not Priority.READ else DROPPED)

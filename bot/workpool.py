@@ -2,8 +2,9 @@
 
 Work is taken in priority order (a button press, then a change, then a read), and reads may hold only
 half of the workers, so a click never queues behind a pile of slow status reads. A person whose work has
-not answered after a few seconds hears once that it is still under way. A second, small lane runs work
-that only talks to Slack (opening a form, those notices), so it never waits for Baseten. On shutdown,
+not answered after a few seconds hears once that it is still under way. A second, small lane (the Slack
+lane) runs work that never calls Baseten (help, usage errors, opening a form, those notices), so it
+never waits behind work that does. On shutdown,
 work that cannot finish in time is handed back to whoever submitted it, to tell its owner."""
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ SLACK_WORKERS = 4
 class Priority(IntEnum):
     CLICK = 0  # a button press or a form: someone is watching for the result right now
     WRITE = 1  # a command that leads to a change
-    READ = 2  # status, history, help
+    READ = 2  # status, history
 
 
 @dataclass(eq=False)
@@ -257,7 +258,8 @@ class WorkPool(Executor):
         on_abandon: Callable[[bool], None] | None = None,
         **kwargs: Any,
     ) -> Future[Any]:
-        """For work that talks only to Slack and must start at once (a form's trigger expires in 3 s)."""
+        """For work that never calls Baseten and must not wait behind work that does (a form's trigger
+        expires in 3 s; help is answered while Baseten is slow)."""
         return self._put(self._slack, Priority.CLICK, fn, args, kwargs, None, on_abandon)
 
     def _put(

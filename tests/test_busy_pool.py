@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from tests.fakes.slack_api import text_of
 from tests.world import World
@@ -12,7 +13,11 @@ SLOW = "Baseten is slow to answer; still trying"
 
 
 def _environment_reads(world: World) -> list[int]:
-    return [i for i, r in enumerate(world.sim.requests) if r.method == "GET" and r.path.endswith("/environments/production")]
+    return [
+        i
+        for i, r in enumerate(world.sim.requests)
+        if r.method == "GET" and r.path.endswith("/environments/production")
+    ]
 
 
 def test_confirm_click_reaches_baseten_before_queued_status_reads(world: World) -> None:
@@ -20,9 +25,13 @@ def test_confirm_click_reaches_baseten_before_queued_status_reads(world: World) 
     confirm = world.buttons()["chainops_confirm"]
     world.sim.latency = 0.5
     for i in range(24):
-        request = world.payloads.slash_command("status hello-chain production", user=f"U{i:04d}", response_url_name=f"s{i}")
+        request = world.payloads.slash_command(
+            "status hello-chain production", user=f"U{i:04d}", response_url_name=f"s{i}"
+        )
         assert world.app.dispatch(request.bolt_request()).status == 200
-    click = world.payloads.block_action(action_id=confirm["action_id"], value=confirm["value"], container_is_ephemeral=True)
+    click = world.payloads.block_action(
+        action_id=confirm["action_id"], value=confirm["value"], container_is_ephemeral=True
+    )
 
     assert world.app.dispatch(click.bolt_request()).status == 200
     world.settle()
@@ -36,7 +45,9 @@ def test_confirm_click_reaches_baseten_before_queued_status_reads(world: World) 
 
 def test_person_hears_once_that_baseten_is_slow_then_gets_the_answer(world: World) -> None:
     world.sim.latency = 2.0  # a status takes a few Baseten calls: longer than a person waits without news
-    waiting = threading.Thread(target=world.command, args=("status hello-chain production",), kwargs={"response": "slow"})
+    waiting = threading.Thread(
+        target=world.command, args=("status hello-chain production",), kwargs={"response": "slow"}
+    )
     waiting.start()
     world.command("help", response="quick")
     waiting.join()
@@ -45,3 +56,41 @@ def test_person_hears_once_that_baseten_is_slow_then_gets_the_answer(world: Worl
     assert [SLOW in t for t in shown] == [True, False]
     assert "HelloWorld" in shown[-1]
     assert not any(SLOW in text_of(r) for r in world.slack.shown_responses("quick"))
+
+
+def test_help_and_usage_are_answered_at_once_while_status_reads_wait_for_a_slow_baseten(world: World) -> None:
+    world.sim.latency = (
+        0.5  # each status takes a few Baseten calls; 16 of them fill the reads' share for seconds
+    )
+    for i in range(16):
+        request = world.payloads.slash_command(
+            "status hello-chain production", user=f"U{i:04d}", response_url_name=f"s{i}"
+        )
+        assert world.app.dispatch(request.bolt_request()).status == 200
+    asked = time.monotonic()
+    for text, name in (
+        ("help", "help"),
+        ("promote hello-chain", "usage"),
+        ("history", "history"),
+        ("frobnicate", "unknown"),
+    ):
+        assert (
+            world.app.dispatch(
+                world.payloads.slash_command(text, response_url_name=name).bolt_request()
+            ).status
+            == 200
+        )
+
+    world.slack.wait_for(
+        lambda: all(world.slack.shown_responses(n) for n in ("help", "usage", "history", "unknown")),
+        timeout=10,
+    )
+    answered = time.monotonic() - asked
+    waiting_reads = sum(1 for i in range(16) if not world.slack.shown_responses(f"s{i}"))
+    world.sim.latency = 0.0
+    world.settle()
+
+    assert answered < 1.0 and waiting_reads > 8  # answered while most status reads were still waiting
+    assert "*/chain promote*" in world.private_text("help")
+    assert world.private_text("usage").startswith("promote: missing <env> <deployment_id>.")
+    assert all("HelloWorld" in world.private_text(f"s{i}") for i in range(16))
