@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.audit import Change
@@ -112,9 +112,23 @@ def elapsed(seconds: float) -> str:
 
 
 def when(moment: datetime | float) -> str:
+    """A moment to the minute in UTC. Any date Baseten sends is shown: one at the edge of the calendar
+    whose UTC time falls outside it (9999-12-31 23:00 at -05:00) is shown with its own offset."""
     if isinstance(moment, int | float):
         moment = datetime.fromtimestamp(moment, UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # a time that names no offset is taken as UTC
+    try:
+        return _minute(moment.astimezone(UTC)) + " UTC"
+    except OverflowError:
+        offset = moment.utcoffset() or timedelta()
+        sign, minutes = ("-" if offset < timedelta() else "+"), abs(int(offset.total_seconds())) // 60
+        return _minute(moment) + f" UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _minute(moment: datetime) -> str:
+    # strftime's %Y does not pad years before 1000.
+    return f"{moment.year:04d}-{moment:%m-%d %H:%M}"
 
 
 # -- status -------------------------------------------------------------------------------------------
@@ -189,6 +203,11 @@ def status_message(
     )
     blocks.extend(deployment_blocks(deployment, where=(chain_name, env), detailed=detailed))
     return blocks
+
+
+def unreadable_environment(chain_name: str, env: str, reason: str) -> Blocks:
+    """An environment of the chain that could not be read, named in place of its status."""
+    return [header(f"{chain_name} · {env}"), context(md(":grey_question: {}", reason))]
 
 
 def environments_status(chain_name: str, shown: list[Blocks], hidden: int) -> Blocks:

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from bot.baseten.models import Chain, ChainDeployment, ChainEnvironment, InstanceType
-from bot.blocks import context, plain, section
+from bot.blocks import context, plain, section, when
 from bot.ids import Action, View
 from bot.markup import md
 from bot.planner import ordered
@@ -49,8 +49,9 @@ def chain_option(chain: Chain) -> dict[str, Any]:
 
 def deployment_option(deployment: ChainDeployment) -> dict[str, Any]:
     where = f" · in {deployment.environment}" if deployment.environment else ""
-    created = deployment.created_at.strftime("%Y-%m-%d %H:%M")
-    return option(f"{deployment.id} · {created} · {deployment.status.value}{where}", deployment.id)
+    return option(
+        f"{deployment.id} · {when(deployment.created_at)} · {deployment.status.value}{where}", deployment.id
+    )
 
 
 def instance_type_option(instance_type: InstanceType) -> dict[str, Any]:

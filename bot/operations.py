@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from bot import blocks, logs, metrics
 from bot.audit import AuditTrail
 from bot.baseten.client import BasetenClient
-from bot.baseten.errors import BasetenError, BasetenUnavailable
+from bot.baseten.errors import BasetenError, BasetenInvalidName, BasetenNotFound, BasetenUnavailable
 from bot.commands import (
     Command,
     HelpCommand,
@@ -195,7 +195,14 @@ class Operations:
         detailed = STATUS_DETAILED_CHAINLETS if len(names) == 1 else 0
         per_env: list[blocks.Blocks] = []
         for name in names[:STATUS_ENVIRONMENTS]:
-            env = self.baseten.get_environment(chain.id, name)
+            try:
+                env = self.baseten.get_environment(chain.id, name)
+            except (BasetenInvalidName, BasetenNotFound) as exc:
+                if command.env:
+                    raise
+                # One environment that cannot be read hides none of the others.
+                per_env.append(blocks.unreadable_environment(chain.name, name, _unreadable(exc)))
+                continue
             lock_line = self.locks.status_line(chain.name, name)
             per_env.append(
                 blocks.status_message(chain.name, name, env.current_deployment, lock_line, detailed=detailed)
@@ -535,6 +542,15 @@ def _verb(text: str) -> str:
         return parse(text).verb
     except UsageError:
         return "invalid"
+
+
+def _unreadable(exc: BasetenError) -> str:
+    if isinstance(exc, BasetenInvalidName):
+        return (
+            "Not shown: chainops cannot address this environment, since its name is not made of letters, "
+            "digits, `-`, `_` and `.`. See it in Baseten, or rename it there."
+        )
+    return "Not shown: Baseten no longer finds this environment."
 
 
 def _stale_outcome(state: ConfirmationState) -> str:
