@@ -1,4 +1,7 @@
-"""One schema for SQLite and PostgreSQL. Times are epoch seconds (floats): same on both, no time zones."""
+"""One schema for SQLite and PostgreSQL. Times are epoch seconds (floats): same on both, no time zones.
+
+Names and ids that come from Baseten (chains, environments, deployments) are unbounded text: Baseten sets
+no length limit on them, and a bounded column would refuse a change whose chain is named at length."""
 
 from __future__ import annotations
 
@@ -39,8 +42,8 @@ class Confirmation(Base):
     state: Mapped[str] = mapped_column(String(16), default=ConfirmationState.PENDING)
     requester: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(32))
-    chain_name: Mapped[str] = mapped_column(String(200))
-    env: Mapped[str] = mapped_column(String(200))
+    chain_name: Mapped[str] = mapped_column(Text)
+    env: Mapped[str] = mapped_column(Text)
     plan_json: Mapped[str] = mapped_column(Text)
     needs_approval: Mapped[bool] = mapped_column(Boolean, default=False)
     approver: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -63,15 +66,15 @@ class Rollout(Base):
     kind: Mapped[str] = mapped_column(String(32))
     request_id: Mapped[str] = mapped_column(String(32), default="")
     state: Mapped[str] = mapped_column(String(16), default=RolloutState.FOLLOWING)
-    chain_id: Mapped[str] = mapped_column(String(200))
-    chain_name: Mapped[str] = mapped_column(String(200))
-    env: Mapped[str] = mapped_column(String(200))
-    deployment_id: Mapped[str] = mapped_column(String(200))
-    previous_deployment_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    chain_id: Mapped[str] = mapped_column(Text)
+    chain_name: Mapped[str] = mapped_column(Text)
+    env: Mapped[str] = mapped_column(Text)
+    deployment_id: Mapped[str] = mapped_column(Text)
+    previous_deployment_id: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Written without re-checking the preview (Baseten was too slow): the follower checks what was live.
     preview_unchecked: Mapped[bool] = mapped_column(Boolean, default=False)
     # Set when what was live differed from the preview: the deployment the preview showed ("" for none).
-    preview_live: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    preview_live: Mapped[str | None] = mapped_column(Text, nullable=True)
     scale_down_previous: Mapped[bool] = mapped_column(Boolean, default=True)
     channel: Mapped[str] = mapped_column(String(32))
     # The thread's parent message: its outbox key (and, for rows from before the outbox, its Slack ts).
@@ -105,8 +108,8 @@ class AuditEvent(Base):
     event: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(32), default="")
-    chain_name: Mapped[str] = mapped_column(String(200), default="")
-    env: Mapped[str] = mapped_column(String(200), default="")
+    chain_name: Mapped[str] = mapped_column(Text, default="")
+    env: Mapped[str] = mapped_column(Text, default="")
     summary: Mapped[str] = mapped_column(Text, default="")
     confirmation_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     approver: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -117,8 +120,8 @@ class AuditEvent(Base):
 class EnvironmentLock(Base):
     __tablename__ = "environment_locks"
 
-    chain_name: Mapped[str] = mapped_column(String(200), primary_key=True)
-    env: Mapped[str] = mapped_column(String(200), primary_key=True)
+    chain_name: Mapped[str] = mapped_column(Text, primary_key=True)
+    env: Mapped[str] = mapped_column(Text, primary_key=True)
     locked_by: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text, default="")
     locked_at: Mapped[float] = mapped_column(Float)
