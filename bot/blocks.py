@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.audit import Change
 from bot.baseten.models import ChainDeployment, Chainlet, DeploymentStatus, Phase, PromotionCleanupStrategy
+from bot.durations import duration
 from bot.ids import Action
 from bot.markup import Mrkdwn, as_mrkdwn, lines, md, truncate, user
 from bot.plans import InstanceTypePlan, PromotePlan
@@ -98,17 +99,6 @@ def confirm_dialog(title: str, text: str, yes: str, *, danger: bool = True) -> d
     if danger:
         dialog["style"] = "danger"
     return dialog
-
-
-def elapsed(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, secs = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m {secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m"
 
 
 def when(moment: datetime | float) -> str:
@@ -329,7 +319,7 @@ def preview(
     plan: PromotePlan | InstanceTypePlan,
     confirmation_id: str,
     *,
-    ttl_minutes: int,
+    ttl: float,
     warning: str | None = None,
 ) -> Blocks:
     blocks = plan_summary(plan)
@@ -340,7 +330,7 @@ def preview(
         question = "Promote it?" if fate == "kept running" else f"The previous deployment will be {fate}."
     else:
         question = "Rebuild and promote?"
-    blocks.append(context(f"Only you can confirm. This preview expires in {ttl_minutes} minutes."))
+    blocks.append(context(f"Only you can confirm. This preview expires in {duration(ttl)}."))
     blocks.append(
         {
             "type": "actions",
@@ -370,16 +360,16 @@ def approval_request(
     *,
     requester: str,
     approvers: Mrkdwn,
-    ttl_minutes: int,
+    ttl: float,
 ) -> Blocks:
     blocks: Blocks = [section(md(":raised_hand: {} asks for approval:", user(requester)))]
     blocks.extend(plan_summary(plan))
     blocks.append(
         context(
             md(
-                "Approvers: {}. The requester cannot approve. Expires in {} minutes.",
+                "Approvers: {}. The requester cannot approve. Expires in {}.",
                 approvers,
-                ttl_minutes,
+                duration(ttl),
             )
         )
     )
@@ -434,7 +424,7 @@ def rollout_parent(
                     deployment.id,
                     deployment.status.value,
                     state_line,
-                    elapsed(seconds),
+                    duration(seconds),
                 )
             )
         )
@@ -442,7 +432,7 @@ def rollout_parent(
             more = md("chainlets {}", see_status(*where)) if where else Mrkdwn("chainlets")
             blocks.append(section(listing([chainlet_line(c) for c in deployment.chainlets], more=more)))
     else:
-        blocks.append(context(f"{state_line} · {elapsed(seconds)}"))
+        blocks.append(context(f"{state_line} · {duration(seconds)}"))
     return blocks
 
 

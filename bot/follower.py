@@ -19,6 +19,7 @@ from bot.audit import AuditTrail
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenError, BasetenNotFound, BasetenRateLimited
 from bot.baseten.models import ChainDeployment, DeploymentStatus, LogLevel, Phase
+from bot.durations import duration
 from bot.markup import Mrkdwn, as_mrkdwn, md
 from bot.outbox import Outbox
 from bot.repeated import RepeatedFailure
@@ -387,7 +388,7 @@ class Follower:
     # -- outcomes --------------------------------------------------------------------------------------
 
     def _succeeded(self, rollout: Rollout, deployment: ChainDeployment, now: float) -> None:
-        took = blocks.elapsed(now - rollout.started_at)
+        took = duration(now - rollout.started_at)
         text = md(
             ":large_green_circle: `{}` is live in {}/*{}* after {}.",
             deployment.id,
@@ -403,7 +404,7 @@ class Follower:
             text += md("\nPrevious deployment `{}` {}.", previous, fate)
             if rollout.kind == "promote":
                 if can_roll_back:
-                    window = blocks.elapsed(self.settings.rollback_window)
+                    window = duration(self.settings.rollback_window)
                     extra.append(
                         blocks.context(
                             md("Roll back to `{}` with one click for the next {}.", previous, window)
@@ -531,7 +532,7 @@ class Follower:
             rollout.id, owner=self.owner, state=RolloutState.TIMED_OUT, finished_at=now, lease_owner=None
         ):
             return
-        took = blocks.elapsed(now - rollout.started_at)
+        took = duration(now - rollout.started_at)
         text = md(
             ":hourglass: {} I stopped following `{}` after {} without a final status. "
             "Check it with `/chain status {} {}`.",
@@ -563,7 +564,7 @@ class Follower:
                 rollout,
                 md(
                     ":electric_plug: Baseten has not answered for {} ({}). I keep trying.",
-                    blocks.elapsed(now - rollout.last_ok_at),
+                    duration(now - rollout.last_ok_at),
                     exc.message,
                 ),
             )

@@ -252,12 +252,11 @@ class Operations:
             state=ConfirmationState.PENDING,
         )
         self.store.add_confirmation(confirmation)
-        ttl_minutes = max(1, round(self.timing.confirmation_ttl / 60))
         warning = ":warning: Forced past an environment lock." if plan.force else None
         if approvers:
             who = mentions(approvers)
             block_list = blocks.approval_request(
-                plan, request_id, requester=inv.user, approvers=who, ttl_minutes=ttl_minutes
+                plan, request_id, requester=inv.user, approvers=who, ttl=self.timing.confirmation_ttl
             )
             key = self.outbox.post(
                 inv.channel,
@@ -274,7 +273,7 @@ class Operations:
             self.tell(
                 inv,
                 md("Confirm: {}", describe(plan)),
-                blocks.preview(plan, request_id, ttl_minutes=ttl_minutes, warning=warning),
+                blocks.preview(plan, request_id, ttl=self.timing.confirmation_ttl, warning=warning),
             )
 
     def decide(self, confirmation_id: str, decision: str, inv: Invocation) -> None:

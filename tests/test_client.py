@@ -96,7 +96,7 @@ def test_a_rate_limit_fails_fast_and_holds_every_request_for_its_whole_window(si
 
     with pytest.raises(BasetenRateLimited) as first:
         client.list_chains()
-    assert first.value.retry_after == 30 and first.value.sent and "try again in 30s" in first.value.message
+    assert first.value.retry_after == 30 and first.value.sent and "try again in 30 seconds" in first.value.message
     sent = len(sim.requests)
 
     clock.advance(29)

@@ -56,7 +56,7 @@ def test_every_exchange_of_real_flows_follows_the_published_schemas(world: World
     world.command("status summarizer", response="limited")
 
     assert "is live in hello-chain/*production*" in "\n".join(text_of(m.replies[-1]) for m in world.channel_messages())
-    assert "try again in 3s" in world.private_text("limited")
+    assert "try again in 3 seconds" in world.private_text("limited")
     exercised = {(e.method, e.template) for e in world.contract.exchanges}
     assert USED_BY_CHAINOPS <= exercised
     assert {e.status for e in world.contract.exchanges} >= {200, 409, 429, 500}

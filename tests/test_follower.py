@@ -43,7 +43,7 @@ def test_gives_up_after_the_rollout_timeout_and_says_so(world: World) -> None:
     world.follow(seconds=2 * 3600 + 1)
 
     closing = text_of(world.channel_messages()[0].replies[-1])
-    assert "<@U0ALICE> I stopped following" in closing and "2h" in closing
+    assert "<@U0ALICE> I stopped following" in closing and "after 2 hours" in closing
     world.follow(seconds=60)
     assert text_of(world.channel_messages()[0].replies[-1]) == closing
 

@@ -134,7 +134,7 @@ def test_refusals_baseten_errors_and_rate_limit_waits_are_counted(tmp_path: Path
         bot.send(payloads.slash_command("status hello-chain production"))
         slack.wait_for(lambda: len(slack.shown_responses()) > responses, timeout=30)
         limited_at = time.monotonic()
-        assert "try again in 4s" in text_of(slack.shown_responses()[-1])
+        assert "try again in 4 seconds" in text_of(slack.shown_responses()[-1])
         # Within the window the next status is held back, not sent to Baseten.
         responses = len(slack.shown_responses())
         bot.send(payloads.slash_command("status hello-chain production"))

@@ -28,7 +28,7 @@ def test_a_429_holds_every_request_for_its_window_and_the_rollout_then_finishes(
             world.command("status hello-chain production", response="status")  # and a person asks
 
     assert [r for r in world.sim.requests if r.at > limited_at] == []
-    assert "Baseten is rate limiting requests; try again in 6s" in world.private_text("status")
+    assert "Baseten is rate limiting requests; try again in 6 seconds" in world.private_text("status")
 
     for _ in range(12):
         world.follow(seconds=5)
@@ -43,12 +43,12 @@ def test_a_429_holds_every_request_for_its_window_and_the_rollout_then_finishes(
 def test_a_person_asking_during_the_window_is_told_when_to_try_again(world: World) -> None:
     world.sim.fail_next(429, retry_after=20, method="GET")
     world.command(PROMOTE)
-    assert "try again in 20s" in world.private_text()
+    assert "try again in 20 seconds" in world.private_text()
 
     world.clock.advance(15)
     sent = len(world.sim.requests)
     world.command(PROMOTE, response="again")
-    assert "try again in 5s" in world.private_text("again")
+    assert "try again in 5 seconds" in world.private_text("again")
     assert len(world.sim.requests) == sent  # the bot held it back; Baseten saw nothing
 
     world.clock.advance(5)
@@ -63,7 +63,7 @@ def test_a_rate_limited_write_is_not_retried_and_the_person_is_told_when_to_try_
 
     [parent] = world.channel_messages()
     reply = text_of(parent.replies[-1])
-    assert "<@U0ALICE>" in reply and "the change was not made" in reply and "Try again in 30s" in reply
+    assert "<@U0ALICE>" in reply and "the change was not made" in reply and "Try again in 30 seconds" in reply
     # Not a refusal: the parent says why nothing changed.
     assert "rate limiting requests; nothing changed" in text_of(parent)
     assert "refused" not in text_of(parent)

@@ -10,6 +10,8 @@ import contextlib
 import math
 from typing import Any
 
+from bot.durations import duration
+
 
 class BasetenError(Exception):
     """Anything that went wrong talking to Baseten."""
@@ -60,9 +62,9 @@ class BasetenRateLimited(BasetenError):
     def __init__(self, retry_after: float, *, write: bool, sent: bool) -> None:
         wait = max(1, math.ceil(retry_after))
         if write:
-            message = f"Baseten is rate limiting requests, so the change was not made. Try again in {wait}s."
+            message = f"Baseten is rate limiting requests, so the change was not made. Try again in {duration(wait)}."
         else:
-            message = f"Baseten is rate limiting requests; try again in {wait}s."
+            message = f"Baseten is rate limiting requests; try again in {duration(wait)}."
         super().__init__(message, status=429)
         self.retry_after = retry_after
         self.write = write
