@@ -31,6 +31,8 @@ MAX_CHAINLET_INPUTS = 20  # more would pass Slack's view size with every instanc
 OPTIONS_PER_VIEW = 2000  # instance-type options over all chainlet selects (Slack's view size: 250 kB)
 SUBMIT_NEXT = "Next"
 SUBMIT_PREVIEW = "Preview"
+# What "Preview" does, said on the form: it only shows; the change waits for the preview's Confirm.
+PREVIEW_NOTE = "*Preview* shows what will change; nothing changes until you confirm it."
 
 
 def chainlet_block_id(chainlet_name: str) -> str:
@@ -189,7 +191,7 @@ def promote_modal(
         context(
             note
             or (
-                "Newest deployments first."
+                f"Newest deployments first. {PREVIEW_NOTE}"
                 if ready
                 else "Choose a chain to see its environments and deployments."
             )
@@ -284,7 +286,14 @@ def instance_type_modal(
             )
         blocks.append(section("Only chainlets whose type you change are sent to Baseten."))
     blocks.append(
-        context(note or ("Current types are preselected." if ready else "Choose a chain and an environment."))
+        context(
+            note
+            or (
+                f"Current types are preselected. {PREVIEW_NOTE}"
+                if ready
+                else "Choose a chain and an environment."
+            )
+        )
     )
     return _modal(View.INSTANCE_TYPE, INSTANCE_TYPE_TITLE, meta, blocks, ready=ready)
 

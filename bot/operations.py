@@ -227,13 +227,14 @@ class Operations:
         self._may_request(inv, env, chain=chain)
         self.locks.check(self.planner.chain(chain).name, env, user=inv.user, force=force)
 
-    def request(self, plan: AnyPlan, inv: Invocation) -> None:
-        """Offer a checked plan: approval in the channel, confirmation privately, or run it at once."""
+    def request(self, plan: AnyPlan, inv: Invocation, *, preview: bool = False) -> None:
+        """Offer a checked plan: approval in the channel, confirmation privately, or run it at once.
+        `preview`: always confirm first (a form's submit button says Preview, so it never acts itself)."""
         request_id = uuid.uuid4().hex
         logs.annotate(request_id=request_id, chain=plan.chain_name, environment=plan.env)
         self.audit.record("requested", inv.user, plan=plan, request_id=request_id, channel=inv.channel)
         approvers = self.policy.approvers(plan.env)
-        if not approvers and not plan.destructive:
+        if not approvers and not plan.destructive and not preview:
             self.execution.run(plan, requester=inv.user, channel=inv.channel, request_id=request_id, inv=inv)
             return
         now = self.clock()

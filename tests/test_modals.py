@@ -104,6 +104,26 @@ def test_valid_submission_leads_into_the_same_preview_and_confirmation(world: Wo
     assert world.channel_messages()[0].text.startswith("<@U0ALICE> is promoting")
 
 
+def test_preview_with_the_previous_deployment_kept_previews_and_waits_for_confirm(world: World) -> None:
+    view = open_promote_form(world)
+    assert view["submit"]["text"] == "Preview" and "nothing changes until you confirm" in json.dumps(view)
+    values = {
+        **selected("chain", "chainops_pick_chain", "chain-hello"),
+        **selected("env", "chainops_pick_env", "production"),
+        **selected("deployment", "chainops_pick_deployment", "dep-hello-4"),
+        "scale_down": {"chainops_scale_down": {"type": "checkboxes", "selected_options": []}},
+    }
+
+    assert submit(world, view, values) == {}
+
+    # "Preview" showed a preview: nothing reached Baseten and nothing was posted until Confirm.
+    assert world.writes == [] and world.channel_messages() == []
+    assert "Will be kept running" in world.private_text() and "dep-hello-3" in world.private_text()
+    world.click(world.buttons()["chainops_confirm"])
+    [write] = world.writes
+    assert write.json == {"deployment_id": "dep-hello-4", "scale_down_previous_deployment": False}
+
+
 def test_invalid_submission_shows_the_error_on_the_field(world: World) -> None:
     view = open_promote_form(world)
     values = {

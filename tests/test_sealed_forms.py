@@ -57,7 +57,8 @@ def test_form_metadata_goes_to_slack_sealed_and_comes_back_working(world: World)
     assert view["private_metadata"].startswith("s1.")
     assert Seal(SECRET).open(view["private_metadata"]).startswith('{"channel":"C0DEPLOYS"')
     assert submit(world, view) == {}
-    [write] = world.writes  # keeping the previous deployment needs no confirmation
+    world.click(world.buttons()["chainops_confirm"])  # the form previews; its Confirm runs it
+    [write] = world.writes
     assert write.json["deployment_id"] == "dep-hello-4"
     assert "is promoting" in world.channel_messages()[0].text
 

@@ -1,5 +1,6 @@
 """Modal submissions: checked against Baseten before the modal closes, errors shown on the field."""
 
+from functools import partial
 from typing import Any
 
 from slack_bolt import App
@@ -22,9 +23,9 @@ def submit_form(ack: Any, body: dict[str, Any], context: Any) -> None:
             ack(response_action="errors", errors=checked.errors)
             return
     ack()
-    chainops.after_ack(
-        Priority.CLICK, checked.invocation, chainops.operations.request, checked.plan, checked.invocation
-    )
+    # A form's submit says "Preview": the change runs only from the preview's Confirm.
+    offer = partial(chainops.operations.request, preview=True)
+    chainops.after_ack(Priority.CLICK, checked.invocation, offer, checked.plan, checked.invocation)
 
 
 def register(app: App) -> None:
