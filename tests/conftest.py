@@ -24,7 +24,9 @@ def reset_postgres(url: str) -> str:
     sa_url = url.replace("postgresql://", "postgresql+psycopg://", 1).replace("postgres://", "postgresql+psycopg://", 1)
     engine = create_engine(sa_url)
     with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS confirmations, rollouts, audit_events, environment_locks, seen_requests, outbox, outbox_channels"))
+        # Every table, including ones added later, without keeping a list here.
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
     return url
 

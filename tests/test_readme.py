@@ -19,7 +19,7 @@ def quick_start() -> list[str]:
 def test_quick_start_holds_exactly_two_commands_console_then_tests() -> None:
     console, tests = quick_start()
     assert console.endswith("python -m bot console") and "[dev]" not in console
-    assert tests.endswith("python -m pytest")
+    assert tests.endswith("python -m pytest -n 4")
 
 
 def test_ci_runs_exactly_the_readme_test_command() -> None:

@@ -169,4 +169,30 @@ def _check_acks(app: App, slack: FakeSlack) -> None:
 
 
 def postgres_url() -> str | None:
-    return os.environ.get("TEST_DATABASE_URL") or None
+    """TEST_DATABASE_URL, or under pytest-xdist a database of this worker's own beside it (created on first
+    use), so parallel workers never reset each other's tables."""
+    url = os.environ.get("TEST_DATABASE_URL") or None
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if url is None or not worker:
+        return url
+    return _worker_database(url, worker)
+
+
+_CREATED: dict[str, str] = {}
+
+
+def _worker_database(url: str, worker: str) -> str:
+    if url in _CREATED:
+        return _CREATED[url]
+    from sqlalchemy import create_engine, make_url, text
+
+    base = make_url(url.replace("postgres://", "postgresql://", 1))
+    name = f"{base.database}_{worker}"
+    engine = create_engine(base.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    _CREATED[url] = base.set(database=name).render_as_string(hide_password=False)
+    return _CREATED[url]
