@@ -2,8 +2,10 @@
 
 `ContractTransport` wraps the simulator: each request the client builds (path, query, body, auth scheme)
 and each answer the simulator gives is checked against `openapi/baseten_chains_openapi.json`, the spec
-extracted from Baseten's own Go SDK (MIT licence). Checks are strict: an object may not carry a property
-its schema does not define, so neither the client nor the simulator can invent fields."""
+extracted from Baseten's own Go SDK (MIT licence); the endpoints only Baseten's newer published spec has
+(the audit log) are checked against that copy, `openapi/baseten_chains_openapi_2026-08.json` (MIT
+licence). Checks are strict: an object may not carry a property its schema does not define, so neither
+the client nor the simulator can invent fields."""
 
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 SPEC_PATH = Path(__file__).parent / "openapi" / "baseten_chains_openapi.json"
 SPEC: dict[str, Any] = json.loads(SPEC_PATH.read_text())
+NEWER_SPEC_PATH = Path(__file__).parent / "openapi" / "baseten_chains_openapi_2026-08.json"
+NEWER_SPEC: dict[str, Any] = json.loads(NEWER_SPEC_PATH.read_text())
 
 _formats = FormatChecker()
 
@@ -45,17 +49,17 @@ def _strict(node: Any) -> Any:
     return node
 
 
-_COMPONENTS = _strict(copy.deepcopy(SPEC["components"]))
+_COMPONENTS = {id(SPEC): _strict(copy.deepcopy(SPEC["components"])), id(NEWER_SPEC): _strict(copy.deepcopy(NEWER_SPEC["components"]))}
 
 
-def _validator(schema: dict[str, Any]) -> Draft202012Validator:
+def _validator(schema: dict[str, Any], spec: dict[str, Any] = SPEC) -> Draft202012Validator:
     # Refs are "#/components/...": resolve them against a root that carries the components.
-    return Draft202012Validator({**_strict(schema), "components": _COMPONENTS}, format_checker=_formats)
+    return Draft202012Validator({**_strict(schema), "components": _COMPONENTS[id(spec)]}, format_checker=_formats)
 
 
-def _resolve(node: dict[str, Any]) -> dict[str, Any]:
+def _resolve(node: dict[str, Any], spec: dict[str, Any] = SPEC) -> dict[str, Any]:
     while "$ref" in node:
-        target: Any = SPEC
+        target: Any = spec
         for part in node["$ref"].removeprefix("#/").split("/"):
             target = target[part]
         node = target
@@ -70,16 +74,23 @@ class Operation:
     parameters: dict[str, dict[str, Any]]  # query parameters by name
     body: Draft202012Validator | None
     ok: Draft202012Validator | None
+    spec: dict[str, Any]  # the published spec the endpoint is checked against
+
+
+def _paths() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """Every endpoint of the Go SDK's spec, and those only the newer published spec has."""
+    ours = [(t, item, SPEC) for t, item in SPEC["paths"].items()]
+    return ours + [(t, item, NEWER_SPEC) for t, item in NEWER_SPEC["paths"].items() if t not in SPEC["paths"]]
 
 
 def _operations() -> list[Operation]:
     found = []
-    for template, item in SPEC["paths"].items():
-        shared = [_resolve(p) for p in item.get("parameters", [])]
+    for template, item, spec in _paths():
+        shared = [_resolve(p, spec) for p in item.get("parameters", [])]
         for method, op in item.items():
             if method == "parameters":
                 continue
-            params = shared + [_resolve(p) for p in op.get("parameters", [])]
+            params = shared + [_resolve(p, spec) for p in op.get("parameters", [])]
             query = {p["name"]: p for p in params if p["in"] == "query"}
             body_schema = (op.get("requestBody") or {}).get("content", {}).get("application/json", {}).get("schema")
             ok_schema = op["responses"].get("200", {}).get("content", {}).get("application/json", {}).get("schema")
@@ -90,8 +101,9 @@ def _operations() -> list[Operation]:
                     template,
                     pattern,
                     query,
-                    _validator(body_schema) if body_schema else None,
-                    _validator(ok_schema) if ok_schema else None,
+                    _validator(body_schema, spec) if body_schema else None,
+                    _validator(ok_schema, spec) if ok_schema else None,
+                    spec,
                 )
             )
     # Literal paths first, so ".../environments/{env_name}" never swallows a longer literal route.
@@ -110,10 +122,10 @@ def _errors(validator: Draft202012Validator, value: Any) -> list[str]:
     return [f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}" for e in validator.iter_errors(value)]
 
 
-def _query_value(raw: str, schema: dict[str, Any]) -> Any:
+def _query_value(raw: str, schema: dict[str, Any], spec: dict[str, Any]) -> Any:
     """Query strings carry text; read integers as the schema's integers."""
     options = schema.get("anyOf", [schema])
-    if any(_resolve(o).get("type") == "integer" for o in options):
+    if any(_resolve(o, spec).get("type") == "integer" for o in options):
         try:
             return int(raw)
         except ValueError:
@@ -142,7 +154,8 @@ def check_request(request: httpx.Request) -> list[str]:
         schema = parameter["schema"]
         if schema.get("type") == "array":
             schema = schema["items"]
-        problems += [f"{where}: query {name}: {e}" for e in _errors(_validator(schema), _query_value(raw, schema))]
+        value = _query_value(raw, schema, op.spec)
+        problems += [f"{where}: query {name}: {e}" for e in _errors(_validator(schema, op.spec), value)]
     content = request.content
     if op.body is None:
         if content:

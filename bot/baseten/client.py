@@ -10,10 +10,12 @@ twice.
 from __future__ import annotations
 
 import logging
+import math
 import platform
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -21,10 +23,22 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from bot import __version__, metrics
+from bot.baseten.audit_log import (
+    AuditLogEntry,
+    AuditLogEventTypeGroup,
+    AuditLogPosition,
+    AuditLogRead,
+    AuditLogSortDirection,
+    ListAuditLogsResponse,
+)
 from bot.baseten.errors import (
+    BasetenAuditLogUnavailable,
     BasetenError,
+    BasetenForbidden,
     BasetenInvalidName,
+    BasetenNotFound,
     BasetenRateLimited,
+    BasetenRejected,
     BasetenUnavailable,
     error_for,
     retry_after_of,
@@ -45,8 +59,11 @@ from bot.baseten.models import (
     LogEntry,
     LogLevel,
     PromoteToChainEnvironmentRequest,
+    UpdateAutoscalingSettingsResponse,
+    UpdateChainletEnvironmentAutoscalingSettingsRequest,
     UpdateChainletEnvironmentInstanceTypeRequest,
     UpdateChainletEnvironmentInstanceTypeResponse,
+    WireRequest,
 )
 
 log = logging.getLogger(__name__)
@@ -68,6 +85,7 @@ _SEGMENT_KINDS = {
 }
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 LOG_WINDOW_MAX_MS = 7 * 24 * 3600 * 1000  # Baseten refuses log windows longer than seven days
+AUDIT_LOG_PAGE_MAX = 200  # the most entries Baseten returns per audit-log page
 
 
 def _path(template: str, params: dict[str, str]) -> str:
@@ -122,6 +140,9 @@ class BasetenClient:
 
     def list_chains(self) -> list[Chain]:
         return self._get("/v1/chains", {}, Chains, what="chains").chains
+
+    def get_chain(self, chain_id: str) -> Chain:
+        return self._get("/v1/chains/{chain_id}", {"chain_id": chain_id}, Chain, what=f"chain {chain_id}")
 
     def list_deployments(self, chain_id: str) -> list[ChainDeployment]:
         deployments = self._get(
@@ -202,12 +223,126 @@ class BasetenClient:
         )
         return sorted(resp.logs, key=lambda e: int(e.timestamp) if e.timestamp.isdigit() else 0)
 
+    # -- the audit log ---------------------------------------------------------------------------------
+
+    def audit_log_page(
+        self,
+        chain_id: str,
+        *,
+        cursor: str | None = None,
+        limit: int = 100,
+        direction: AuditLogSortDirection | None = None,
+        event_type_groups: Sequence[AuditLogEventTypeGroup] = (),
+        environment_names: Sequence[str] = (),
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> ListAuditLogsResponse:
+        """One page of the chain's audit log, newest first unless `direction` says ASC.
+
+        Raises BasetenAuditLogUnavailable when this Baseten has no audit log (404 for a chain that
+        exists) or the key may not read it (403)."""
+        params: dict[str, Any] = {"limit": max(1, min(limit, AUDIT_LOG_PAGE_MAX))}
+        if cursor is not None:
+            params["cursor"] = cursor
+        if direction is not None:
+            params["direction"] = direction.value
+        if event_type_groups:
+            params["event_type_groups"] = [g.value for g in event_type_groups]
+        if environment_names:
+            params["environment_names"] = list(environment_names)
+        if start is not None:
+            params["start_epoch_millis"] = _epoch_millis(start)
+        if end is not None:
+            params["end_epoch_millis"] = _epoch_millis(end)
+        try:
+            return self._get(
+                "/v1/chains/{chain_id}/audit_logs",
+                {"chain_id": chain_id},
+                ListAuditLogsResponse,
+                what=f"audit log of chain {chain_id}",
+                params=params,
+            )
+        except BasetenForbidden:
+            raise BasetenAuditLogUnavailable(chain_id, missing=False) from None
+        except BasetenNotFound:
+            self.get_chain(chain_id)  # a chain that is gone stays "not found"
+            raise BasetenAuditLogUnavailable(chain_id, missing=True) from None
+
+    def audit_log_newest(self, chain_id: str, **filters: Any) -> AuditLogPosition:
+        """The position of the newest entry (nothing before it is "after" it); empty log: its start."""
+        items = self.audit_log_page(chain_id, limit=1, **filters).items
+        return (
+            AuditLogPosition(entry_id=items[0].id, created=items[0].created) if items else AuditLogPosition()
+        )
+
+    def audit_log_after(
+        self,
+        chain_id: str,
+        after: AuditLogPosition | None,
+        *,
+        event_type_groups: Sequence[AuditLogEventTypeGroup] = (),
+        environment_names: Sequence[str] = (),
+        end: datetime | None = None,
+        page_size: int = 100,
+        max_pages: int = 10,
+    ) -> AuditLogRead:
+        """The entries after `after`, oldest first, read in at most `max_pages` pages.
+
+        Walks the log oldest first from the position's time and drops entries up to and including its
+        entry (or, when that entry is not there, those older than it; entries in the same millisecond are
+        then returned again rather than lost: a reader dedupes by id). A position that carries a cursor
+        continues that walk; a cursor Baseten no longer accepts falls back to the position's time."""
+        after = after or AuditLogPosition()
+        cursor = after.cursor
+        filters: dict[str, Any] = {
+            "event_type_groups": event_type_groups,
+            "environment_names": environment_names,
+            "end": end,
+        }
+        from_time = cursor is None  # entries read from a time include some the reader already had
+        collected: list[AuditLogEntry] = []
+        has_more = False
+        pages = 0
+        while pages < max_pages:
+            try:
+                page = self.audit_log_page(
+                    chain_id,
+                    cursor=cursor,
+                    limit=page_size,
+                    direction=AuditLogSortDirection.ASC,
+                    start=after.created,
+                    **filters,
+                )
+            except BasetenRejected:
+                if cursor is None:
+                    raise
+                log.warning("Baseten refused an audit-log cursor of chain %s; reading from time", chain_id)
+                cursor, collected, from_time = None, [], True
+                continue
+            pages += 1
+            collected += page.items
+            cursor = page.pagination.cursor
+            has_more = page.pagination.has_more and cursor is not None
+            if not has_more:
+                break
+        entries = _after(collected, after) if from_time else collected
+        last = entries[-1] if entries else None
+        position = (
+            AuditLogPosition(entry_id=last.id, created=last.created, cursor=cursor if has_more else None)
+            if last is not None
+            else AuditLogPosition(
+                entry_id=after.entry_id, created=after.created, cursor=cursor if has_more else None
+            )
+        )
+        return AuditLogRead(entries=entries, position=position, has_more=has_more)
+
     # -- writes ----------------------------------------------------------------------------------------
 
     def promote(
         self, chain_id: str, env_name: str, request: PromoteToChainEnvironmentRequest
     ) -> ChainDeployment:
-        return self._post(
+        return self._write(
+            "POST",
             "/v1/chains/{chain_id}/environments/{env_name}/promote",
             {"chain_id": chain_id, "env_name": env_name},
             request,
@@ -218,11 +353,26 @@ class BasetenClient:
     def update_instance_types(
         self, chain_id: str, env_name: str, request: UpdateChainletEnvironmentInstanceTypeRequest
     ) -> UpdateChainletEnvironmentInstanceTypeResponse:
-        return self._post(
+        return self._write(
+            "POST",
             "/v1/chains/{chain_id}/environments/{env_name}/chainlet_settings/instance_types/update",
             {"chain_id": chain_id, "env_name": env_name},
             request,
             UpdateChainletEnvironmentInstanceTypeResponse,
+            what=f"environment {env_name} in chain {chain_id}",
+        )
+
+    def update_autoscaling_settings(
+        self, chain_id: str, env_name: str, request: UpdateChainletEnvironmentAutoscalingSettingsRequest
+    ) -> UpdateAutoscalingSettingsResponse:
+        """Only the settings named in `request` are sent (and changed). `ACCEPTED`/`QUEUED` mean Baseten
+        will apply them: read the environment until they read back."""
+        return self._write(
+            "PATCH",
+            "/v1/chains/{chain_id}/environments/{env_name}/chainlet_settings/autoscaling_settings",
+            {"chain_id": chain_id, "env_name": env_name},
+            request,
+            UpdateAutoscalingSettingsResponse,
             what=f"environment {env_name} in chain {chain_id}",
         )
 
@@ -255,16 +405,23 @@ class BasetenClient:
                 delay = min(delay * 2, self._max_backoff)
         raise AssertionError("unreachable")
 
-    def _post(
-        self, template: str, path_params: dict[str, str], body: BaseModel, model: type[M], *, what: str
+    def _write(
+        self,
+        method: str,
+        template: str,
+        path_params: dict[str, str],
+        body: WireRequest,
+        model: type[M],
+        *,
+        what: str,
     ) -> M:
         """Retried only when no connection was made, so a write can never reach Baseten twice.
 
         A rate limited write is never retried here: the person who asked is told when to try again."""
-        payload = body.model_dump(mode="json")
+        payload = body.wire()
         for attempt in range(1, WRITE_CONNECT_ATTEMPTS + 1):
             try:
-                return self._send("POST", template, path_params, model, what=what, json=payload)
+                return self._send(method, template, path_params, model, what=what, json=payload)
             except BasetenUnavailable as exc:
                 if exc.sent or attempt == WRITE_CONNECT_ATTEMPTS:
                     raise
@@ -329,6 +486,20 @@ class BasetenClient:
             raise BasetenError(
                 f"Baseten answered {method} {template} with an unexpected body ({exc.error_count()} problems)."
             ) from None
+
+
+def _epoch_millis(moment: datetime) -> int:
+    return math.floor(moment.timestamp() * 1000)
+
+
+def _after(entries: list[AuditLogEntry], position: AuditLogPosition) -> list[AuditLogEntry]:
+    """Entries read from a position's time that come after it (see `audit_log_after`)."""
+    ids = [e.id for e in entries]
+    if position.entry_id is not None and position.entry_id in ids:
+        return entries[ids.index(position.entry_id) + 1 :]
+    if position.created is None:
+        return entries
+    return [e for e in entries if e.created >= position.created and e.id != position.entry_id]
 
 
 def _json_or_text(response: httpx.Response) -> Any:

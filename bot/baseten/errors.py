@@ -50,6 +50,26 @@ class BasetenRejected(BasetenError):
     """Baseten refused the request as invalid (400, 409, 422)."""
 
 
+class BasetenAuditLogUnavailable(BasetenError):
+    """The chain's audit log cannot be read: this Baseten has none (`missing`, a 404 for a chain that
+    exists: an older API) or chainops' key may not read it (403). Changes can still be noticed by reading
+    environments, only not attributed."""
+
+    def __init__(self, chain_id: str, *, missing: bool) -> None:
+        if missing:
+            message = (
+                f"Baseten has no audit log for chain {chain_id} (HTTP 404: an older API), so who made a "
+                "change cannot be known."
+            )
+        else:
+            message = (
+                f"Baseten refused chainops' API key access to the audit log of chain {chain_id} (HTTP 403), "
+                "so who made a change cannot be known. A Baseten admin can give the key access."
+            )
+        super().__init__(message, status=404 if missing else 403)
+        self.missing = missing
+
+
 class BasetenRateLimited(BasetenError):
     """Baseten's rate limit window is open: nothing was done, and nothing will be until it closes.
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Response(BaseModel):
@@ -14,9 +14,13 @@ class _Response(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-class _Request(BaseModel):
+class WireRequest(BaseModel):
     # A request body may never carry a key the schema does not define.
     model_config = ConfigDict(extra="forbid")
+
+    def wire(self) -> Any:
+        """The JSON body as sent: a field left unset is left out, never sent as null."""
+        return self.model_dump(mode="json", exclude_none=True)
 
 
 class OpenStrEnum(StrEnum):
@@ -107,6 +111,7 @@ class AutoscalingSettings(_Response):
     concurrency_target: int | None = None
     target_utilization_percentage: int | None = None
     target_in_flight_tokens: int | None = None
+    max_scale_down_rate: int | None = None
 
 
 class Chainlet(_Response):
@@ -218,6 +223,15 @@ class ChainEnvironment(_Response):
     current_deployment: ChainDeployment | None
     candidate_deployment: ChainDeployment | None = None
 
+    def setting_of(self, chainlet_name: str) -> ChainletEnvironmentSettings | None:
+        return next((s for s in self.chainlet_settings if s.chainlet_name == chainlet_name), None)
+
+    def active_replicas_of(self, chainlet_name: str) -> int | None:
+        """Replicas the live deployment runs for that chainlet now; None without a live deployment."""
+        live = self.current_deployment
+        chainlet = next((c for c in live.chainlets if c.name == chainlet_name), None) if live else None
+        return chainlet.active_replica_count if chainlet else None
+
 
 class EnvironmentSummary(_Response):
     """One item of the environments list; only the name is reliable (see the API notes)."""
@@ -230,17 +244,17 @@ class Environments(_Response):
     environments: list[EnvironmentSummary]
 
 
-class PromoteToChainEnvironmentRequest(_Request):
+class PromoteToChainEnvironmentRequest(WireRequest):
     deployment_id: str = Field(min_length=1)
     scale_down_previous_deployment: bool = True
 
 
-class ChainletEnvironmentInstanceTypeUpdate(_Request):
+class ChainletEnvironmentInstanceTypeUpdate(WireRequest):
     chainlet_name: str = Field(min_length=1)
     instance_type_id: str = Field(min_length=1)
 
 
-class UpdateChainletEnvironmentInstanceTypeRequest(_Request):
+class UpdateChainletEnvironmentInstanceTypeRequest(WireRequest):
     updates: list[ChainletEnvironmentInstanceTypeUpdate] = Field(min_length=1)
 
 
@@ -269,3 +283,84 @@ class LogEntry(_Response):
 
 class GetLogsResponse(_Response):
     logs: list[LogEntry]
+
+
+class UpdateAutoscalingSettings(WireRequest):
+    """UpdateAutoscalingSettingsV1: only the fields given are changed, and only those are sent.
+
+    The bounds are what Baseten can ever accept (the schema states only the scale-down rate's), so a
+    value no chainlet could run with is refused before it is sent."""
+
+    min_replica: int | None = Field(default=None, ge=0)
+    max_replica: int | None = Field(default=None, ge=1)
+    autoscaling_window: int | None = Field(default=None, ge=0)
+    scale_down_delay: int | None = Field(default=None, ge=0)
+    concurrency_target: int | None = Field(default=None, ge=1)
+    target_utilization_percentage: int | None = Field(default=None, ge=1, le=100)
+    target_in_flight_tokens: int | None = Field(default=None, ge=1)
+    max_scale_down_rate: int | None = Field(default=None, ge=1, le=50)
+
+    @model_validator(mode="after")
+    def _range(self) -> UpdateAutoscalingSettings:
+        low, high = self.min_replica, self.max_replica
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"min_replica {low} is above max_replica {high}")
+        return self
+
+    @property
+    def changes(self) -> dict[str, int]:
+        """The settings this update names, by their Baseten field name."""
+        return {k: v for k, v in self.model_dump(exclude_none=True).items()}
+
+    def applied_to(self, current: AutoscalingSettings | None) -> bool:
+        """True when `current` already reads every value this update names."""
+        if current is None:
+            return not self.changes
+        return all(getattr(current, k) == v for k, v in self.changes.items())
+
+
+class ChainletEnvironmentAutoscalingSettingsUpdate(WireRequest):
+    chainlet_name: str = Field(min_length=1)
+    autoscaling_settings: UpdateAutoscalingSettings
+
+
+class UpdateChainletEnvironmentAutoscalingSettingsRequest(WireRequest):
+    updates: list[ChainletEnvironmentAutoscalingSettingsUpdate] = Field(min_length=1)
+
+    def applied_in(self, env: ChainEnvironment) -> bool:
+        """Every chainlet's settings read back as requested."""
+        for update in self.updates:
+            setting = env.setting_of(update.chainlet_name)
+            if setting is None or not update.autoscaling_settings.applied_to(setting.autoscaling_settings):
+                return False
+        return True
+
+    def settled_in(self, env: ChainEnvironment) -> bool:
+        """Applied, and every named chainlet's active replicas sit within its [min, max]."""
+        if not self.applied_in(env):
+            return False
+        for update in self.updates:
+            setting = env.setting_of(update.chainlet_name)
+            scaling = setting.autoscaling_settings if setting else None
+            active = env.active_replicas_of(update.chainlet_name)
+            if scaling is None or active is None or not scaling.min_replica <= active <= scaling.max_replica:
+                return False
+        return True
+
+
+class UpdateAutoscalingSettingsStatus(OpenStrEnum):
+    """UpdateAutoscalingSettingsStatusV1. A status Baseten adds later is kept as sent and read as
+    "in progress": the change is followed until the settings read back."""
+
+    ACCEPTED = "ACCEPTED"
+    QUEUED = "QUEUED"  # undocumented; most likely applied once a deployment in progress is ready
+    UNCHANGED = "UNCHANGED"
+
+    @property
+    def changed_nothing(self) -> bool:
+        return self is UpdateAutoscalingSettingsStatus.UNCHANGED
+
+
+class UpdateAutoscalingSettingsResponse(_Response):
+    status: UpdateAutoscalingSettingsStatus
+    message: str

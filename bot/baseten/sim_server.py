@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
+from typing import Any
 
 import httpx
 
+from bot.baseten import sim_admin
 from bot.baseten.simulator import BasetenSimulator
 
 
@@ -23,6 +26,9 @@ class SimulatorServer:
             def _relay(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                if self.path.startswith(sim_admin.PREFIX):
+                    self._answer(*sim_admin.handle(sim, self.command, self.path, _json(body)))
+                    return
                 request = httpx.Request(
                     self.command,
                     f"http://{host}:{port}{self.path}",
@@ -36,6 +42,12 @@ class SimulatorServer:
                 except httpx.ConnectError:
                     self.close_connection = True  # a simulated dropped connection
                     return
+                self._send(status, payload)
+
+            def _answer(self, status: int, body: Any) -> None:
+                self._send(status, json.dumps(body).encode())
+
+            def _send(self, status: int, payload: bytes) -> None:
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
@@ -68,6 +80,13 @@ class SimulatorServer:
         self._server.server_close()
 
 
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body) if body else {}
+    except ValueError:
+        return None
+
+
 def serve(simulator: BasetenSimulator, host: str = "127.0.0.1", port: int = 0) -> SimulatorServer:
     return SimulatorServer(simulator, host, port)
 
@@ -80,7 +99,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     server = serve(BasetenSimulator(step_seconds=args.step_seconds), args.host, args.port)
     print(
-        f"Baseten simulator on {server.url} (chains: hello-chain, summarizer). Any API key is accepted.",
+        f"Baseten simulator on {server.url} (chains: hello-chain, summarizer). Any API key is accepted. "
+        f"Changes from outside chainops: POST {server.url}/_sim/outside/promote (see the README).",
         flush=True,
     )
     stopped = threading.Event()

@@ -1,10 +1,13 @@
 """The built-in Baseten simulator: an httpx transport that answers the management API the way its
 OpenAPI describes it. Rollouts move BUILDING/DEPLOYING → LOADING_MODEL → ACTIVE as the clock advances,
-and follow each environment's promotion settings; failures, slowness, statuses Baseten may add later and
-rate limit windows can be injected. The console and the tests run on it."""
+and follow each environment's promotion settings; autoscaling changes move active replicas into their new
+range; every change is written to the chain's audit log, with who made it. Failures, slowness, statuses
+Baseten may add later, rate limit windows and changes made "from outside" (by other people and keys) can
+be injected. The console and the tests run on it."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -18,7 +21,8 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from bot.baseten import sim_logs
+from bot.baseten import sim_audit, sim_autoscaling, sim_logs
+from bot.baseten.audit_log import api_key_prefix
 from bot.baseten.models import (
     AutoscalingSettings,
     Chain,
@@ -31,8 +35,11 @@ from bot.baseten.models import (
     PromoteToChainEnvironmentRequest,
     PromotionCleanupStrategy,
     PromotionSettings,
+    UpdateChainletEnvironmentAutoscalingSettingsRequest,
     UpdateChainletEnvironmentInstanceTypeRequest,
 )
+from bot.baseten.sim_audit import Actor, AuditTrail, api_actor, outside_actor
+from bot.baseten.sim_autoscaling import ScalingChange
 from bot.baseten.sim_logs import LogLine
 from bot.baseten.sim_seed import INSTANCE_TYPES, PRICES
 from bot.baseten.sim_state import (
@@ -43,6 +50,7 @@ from bot.baseten.sim_state import (
     Failure,
     Injection,
     RecordedRequest,
+    Refused,
     RolloutState,
     SlowWrite,
 )
@@ -57,9 +65,7 @@ REUSED_DEPLOYMENT = [DeploymentStatus.UPDATING, DeploymentStatus.LOADING_MODEL, 
 EPOCH = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
-class _Answer(Exception):
-    def __init__(self, status: int, body: Any) -> None:
-        self.status, self.body = status, body
+_Answer = Refused
 
 
 class BasetenSimulator(httpx.BaseTransport):
@@ -89,6 +95,12 @@ class BasetenSimulator(httpx.BaseTransport):
         self._slow_writes: list[SlowWrite] = []
         self._ids = itertools.count(1)
         self._rolling: set[tuple[str, str]] = set()
+        self.audit = AuditTrail()
+        # Names of API keys by their prefix, as an admin named them in Baseten (shown in audit entries).
+        self.key_names: dict[str, str] = {}
+        # Statuses the next autoscaling updates answer with instead of their own (say one Baseten adds).
+        self._autoscaling_statuses: list[str] = []
+        self._wall_base = (datetime.now(UTC), clock())
         if seed:
             self._seed()
 
@@ -120,10 +132,7 @@ class BasetenSimulator(httpx.BaseTransport):
             deployment_id = deployment_id or f"dep-{next(self._ids):05d}"
             env = chain.environments.get(environment or "")
             template = env.settings if env else next(iter(chain.environments.values())).settings
-            specs = {
-                name: ChainletSpec(s.instance_type_id, s.min_replica, s.max_replica)
-                for name, s in template.items()
-            }
+            specs = {name: dataclasses.replace(s, replicas_from=None) for name, s in template.items()}
             created = created_at or EPOCH + timedelta(days=len(chain.deployments))
             chain.deployments[deployment_id] = DeploymentState(
                 deployment_id, chain_id, created, environment, specs, status
@@ -186,11 +195,33 @@ class BasetenSimulator(httpx.BaseTransport):
         with self._lock:
             self._injections.append(Injection(None, times, method, path_contains, None))
 
-    def slow_writes(self, seconds: float, *, times: int = 1, applied: bool = True) -> None:
-        """The next writes are answered only after `seconds`. With `applied`, Baseten makes the change
-        first and only the answer is late, so a client that times out never hears that it worked."""
+    def slow_writes(
+        self, seconds: float, *, times: int = 1, applied: bool = True, path_contains: str | None = None
+    ) -> None:
+        """The next writes (to a path containing `path_contains`, if given) are answered only after
+        `seconds`. With `applied`, Baseten makes the change first and only the answer is late, so a
+        client that times out never hears that it worked."""
         with self._lock:
-            self._slow_writes.append(SlowWrite(seconds, times, applied))
+            self._slow_writes.append(SlowWrite(seconds, times, applied, path_contains))
+
+    def answer_autoscaling_with(self, status: str, *, times: int = 1) -> None:
+        """The next autoscaling updates are applied as usual but answered with `status` (any string, as
+        Baseten may add statuses later)."""
+        with self._lock:
+            self._autoscaling_statuses += [status] * times
+
+    def audit_log_refuses(self, status: int | None) -> None:
+        """404: the audit-log endpoint does not exist (an older Baseten); 403: the key may not read it;
+        None: it answers again. Entries are still recorded meanwhile."""
+        if status not in (None, 403, 404):
+            raise ValueError("the audit log answers normally (None), 403 or 404")
+        with self._lock:
+            self.audit.refusal = status
+
+    def name_api_key(self, api_key: str, name: str) -> None:
+        """Give an API key the display name audit entries show for it."""
+        with self._lock:
+            self.key_names[api_key_prefix(api_key)] = name
 
     def fail_rollouts(
         self,
@@ -279,30 +310,31 @@ class BasetenSimulator(httpx.BaseTransport):
             return httpx.Response(injected.status or 500, json=injected.body)
         if not self._authorized(request.headers.get("Authorization", "")):
             return httpx.Response(401, json={"error": "Invalid API key"})
-        slow = self._take_slow_write(method)
+        slow = self._take_slow_write(method, path)
         if slow is not None and not slow.applied:
             self._hold(request, slow.seconds)
             return httpx.Response(504, json={"error": "Gateway timeout"})
+        actor = self._request_actor(request)
         try:
             with self._lock:
                 self._advance()
-                status, payload = self._route(method, path, dict(request.url.params), body, raw)
-        except _Answer as answer:
+                status, payload = self._route(method, path, request.url.params, body, raw, actor)
+        except Refused as answer:
             return httpx.Response(answer.status, json=answer.body)
         if slow is not None:
             self._hold(request, slow.seconds)
         return httpx.Response(status, json=payload)
 
-    def _take_slow_write(self, method: str) -> SlowWrite | None:
+    def _take_slow_write(self, method: str, path: str) -> SlowWrite | None:
         if method not in ("POST", "PATCH", "DELETE"):
             return None
         with self._lock:
-            if not self._slow_writes:
+            slow = next((w for w in self._slow_writes if w.matches(path)), None)
+            if slow is None:
                 return None
-            slow = self._slow_writes[0]
             slow.times -= 1
             if slow.times <= 0:
-                self._slow_writes.pop(0)
+                self._slow_writes.remove(slow)
             return slow
 
     @staticmethod
@@ -329,7 +361,15 @@ class BasetenSimulator(httpx.BaseTransport):
             return False
         return self.api_key is None or key == self.api_key
 
-    def _route(self, method: str, path: str, query: dict[str, str], body: Any, raw: bytes) -> tuple[int, Any]:
+    def _request_actor(self, request: httpx.Request) -> Actor:
+        key = request.headers.get("Authorization", "").partition(" ")[2].strip()
+        with self._lock:
+            return api_actor(key, request.headers.get("User-Agent", ""), self.key_names)
+
+    def _route(
+        self, method: str, path: str, params: httpx.QueryParams, body: Any, raw: bytes, actor: Actor
+    ) -> tuple[int, Any]:
+        query = dict(params)
         parts = [p for p in path.split("/") if p]
         if parts[:1] != ["v1"]:
             raise _Answer(404, {"error": f"No route {path}"})
@@ -361,6 +401,8 @@ class BasetenSimulator(httpx.BaseTransport):
             return self._only(
                 method, "GET", self._logs(chain, self._deployment(chain, tail[1]), tail[3], query)
             )
+        if tail == ["audit_logs"]:
+            return self._only(method, "GET", self.audit.answer(chain.id, params))
         if tail == ["environments"]:
             listed = [self._environment_summary_json(chain, e) for e in chain.environments.values()]
             return self._only(method, "GET", {"environments": listed})
@@ -371,11 +413,15 @@ class BasetenSimulator(httpx.BaseTransport):
             if tail[2:] == ["promote"]:
                 self._only(method, "POST", None)
                 request = _parse(PromoteToChainEnvironmentRequest, body, raw)
-                return 200, self._promote(chain, env, request)
+                return 200, self._promote(chain, env, request, actor)
             if tail[2:] == ["chainlet_settings", "instance_types", "update"]:
                 self._only(method, "POST", None)
                 update = _parse(UpdateChainletEnvironmentInstanceTypeRequest, body, raw)
-                return 200, self._update_instance_types(chain, env, update)
+                return 200, self._update_instance_types(chain, env, update, actor)
+            if tail[2:] == ["chainlet_settings", "autoscaling_settings"]:
+                self._only(method, "PATCH", None)
+                scaling = sim_autoscaling.parse(body)
+                return 200, self._update_autoscaling(chain, env, scaling, actor)
         raise _Answer(404, {"error": f"No route {path}"})
 
     @staticmethod
@@ -409,7 +455,11 @@ class BasetenSimulator(httpx.BaseTransport):
     # -- writes ----------------------------------------------------------------------------------------
 
     def _promote(
-        self, chain: ChainState, env: EnvironmentState, request: PromoteToChainEnvironmentRequest
+        self,
+        chain: ChainState,
+        env: EnvironmentState,
+        request: PromoteToChainEnvironmentRequest,
+        actor: Actor,
     ) -> Any:
         source = self._deployment(chain, request.deployment_id)
         if source.status in (DeploymentStatus.INACTIVE, DeploymentStatus.DEACTIVATING):
@@ -421,13 +471,19 @@ class BasetenSimulator(httpx.BaseTransport):
             # Baseten builds a copy with a new id.
             target = self._copy(chain, source, {})
             sequence = NEW_DEPLOYMENT
+            self._record_deployed(chain, target, env.name, actor)
         else:
             target, sequence = source, REUSED_DEPLOYMENT
         self._start_rollout(chain, env, target, sequence, request.scale_down_previous_deployment)
+        self._record_promoted(chain, env, target, actor)
         return self._deployment_json(target)
 
     def _update_instance_types(
-        self, chain: ChainState, env: EnvironmentState, request: UpdateChainletEnvironmentInstanceTypeRequest
+        self,
+        chain: ChainState,
+        env: EnvironmentState,
+        request: UpdateChainletEnvironmentInstanceTypeRequest,
+        actor: Actor,
     ) -> Any:
         for update in request.updates:
             if update.chainlet_name not in env.settings:
@@ -448,12 +504,18 @@ class BasetenSimulator(httpx.BaseTransport):
                     self._setting_json(name, spec) for name, spec in env.settings.items()
                 ],
             }
+        changed = [
+            u for u in request.updates if env.settings[u.chainlet_name].instance_type_id != u.instance_type_id
+        ]
         for update in request.updates:
             env.settings[update.chainlet_name].instance_type_id = update.instance_type_id
         current = chain.deployments.get(env.current or "")
         base = current or next(iter(chain.deployments.values()))
         new = self._copy(chain, base, {u.chainlet_name: u.instance_type_id for u in request.updates})
         self._start_rollout(chain, env, new, NEW_DEPLOYMENT, True)
+        for update in changed:
+            self._record_instance_type(chain, env, new, update.chainlet_name, update.instance_type_id, actor)
+        self._record_deployed(chain, new, env.name, actor)
         settings = [self._setting_json(name, spec) for name, spec in env.settings.items()]
         return {
             "requires_redeployment": True,
@@ -461,10 +523,30 @@ class BasetenSimulator(httpx.BaseTransport):
             "chainlet_environment_settings": settings,
         }
 
+    def _update_autoscaling(
+        self,
+        chain: ChainState,
+        env: EnvironmentState,
+        request: UpdateChainletEnvironmentAutoscalingSettingsRequest,
+        actor: Actor,
+    ) -> Any:
+        sim_autoscaling.check(env, request)
+        promoting = chain.deployments.get(env.candidate or "")
+        current = chain.deployments.get(env.current or "")
+        # While a promotion is under way the change waits for it: the deployment being promoted takes it.
+        serving = [promoting] if promoting is not None else [current] if current is not None else []
+        changes = sim_autoscaling.apply(env, request, serving, self.clock(), self.step_seconds)
+        status = "UNCHANGED" if not changes else "QUEUED" if promoting is not None else "ACCEPTED"
+        if self._autoscaling_statuses:
+            status = self._autoscaling_statuses.pop(0)
+        for change in changes:
+            self._record_scaling(chain, env, promoting or current, change, actor)
+        return sim_autoscaling.answer(status, changes, env)
+
     def _copy(self, chain: ChainState, source: DeploymentState, types: dict[str, str]) -> DeploymentState:
         new_id = f"dep-{next(self._ids):05d}"
         specs = {
-            n: ChainletSpec(types.get(n, s.instance_type_id), s.min_replica, s.max_replica)
+            n: dataclasses.replace(s, instance_type_id=types.get(n, s.instance_type_id), replicas_from=None)
             for n, s in source.chainlets.items()
         }
         created = max(d.created_at for d in chain.deployments.values()) + timedelta(hours=1)
@@ -486,10 +568,8 @@ class BasetenSimulator(httpx.BaseTransport):
         )
         for name, spec in env.settings.items():
             if name in deployment.chainlets:
-                deployment.chainlets[name].min_replica, deployment.chainlets[name].max_replica = (
-                    spec.min_replica,
-                    spec.max_replica,
-                )
+                deployment.chainlets[name].take_scaling(spec)
+                deployment.chainlets[name].replicas_from = None
         sequence = [*self._queued_statuses, *sequence]
         now = self.clock()
         for name in deployment.chainlets:
@@ -574,6 +654,184 @@ class BasetenSimulator(httpx.BaseTransport):
         env.current, env.candidate = deployment.id, None
         self._rolling.discard((chain.id, deployment.id))
 
+    # -- the audit log ---------------------------------------------------------------------------------
+
+    def _wall(self) -> datetime:
+        """Audit entries are stamped in wall time: the clock itself when it reads epoch seconds (the
+        bot's test clock), else the time the simulator started plus the clock's progress."""
+        now = self.clock()
+        if now > 1e9:
+            return datetime.fromtimestamp(now, UTC)
+        started, at = self._wall_base
+        return started + timedelta(seconds=now - at)
+
+    def _record(
+        self, chain: ChainState, event_type: str, data: dict[str, Any], actor: Actor, env: str | None
+    ) -> None:
+        self.audit.record(chain.id, self._wall(), event_type, data, actor, env)
+
+    def _record_deployed(
+        self, chain: ChainState, deployment: DeploymentState, env: str, actor: Actor
+    ) -> None:
+        self._record(chain, "CHAIN_DEPLOYED", sim_audit.deployed(chain, deployment), actor, env)
+
+    def _record_promoted(
+        self, chain: ChainState, env: EnvironmentState, deployment: DeploymentState, actor: Actor
+    ) -> None:
+        data = sim_audit.promoted(chain, env, deployment)
+        self._record(chain, "CHAIN_DEPLOYMENT_PROMOTED", data, actor, env.name)
+
+    def _record_instance_type(
+        self,
+        chain: ChainState,
+        env: EnvironmentState,
+        deployment: DeploymentState,
+        chainlet: str,
+        type_id: str,
+        actor: Actor,
+    ) -> None:
+        chainlet_id = deployment.chainlet_ids.setdefault(chainlet, _chainlet_id(deployment.id, chainlet))
+        data = sim_audit.instance_type_changed(
+            chain, deployment, chainlet, chainlet_id, self._types[type_id].name
+        )
+        self._record(chain, "CHAINLET_INSTANCE_TYPE_CHANGED", data, actor, env.name)
+
+    def _record_scaling(
+        self,
+        chain: ChainState,
+        env: EnvironmentState,
+        deployment: DeploymentState | None,
+        change: ScalingChange,
+        actor: Actor,
+    ) -> None:
+        deployment = deployment or next(iter(chain.deployments.values()))
+        chainlet_id = deployment.chainlet_ids.setdefault(
+            change.chainlet, _chainlet_id(deployment.id, change.chainlet)
+        )
+        data = sim_audit.scaling_changed(
+            chain, deployment, change.chainlet, chainlet_id, change.before, change.after
+        )
+        self._record(chain, "CHAINLET_AUTOSCALING_SETTINGS_CHANGED", data, actor, env.name)
+
+    # -- changes made from outside chainops (people in the UI, truss, other keys) -------------------------
+    # Each makes the change as Baseten would and records it with `by` as the actor: an email is a person,
+    # anything else the name of another API key. They raise Refused as the API would answer.
+
+    def outside_promote(
+        self, chain: str, env: str, deployment_id: str, *, by: str, source: str = "UI", **client: str | None
+    ) -> str:
+        """Someone promotes a deployment (UI, or a script with its own key); returns the one rolled out."""
+        with self._lock:
+            self._advance()
+            state, environment = self._chain_env(chain, env)
+            request = PromoteToChainEnvironmentRequest(deployment_id=deployment_id)
+            promoted = self._promote(state, environment, request, outside_actor(by, source=source, **client))
+            return str(promoted["id"])
+
+    def outside_push(
+        self,
+        chain: str,
+        env: str,
+        *,
+        by: str,
+        source: str = "API",
+        client_name: str | None = "truss",
+        client_version: str | None = "0.11.2",
+    ) -> str:
+        """`truss chains push --environment env`: a new deployment, deployed and promoted in one call
+        (not the REST promote endpoint); returns its id."""
+        with self._lock:
+            self._advance()
+            state, environment = self._chain_env(chain, env)
+            if environment.candidate is not None:
+                raise Refused(409, {"error": f"A promotion is already in progress for environment {env}"})
+            actor = outside_actor(by, source=source, client_name=client_name, client_version=client_version)
+            base = state.deployments.get(environment.current or "") or next(iter(state.deployments.values()))
+            new = self._copy(state, base, {})
+            self._record_deployed(state, new, environment.name, actor)
+            self._start_rollout(state, environment, new, NEW_DEPLOYMENT, True)
+            self._record_promoted(state, environment, new, actor)
+            return new.id
+
+    def outside_instance_type(
+        self, chain: str, env: str, chainlet: str, instance_type_id: str, *, by: str, source: str = "UI"
+    ) -> None:
+        with self._lock:
+            self._advance()
+            state, environment = self._chain_env(chain, env)
+            request = UpdateChainletEnvironmentInstanceTypeRequest.model_validate(
+                {"updates": [{"chainlet_name": chainlet, "instance_type_id": instance_type_id}]}
+            )
+            self._update_instance_types(state, environment, request, outside_actor(by, source=source))
+
+    def outside_autoscaling(
+        self, chain: str, env: str, chainlet: str, settings: dict[str, Any], *, by: str, source: str = "UI"
+    ) -> str:
+        """Someone changes a chainlet's autoscaling settings (by Baseten's field names, checked as the
+        endpoint checks them); returns the status Baseten answered."""
+        with self._lock:
+            self._advance()
+            state, environment = self._chain_env(chain, env)
+            request = sim_autoscaling.parse(
+                {"updates": [{"chainlet_name": chainlet, "autoscaling_settings": settings}]}
+            )
+            answer = self._update_autoscaling(state, environment, request, outside_actor(by, source=source))
+            return str(answer["status"])
+
+    def outside_deactivate(self, chain: str, deployment_id: str, *, by: str, source: str = "UI") -> None:
+        """Someone deactivates a deployment no environment serves."""
+        with self._lock:
+            self._advance()
+            state = self._chain_ref(chain)
+            deployment = self._deployment(state, deployment_id)
+            if any(deployment.id in (e.current, e.candidate) for e in state.environments.values()):
+                raise Refused(400, {"error": f"Deployment {deployment.id} serves an environment"})
+            deployment.status = DeploymentStatus.INACTIVE
+            data = sim_audit.deployment_ref(state, deployment)
+            self._record(state, "CHAIN_DEPLOYMENT_DEACTIVATED", data, outside_actor(by, source=source), None)
+
+    def outside_activate(self, chain: str, deployment_id: str, *, by: str, source: str = "UI") -> None:
+        """Someone reactivates an inactive deployment (the UI can; the REST API cannot)."""
+        with self._lock:
+            self._advance()
+            state = self._chain_ref(chain)
+            deployment = self._deployment(state, deployment_id)
+            deployment.status = DeploymentStatus.ACTIVE
+            data = sim_audit.deployment_ref(state, deployment)
+            self._record(state, "CHAIN_DEPLOYMENT_ACTIVATED", data, outside_actor(by, source=source), None)
+
+    def outside_event(
+        self,
+        chain: str,
+        event_type: str,
+        event_data: dict[str, Any] | None = None,
+        *,
+        by: str,
+        source: str = "UI",
+        environment: str | None = None,
+    ) -> None:
+        """An entry of any type (one Baseten adds later, say) without changing anything else."""
+        with self._lock:
+            state = self._chain_ref(chain)
+            data = {"chain_id": state.id, "chain_name": state.name, **(event_data or {})}
+            self._record(state, event_type, data, outside_actor(by, source=source), environment)
+
+    def _chain_ref(self, ref: str) -> ChainState:
+        """A chain by id, or by name when exactly one chain has it."""
+        if ref in self._chains:
+            return self._chains[ref]
+        named = [c for c in self._chains.values() if c.name == ref]
+        if len(named) > 1:
+            ids = ", ".join(c.id for c in named)
+            raise Refused(400, {"error": f"{len(named)} chains are named {ref} ({ids}): use the id"})
+        if not named:
+            raise Refused(404, {"error": f"Chain {ref} not found"})
+        return named[0]
+
+    def _chain_env(self, chain: str, env: str) -> tuple[ChainState, EnvironmentState]:
+        state = self._chain_ref(chain)
+        return state, self._environment(state, env)
+
     # -- JSON ------------------------------------------------------------------------------------------
 
     @staticmethod
@@ -601,13 +859,13 @@ class BasetenSimulator(httpx.BaseTransport):
                 Chainlet(
                     id=deployment.chainlet_ids.setdefault(name, _chainlet_id(deployment.id, name)),
                     name=name,
-                    autoscaling_settings=AutoscalingSettings(
-                        min_replica=spec.min_replica, max_replica=spec.max_replica, concurrency_target=1
-                    )
+                    autoscaling_settings=AutoscalingSettings.model_validate(spec.scaling())
                     if status is not DeploymentStatus.BUILDING
                     else None,
                     instance_type_name=self._types[spec.instance_type_id].name,
-                    active_replica_count=max(1, spec.min_replica) if serving else 0,
+                    active_replica_count=spec.active_replicas(self.clock(), self.step_seconds)
+                    if serving
+                    else 0,
                     status=DeploymentStatus.SCALED_TO_ZERO
                     if deployment.status is DeploymentStatus.SCALED_TO_ZERO
                     else status,
@@ -625,9 +883,7 @@ class BasetenSimulator(httpx.BaseTransport):
     def _setting_json(self, name: str, spec: ChainletSpec) -> Any:
         setting = ChainletEnvironmentSettings(
             chainlet_name=name,
-            autoscaling_settings=AutoscalingSettings(
-                min_replica=spec.min_replica, max_replica=spec.max_replica, concurrency_target=1
-            ),
+            autoscaling_settings=AutoscalingSettings.model_validate(spec.scaling()),
             instance_type=self._types[spec.instance_type_id],
         )
         return setting.model_dump(mode="json")
