@@ -6,11 +6,22 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 
-from bot.baseten.models import DeploymentStatus
-from tests.contract import check_request, check_response
+from bot.baseten.audit_log import AuditLogEventTypeGroup
+from bot.baseten.client import BasetenClient
+from bot.baseten.errors import BasetenError
+from bot.baseten.models import (
+    ChainletEnvironmentAutoscalingSettingsUpdate,
+    DeploymentStatus,
+    PromoteToChainEnvironmentRequest,
+    UpdateAutoscalingSettings,
+    UpdateChainletEnvironmentAutoscalingSettingsRequest,
+)
+from bot.baseten.simulator import BasetenSimulator
+from tests.contract import ContractTransport, check_request, check_response
 from tests.fakes.slack_api import text_of
-from tests.world import World
+from tests.world import API_KEY, Clock, World
 
 USED_BY_CHAINOPS = {
     ("GET", "/v1/chains"),
@@ -108,3 +119,110 @@ def test_the_contract_catches_what_the_schema_does_not_define() -> None:
     assert any("created_at" in p for p in problems)  # a date-time needs its offset
     limited = httpx.Response(429, json={"error": "slow down"})
     assert check_response(httpx.Request("GET", "https://api.baseten.co/v1/chains"), limited)
+
+
+BASETEN_LAYER = {
+    ("PATCH", "/v1/chains/{chain_id}/environments/{env_name}/chainlet_settings/autoscaling_settings"),
+    ("GET", "/v1/chains/{chain_id}/audit_logs"),
+    ("GET", "/v1/chains/{chain_id}"),
+}
+
+
+def test_autoscaling_and_the_audit_log_follow_the_published_schemas() -> None:
+    clock = Clock()
+    sim = BasetenSimulator(api_key=API_KEY, clock=clock, step_seconds=10)
+    contract = ContractTransport(sim)
+    client = BasetenClient(API_KEY, transport=contract, sleep=lambda _s: None)
+    update = UpdateChainletEnvironmentAutoscalingSettingsRequest(
+        updates=[
+            ChainletEnvironmentAutoscalingSettingsUpdate(
+                chainlet_name=name,
+                autoscaling_settings=UpdateAutoscalingSettings(
+                    min_replica=1, max_replica=2, concurrency_target=4
+                ),
+            )
+            for name in ("HelloWorld", "RandInt")
+        ]
+    )
+    statuses = [client.update_autoscaling_settings("chain-hello", "production", update).status]
+    statuses.append(client.update_autoscaling_settings("chain-hello", "production", update).status)
+    client.promote("chain-hello", "staging", PromoteToChainEnvironmentRequest(deployment_id="dep-hello-4"))
+    statuses.append(client.update_autoscaling_settings("chain-hello", "staging", update).status)
+    for _ in range(6):
+        clock.advance(10)
+        client.get_environment("chain-hello", "production")
+    sim.outside_push("hello-chain", "production", by="ana@example.com")
+    sim.outside_instance_type("hello-chain", "staging", "RandInt", "2x8", by="ci-deployer", source="API")
+    clock.advance(100)
+    sim.outside_deactivate("hello-chain", "dep-hello-1", by="ana@example.com")
+    sim.outside_activate("hello-chain", "dep-hello-1", by="ana@example.com")
+    sim.outside_event(
+        "hello-chain",
+        "CHAIN_ENVIRONMENT_UPDATED",
+        {
+            "environment_name": "staging",
+            "redeploy_on_promotion": True,
+            "ramp_up_while_promoting": None,
+            "ramp_up_duration_seconds": None,
+        },
+        by="ana@example.com",
+        environment="staging",
+    )
+    read = client.audit_log_after(
+        "chain-hello",
+        None,
+        page_size=3,
+        event_type_groups=[
+            AuditLogEventTypeGroup.DEPLOYED,
+            AuditLogEventTypeGroup.PROMOTED,
+            AuditLogEventTypeGroup.AUTOSCALING_SETTINGS,
+            AuditLogEventTypeGroup.INSTANCE_TYPE_CHANGED,
+            AuditLogEventTypeGroup.ACTIVATED_DEACTIVATED,
+            AuditLogEventTypeGroup.ENVIRONMENT_SETTINGS,
+        ],
+    )
+    client.audit_log_page(
+        "chain-hello",
+        environment_names=["production", "staging"],
+        start=read.entries[0].created,
+        end=read.entries[-1].created,
+    )
+    sim.audit_log_refuses(404)
+    with pytest.raises(BasetenError):
+        client.audit_log_page("chain-hello")
+
+    assert statuses == ["ACCEPTED", "UNCHANGED", "QUEUED"]
+    assert len(read.entries) == 12 and {e.event is not None for e in read.entries} == {True}
+    assert BASETEN_LAYER <= {(e.method, e.template) for e in contract.exchanges}
+    assert contract.violations == []
+
+
+def test_the_contract_holds_the_new_endpoints_to_their_schemas() -> None:
+    scaling = httpx.Request(
+        "PATCH",
+        "https://api.baseten.co/v1/chains/c1/environments/production/chainlet_settings/autoscaling_settings",
+        headers={"Authorization": "Bearer k"},
+        json={
+            "updates": [
+                {"chainlet_name": "A", "autoscaling_settings": {"min_replicas": 1, "max_scale_down_rate": 80}}
+            ]
+        },
+    )
+    problems = check_request(scaling)
+    assert any("min_replicas" in p for p in problems) and any("80" in p for p in problems)
+    audit = httpx.Request(
+        "GET",
+        "https://api.baseten.co/v1/chains/c1/audit_logs",
+        params={"event_type_groups": "EVERYTHING", "limit": 500, "after": "x"},
+        headers={"Authorization": "Bearer k"},
+    )
+    assert len(check_request(audit)) == 3
+    entry = {
+        "id": "e1",
+        "created": "2027-01-15T08:00:00Z",
+        "event_type": "CHAIN_DEPLOYMENT_PROMOTED",
+        "event_data": {"event_type": "CHAIN_DEPLOYMENT_PROMOTED", "chain_id": "c1"},
+        "actor": {"type": "USER"},
+    }
+    page = httpx.Response(200, json={"items": [entry], "pagination": {"has_more": False}})
+    assert check_response(audit, page)  # a promotion's payload names its deployment and environment

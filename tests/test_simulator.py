@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 
+from bot.baseten.audit_log import api_key_prefix
 from bot.baseten.models import ChainDeployment, ChainEnvironment, DeploymentStatus, GetLogsResponse, InstanceTypePrices
+from bot.baseten.sim_server import serve
+from bot.baseten.sim_state import Refused
 from bot.baseten.simulator import BasetenSimulator
 from tests.world import Clock
 
@@ -177,3 +181,282 @@ def test_every_request_inside_a_rate_limit_window_is_refused_with_what_is_left(a
     clock.advance(7)
     assert api.get("/v1/chains").status_code == 200
     assert env(api).candidate_deployment is None  # the refused promote changed nothing
+
+
+# -- autoscaling settings ----------------------------------------------------------------------------------
+
+SCALING = "/v1/chains/chain-hello/environments/{}/chainlet_settings/autoscaling_settings"
+
+
+def scale(api: httpx.Client, updates: Any, name: str = "production") -> httpx.Response:
+    return api.patch(SCALING.format(name), json={"updates": updates})
+
+
+def scaling_of(api: httpx.Client, chainlet: str, name: str = "production") -> dict[str, Any]:
+    [setting] = [s for s in env(api, name).chainlet_settings if s.chainlet_name == chainlet]
+    assert setting.autoscaling_settings is not None
+    return setting.autoscaling_settings.model_dump()
+
+
+def test_an_autoscaling_update_is_accepted_and_active_replicas_converge_over_a_few_polls(
+    api: httpx.Client, clock: Clock
+) -> None:
+    answer = scale(
+        api, [{"chainlet_name": "HelloWorld", "autoscaling_settings": {"min_replica": 3, "max_replica": 5}}]
+    )
+
+    assert answer.status_code == 200 and answer.json()["status"] == "ACCEPTED" and answer.json()["message"]
+    after = scaling_of(api, "HelloWorld")
+    assert (after["min_replica"], after["max_replica"], after["concurrency_target"]) == (
+        3,
+        5,
+        1,
+    )  # the rest kept
+    replicas = []
+    for _ in range(4):
+        replicas.append(env(api).active_replicas_of("HelloWorld"))
+        clock.advance(10)
+    assert replicas == [1, 2, 3, 3]  # one replica per step, then within [3, 5]
+    assert env(api).active_replicas_of("RandInt") == 1  # untouched
+    # Scaling down moves the other way.
+    scale(
+        api, [{"chainlet_name": "HelloWorld", "autoscaling_settings": {"min_replica": 1, "max_replica": 1}}]
+    )
+    assert env(api).active_replicas_of("HelloWorld") == 3
+    clock.advance(20)
+    assert env(api).active_replicas_of("HelloWorld") == 1
+
+
+def test_an_autoscaling_update_that_changes_nothing_is_unchanged(api: httpx.Client) -> None:
+    sim = api._transport
+    assert isinstance(sim, BasetenSimulator)
+    before = scaling_of(api, "RandInt")
+    same = scale(
+        api, [{"chainlet_name": "RandInt", "autoscaling_settings": {"min_replica": before["min_replica"]}}]
+    )
+    assert same.json()["status"] == "UNCHANGED"
+    assert scaling_of(api, "RandInt") == before
+    assert sim.audit.records.get("chain-hello", []) == []  # nothing changed, nothing recorded
+
+
+@pytest.mark.parametrize(
+    ("updates", "named"),
+    [
+        ([{"chainlet_name": "HelloWorld", "autoscaling_settings": {"min_replicas": 2}}], "min_replicas"),
+        ([{"chainlet_name": "HelloWorld", "autoscaling_settings": {"min_replica": 1}, "note": "x"}], "note"),
+        ([{"chainlet_name": "Nope", "autoscaling_settings": {"min_replica": 1}}], "Nope"),
+        ([{"chainlet_name": "HelloWorld", "autoscaling_settings": {"min_replica": -1}}], "min_replica"),
+        (
+            [{"chainlet_name": "HelloWorld", "autoscaling_settings": {"min_replica": 4}}],
+            "max_replica (3)",
+        ),  # above today's max
+        (
+            [{"chainlet_name": "HelloWorld", "autoscaling_settings": {"target_utilization_percentage": 101}}],
+            "target_utilization_percentage",
+        ),
+        ([{"chainlet_name": "HelloWorld", "autoscaling_settings": {"max_replica": "two"}}], "max_replica"),
+        (
+            [
+                {"chainlet_name": "RandInt", "autoscaling_settings": {"max_replica": 2}},
+                {"chainlet_name": "RandInt", "autoscaling_settings": {"max_replica": 3}},
+            ],
+            "more than once",
+        ),
+    ],
+)
+def test_autoscaling_bodies_are_strict_and_refused_whole(api: httpx.Client, updates: Any, named: str) -> None:
+    # A valid update for HelloWorld rides along where it can: a refused request changes nothing at all.
+    before = {c: scaling_of(api, c) for c in ("HelloWorld", "RandInt")}
+    refused = scale(api, updates)
+    assert refused.status_code == 400 and named in refused.json()["error"]
+    assert {c: scaling_of(api, c) for c in ("HelloWorld", "RandInt")} == before
+
+
+def test_an_autoscaling_update_during_a_promotion_is_queued_and_the_promoted_deployment_takes_it(
+    api: httpx.Client, clock: Clock
+) -> None:
+    promote(api, {"deployment_id": "dep-hello-4"})
+    queued = scale(
+        api, [{"chainlet_name": "RandInt", "autoscaling_settings": {"min_replica": 2, "max_replica": 4}}]
+    )
+    assert queued.json()["status"] == "QUEUED"
+    assert env(api).active_replicas_of("RandInt") == 1  # the live deployment is left alone
+    clock.advance(100)
+    promoted = env(api)
+    assert promoted.current_deployment is not None and promoted.current_deployment.id == "dep-hello-4"
+    assert promoted.active_replicas_of("RandInt") == 2 and scaling_of(api, "RandInt")["max_replica"] == 4
+
+
+def test_an_autoscaling_write_can_be_applied_and_never_answered(clock: Clock) -> None:
+    sim = BasetenSimulator(api_key="secret", clock=clock, step_seconds=10)
+    api = httpx.Client(
+        transport=sim, base_url="https://api.baseten.co", headers=AUTH, timeout=httpx.Timeout(5.0)
+    )
+    sim.slow_writes(30, path_contains="/autoscaling_settings")
+    assert promote(api, {"deployment_id": "dep-hello-4"}).status_code == 200  # other writes answer
+    with pytest.raises(httpx.ReadTimeout):
+        scale(api, [{"chainlet_name": "HelloWorld", "autoscaling_settings": {"max_replica": 6}}])
+    assert scaling_of(api, "HelloWorld")["max_replica"] == 6  # Baseten made the change all the same
+
+
+# -- the audit log ----------------------------------------------------------------------------------------
+
+AUDIT = "/v1/chains/chain-hello/audit_logs"
+
+
+def audit(api: httpx.Client, **params: Any) -> dict[str, Any]:
+    answer = api.get(AUDIT, params=params)
+    assert answer.status_code == 200, answer.text
+    return answer.json()  # type: ignore[no-any-return]
+
+
+def test_every_change_made_through_the_api_is_in_the_audit_log_with_the_key_that_made_it(
+    api: httpx.Client, clock: Clock
+) -> None:
+    promote(api, {"deployment_id": "dep-hello-4"})
+    clock.advance(100)
+    api.post(
+        "/v1/chains/chain-hello/environments/staging/chainlet_settings/instance_types/update",
+        json={"updates": [{"chainlet_name": "RandInt", "instance_type_id": "2x8"}]},
+        headers={"User-Agent": "truss/0.11.2"},
+    )
+    scale(api, [{"chainlet_name": "HelloWorld", "autoscaling_settings": {"max_replica": 5}}])
+
+    items = audit(api)["items"]
+    assert [i["event_type"] for i in items] == [  # newest first
+        "CHAINLET_AUTOSCALING_SETTINGS_CHANGED",
+        "CHAIN_DEPLOYED",
+        "CHAINLET_INSTANCE_TYPE_CHANGED",
+        "CHAIN_DEPLOYMENT_PROMOTED",
+    ]
+    prefix = api_key_prefix("secret")
+    assert all(
+        i["actor"] == {"type": "API_KEY", "email": None, "api_key_prefix": prefix, "api_key_name": None}
+        for i in items
+    )
+    assert "secret" not in str(items)  # the key itself is never in the log
+    assert {i["source"] for i in items} == {"API"}
+    promoted, changed_type, scaled = items[3]["event_data"], items[2], items[0]["event_data"]
+    assert (promoted["chain_deployment_id"], promoted["environment_name"]) == ("dep-hello-4", "production")
+    assert (changed_type["client_name"], changed_type["client_version"]) == ("truss", "0.11.2")
+    assert changed_type["event_data"]["instance_type_name"].startswith("2x8")
+    assert (scaled["previous_settings"]["max_replica"], scaled["max_replica"]) == (3, 5)
+    created = [datetime.fromisoformat(i["created"]) for i in items]
+    assert created == sorted(created, reverse=True)
+
+
+def test_the_audit_log_pages_newest_first_with_a_cursor_and_filters(api: httpx.Client, clock: Clock) -> None:
+    sim = api._transport
+    assert isinstance(sim, BasetenSimulator)
+    for n in range(5):
+        scale(
+            api,
+            [{"chainlet_name": "RandInt", "autoscaling_settings": {"max_replica": 2 + n}}],
+            name="staging",
+        )
+        clock.advance(60)
+    promote(api, {"deployment_id": "dep-hello-4"})
+
+    first = audit(api, limit=4)
+    assert first["pagination"]["has_more"] and first["pagination"]["cursor"]
+    rest = audit(api, limit=4, cursor=first["pagination"]["cursor"])
+    assert rest["pagination"] == {"has_more": False, "cursor": None}
+    every = [i["id"] for i in first["items"] + rest["items"]]
+    assert len(every) == len(set(every)) == 6
+    ascending = audit(api, direction="ASC", limit=200)["items"]
+    assert [i["id"] for i in ascending] == list(reversed(every))
+
+    assert [i["event_type"] for i in audit(api, event_type_groups="PROMOTED")["items"]] == [
+        "CHAIN_DEPLOYMENT_PROMOTED"
+    ]
+    assert len(audit(api, environment_names="staging")["items"]) == 5
+    both = api.get(
+        AUDIT, params=[("environment_names", "staging"), ("environment_names", "production")]
+    ).json()
+    assert len(both["items"]) == 6
+    created = [datetime.fromisoformat(i["created"]) for i in ascending]
+    middle = int(created[2].timestamp() * 1000)
+    assert len(audit(api, start_epoch_millis=middle)["items"]) == 4
+    assert len(audit(api, end_epoch_millis=middle)["items"]) == 3
+    assert api.get(AUDIT, params={"limit": 500}).status_code == 422
+    assert api.get(AUDIT, params={"event_type_groups": "EVERYTHING"}).status_code == 422
+    assert api.get(AUDIT, params={"cursor": "not-a-cursor"}).status_code == 400
+
+
+def test_changes_from_outside_are_made_and_name_who_made_them(api: httpx.Client, clock: Clock) -> None:
+    sim = api._transport
+    assert isinstance(sim, BasetenSimulator)
+    pushed = sim.outside_push("hello-chain", "production", by="ana@example.com")
+    clock.advance(100)
+    assert env(api).current_deployment.id == pushed  # type: ignore[union-attr]
+    sim.outside_autoscaling(
+        "chain-hello", "staging", "RandInt", {"max_replica": 4}, by="nightly-scaler", source="API"
+    )
+    sim.outside_promote("hello-chain", "staging", "dep-hello-4", by="bo@example.com")
+    sim.outside_event(
+        "hello-chain", "CHAIN_DEPLOYMENT_RETRIED", {"chain_deployment_id": pushed}, by="bo@example.com"
+    )
+
+    items = audit(api)["items"]
+    assert [i["event_type"] for i in items] == [
+        "CHAIN_DEPLOYMENT_RETRIED",
+        "CHAIN_DEPLOYMENT_PROMOTED",
+        "CHAINLET_AUTOSCALING_SETTINGS_CHANGED",
+        "CHAIN_DEPLOYMENT_PROMOTED",
+        "CHAIN_DEPLOYED",
+    ]
+    deployed = items[4]
+    assert deployed["actor"]["email"] == "ana@example.com" and deployed["actor"]["type"] == "USER"
+    assert (deployed["source"], deployed["client_name"], deployed["client_version"]) == (
+        "API",
+        "truss",
+        "0.11.2",
+    )
+    assert items[3]["event_data"]["chain_deployment_id"] == pushed  # deployed and promoted in one call
+    key = items[2]["actor"]
+    assert key["type"] == "API_KEY" and key["api_key_name"] == "nightly-scaler" and key["api_key_prefix"]
+    assert items[1]["source"] == "UI" and items[1]["client_name"] is None
+    with pytest.raises(Refused) as refused:
+        sim.outside_promote("hello-chain", "nope", "dep-hello-4", by="bo@example.com")
+    assert refused.value.status == 404
+
+
+def test_the_audit_log_can_be_missing_as_on_an_older_baseten_or_forbidden(api: httpx.Client) -> None:
+    sim = api._transport
+    assert isinstance(sim, BasetenSimulator)
+    sim.audit_log_refuses(404)
+    assert api.get(AUDIT).status_code == 404
+    promote(api, {"deployment_id": "dep-hello-4"})  # changes still work, and are still recorded
+    sim.audit_log_refuses(403)
+    assert api.get(AUDIT).status_code == 403
+    sim.audit_log_refuses(None)
+    assert [i["event_type"] for i in audit(api)["items"]] == ["CHAIN_DEPLOYMENT_PROMOTED"]
+
+
+def test_the_admin_endpoint_makes_changes_from_outside_over_http(clock: Clock) -> None:
+    sim = BasetenSimulator(clock=clock, step_seconds=10)
+    server = serve(sim)
+    try:
+        with httpx.Client(base_url=server.url, headers={"Authorization": "Bearer any"}) as http:
+            made = http.post(
+                "/_sim/outside/promote",
+                json={
+                    "chain": "hello-chain",
+                    "environment": "production",
+                    "deployment": "dep-hello-4",
+                    "by": "ana@example.com",
+                },
+            )
+            assert made.status_code == 200 and made.json()["deployment_id"] == "dep-hello-4"
+            [entry] = http.get(AUDIT).json()["items"]
+            assert entry["actor"]["email"] == "ana@example.com" and entry["source"] == "UI"
+            typo = http.post("/_sim/outside/promote", json={"chain": "hello-chain", "by": "ana@example.com"})
+            assert typo.status_code == 400 and "environment" in typo.json()["error"]
+            assert http.post("/_sim/outside/promote", content=b"not json").status_code == 400
+            assert http.post("/_sim/outside/teleport", json={}).status_code == 404
+            assert http.post("/_sim/audit_log", json={"refuse": 404}).status_code == 200
+            assert http.get(AUDIT).status_code == 404
+            assert http.post("/_sim/audit_log", json={"refuse": None}).status_code == 200
+            assert http.get(AUDIT).status_code == 200
+    finally:
+        server.close()
