@@ -22,17 +22,35 @@ OUTCOMES = (
 )
 
 
+LOCK_EVENTS = ("locked", "unlocked")
+# Events that are changes of their own rather than requests with an outcome: history shows each one as it
+# happened, with who and why. Watch subscriptions ("watched", "unwatched") join them once they exist.
+STANDING = (*LOCK_EVENTS,)
+
+
+@dataclass(frozen=True)
+class HeldLock:
+    """The lock a forced change went past: who took it, and why."""
+
+    by: str
+    reason: str
+
+
 @dataclass(frozen=True)
 class Change:
-    """One line of `/chain history`."""
+    """One line of `/chain history`: a request and how it ended, or a standing event (`event`)."""
 
     at: float
-    requester: str
+    requester: str  # whoever acted: the requester, or who locked or unlocked
     summary: str
     outcome: str
     approver: str | None
     forced: bool
     rollback: bool
+    event: str = "requested"
+    where: str = ""  # chain/env of a standing event
+    reason: str = ""  # why it was locked
+    overridden: HeldLock | None = None
 
 
 class AuditTrail:
@@ -74,11 +92,19 @@ class AuditTrail:
         )
 
     def changes(self, *, chain_name: str | None, env: str | None, limit: int) -> list[Change]:
-        """The latest requests, newest first, each with how it ended."""
+        """The latest requests and standing events, newest first, each request with how it ended."""
         changes = []
-        for request in self.store.history(chain_name=chain_name, env=env, events=("requested",), limit=limit):
+        found = self.store.history(
+            chain_name=chain_name, env=env, events=("requested", *STANDING), limit=limit
+        )
+        locks = _LockHistory(self.store, chain_name=chain_name, env=env)
+        for request in found:
+            if request.event in STANDING:
+                changes.append(_standing(request))
+                continue
             events = self.store.events_for(request.confirmation_id) if request.confirmation_id else []
             outcomes = [e.event for e in events if e.event in OUTCOMES]
+            forced = next((e for e in events if e.event == "forced"), None)
             changes.append(
                 Change(
                     at=request.at,
@@ -86,8 +112,54 @@ class AuditTrail:
                     summary=request.summary,
                     outcome=outcomes[-1].replace("_", " ") if outcomes else "pending",
                     approver=next((e.actor for e in events if e.event == "approved"), None),
-                    forced=any(e.event == "forced" for e in events),
+                    forced=forced is not None,
                     rollback=request.kind == "rollback",
+                    overridden=locks.held(forced) if forced is not None else None,
                 )
             )
         return changes
+
+
+def _standing(event: AuditEvent) -> Change:
+    where = f"{event.chain_name}/{event.env}"
+    # A lock's summary reads "lock <chain>/<env>: <reason>".
+    reason = event.summary.removeprefix(f"lock {where}:").strip() if event.event == "locked" else ""
+    return Change(
+        at=event.at,
+        requester=event.actor,
+        summary=event.summary,
+        outcome=event.event,
+        approver=None,
+        forced=False,
+        rollback=False,
+        event=event.event,
+        where=where,
+        reason=reason,
+    )
+
+
+class _LockHistory:
+    """Which lock was held on an environment at a given moment, read from the trail once per history."""
+
+    SCAN = 200  # lock and unlock events looked at; an override older than these is shown without its lock
+
+    def __init__(self, store: Store, *, chain_name: str | None, env: str | None) -> None:
+        self._store, self._chain_name, self._env = store, chain_name, env
+        self._events: list[AuditEvent] | None = None
+
+    def held(self, at: AuditEvent) -> HeldLock | None:
+        if self._events is None:
+            self._events = self._store.history(
+                chain_name=self._chain_name, env=self._env, events=LOCK_EVENTS, limit=self.SCAN
+            )
+        latest = next(
+            (
+                e
+                for e in self._events  # newest first
+                if e.chain_name == at.chain_name and e.env == at.env and e.at <= at.at
+            ),
+            None,
+        )
+        if latest is None or latest.event != "locked":
+            return None
+        return HeldLock(by=latest.actor, reason=_standing(latest).reason)

@@ -460,10 +460,19 @@ def history(title: str, changes: list[Change]) -> Blocks:
     """`/chain history`: newest first, who asked, what, how it ended, who approved."""
     found: list[Mrkdwn] = []
     for c in changes:
+        if c.event != "requested":
+            found.append(_standing_line(c))
+            continue
         line = md("{} · {} · {} · *{}*", when(c.at), user(c.requester), c.summary, c.outcome)
         if c.approver:
             line += md(" · approved by {}", user(c.approver))
-        if c.forced:
+        if c.overridden:
+            line += md(
+                " · :warning: forced past the lock by {}: {}",
+                user(c.overridden.by),
+                c.overridden.reason or "no reason given",
+            )
+        elif c.forced:
             line += " · forced past lock"
         if c.rollback:
             line += " · rollback"
@@ -472,6 +481,23 @@ def history(title: str, changes: list[Change]) -> Blocks:
         header(title),
         section(listing(found, more="changes (narrow it with `/chain history <chain> <env>`)")),
     ]
+
+
+_STANDING = {"locked": ":lock: *locked*", "unlocked": ":unlock: *unlocked*"}
+
+
+def _standing_line(change: Change) -> Mrkdwn:
+    """A lock or an unlock (and, once they exist, a watch subscription): who, when, what and why."""
+    line = md(
+        "{} · {} · {} {}",
+        when(change.at),
+        user(change.requester),
+        Mrkdwn(_STANDING[change.event]) if change.event in _STANDING else md("{}", change.event),
+        change.where,
+    )
+    if change.event == "locked":
+        line += md(": {}", change.reason or "no reason given")
+    return line
 
 
 HELP = md(

@@ -35,7 +35,29 @@ def test_force_overrides_a_lock_and_is_announced_and_recorded(world: World) -> N
     assert len(world.writes) == 1
     assert "forced past a lock" in world.channel_messages()[-1].text
     world.command("history", response="history")
-    assert "forced past lock" in world.private_text("history")
+    assert "forced past the lock by <@U0BOB>: launch freeze" in world.private_text("history")
+
+
+def test_locks_unlocks_and_overrides_are_in_history_with_who_when_why(world: World) -> None:
+    world.command("lock hello-chain production launch <!channel> freeze", user="U0BOB", response="lock")
+    world.clock.advance(60)
+    world.command(PROMOTE + " --force")
+    world.click(world.buttons()["chainops_confirm"])
+    world.clock.advance(60)
+    world.command("unlock hello-chain production", user="U0BOB", response="unlock")
+    world.command("lock hello-chain staging", response="lock2")
+
+    world.command("history hello-chain production", response="history")
+
+    shown = world.private_text("history").splitlines()
+    unlocked, forced, locked = (line for line in shown if "2027-01-15" in line)
+    assert unlocked == "2027-01-15 08:02 UTC · <@U0BOB> · :unlock: *unlocked* hello-chain/production"
+    assert forced.startswith("2027-01-15 08:01 UTC · <@U0ALICE> · promote dep-hello-4 to hello-chain/production")
+    assert forced.endswith("· :warning: forced past the lock by <@U0BOB>: launch <!channel> freeze")
+    assert locked == "2027-01-15 08:00 UTC · <@U0BOB> · :lock: *locked* hello-chain/production: launch <!channel> freeze"
+    # Narrowed to production: the staging lock is in the chain's history only.
+    world.command("history hello-chain", response="chain")
+    assert "*locked* hello-chain/staging: no reason given" in world.private_text("chain")
 
 
 def test_status_shows_locks_and_unlock_lifts_them(world: World) -> None:
