@@ -260,8 +260,8 @@ class Forms:
                     return Checked({}, view=self._after_env(meta.model_copy(update={"env": env})))
                 changes = self._changed_chainlets(chain_id, env, state)
                 if not changes:
-                    first = next((str(k) for k in present if str(k).startswith("chainlet:")), "env")
-                    return Checked({first: "Change at least one chainlet's instance type."})
+                    # About the whole form, so on its first field: the top of the form.
+                    return Checked({"chain": "Change at least one chainlet's instance type."})
                 self.operations.check_request(inv, env, force=False, chain=chain_id)
                 plan = self.planner.plan_instance_types(
                     InstanceTypeCommand(chain=chain_id, env=env, changes=tuple(changes))

@@ -24,12 +24,17 @@ EMOJI = {
 }
 
 
+def emoji_text(text: str) -> str:
+    """Emoji codes as the characters Slack shows for them (plain text shows them too)."""
+    for code, char in EMOJI.items():
+        text = text.replace(code, char)
+    return text
+
+
 def slack_text(text: str) -> str:
     """Slack mrkdwn to plain terminal text: emoji, emphasis, then mentions, links and escaped
     characters read back as `bot.markup` reads them."""
-    for code, char in EMOJI.items():
-        text = text.replace(code, char)
-    text = text.replace("```", "")
+    text = emoji_text(text).replace("```", "")
     text = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"\1", text)
     return readable(text, urls=True)
 
@@ -39,8 +44,9 @@ def _text(obj: dict[str, Any] | None) -> str:
 
 
 def render(
-    blocks: list[dict[str, Any]], number_button: Callable[[dict[str, Any]], int], indent: str = ""
+    blocks: list[dict[str, Any]], button_key: Callable[[dict[str, Any]], str], indent: str = ""
 ) -> list[str]:
+    """`button_key` names each button as the person types it (`1`, or `1 · click 4`)."""
     lines: list[str] = []
     for block in blocks:
         kind = block.get("type")
@@ -59,7 +65,7 @@ def render(
             buttons = []
             for element in block.get("elements", []):
                 if element.get("type") == "button":
-                    buttons.append(f"[{number_button(element)}] {_text(element.get('text'))}")
+                    buttons.append(f"[{button_key(element)}] {_text(element.get('text'))}")
             lines.append(indent + "   " + "   ".join(buttons))
         elif kind == "divider":
             lines.append(indent + "─" * 40)

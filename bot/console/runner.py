@@ -9,6 +9,7 @@ import hmac
 import json
 import os
 import secrets
+import shutil
 import sys
 import tempfile
 import time
@@ -25,6 +26,7 @@ from bot.app import build_app
 from bot.config import ConfigError, Settings, load_settings
 from bot.console import forms
 from bot.console.gateway import ConsoleGateway, ShownButton
+from bot.console.render import emoji_text
 from bot.service import Chainops, build
 from bot.workpool import WorkPool
 
@@ -32,17 +34,28 @@ USER, USER_NAME, CHANNEL, TEAM = "U0CONSOLE", "you", "C0CONSOLE", "T0CONSOLE"
 GRACE_SECONDS = 120.0
 
 
+HELP = """\
+Console keys (then the bot's own help):
+  /chain ...        a command, as you would type it in Slack
+  <n>               press button [n] of the latest message that has buttons
+  click <n>         press any button shown this session by its session number: the one after
+                    `click` in its brackets ([1 · click 4] is click 4), else the one in brackets
+  set <n> <value>   fill in field n of the open form: a choice or the start of one; y or n for a tick box
+  submit, close     submit the open form, or close it
+  help, quit"""
+
+
 class Console:
-    def __init__(self, chainops: Chainops, gateway: ConsoleGateway, work: WorkPool, out: TextIO) -> None:
+    def __init__(self, chainops: Chainops, gateway: ConsoleGateway, work: WorkPool, stdin: TextIO) -> None:
         self.chainops = chainops
         self.gateway = gateway
         self.work = work
-        self.out = out
+        self.stdin = stdin
+        self.interactive = stdin.isatty()
         self.secret = secrets.token_hex(16)
         chainops.settings.slack_signing_secret = SecretStr(self.secret)
         self.app: App = build_app(chainops, authorize=_console_identity)
         self._triggers = 0
-        self._view_values: dict[str, dict[str, Any]] = {}
 
     # -- Slack-shaped requests -------------------------------------------------------------------------
 
@@ -67,10 +80,14 @@ class Console:
 
     def _handle_ack(self, ack: dict[str, Any], view: dict[str, Any] | None) -> None:
         if ack.get("response_action") == "errors":
-            # Name the field as the form labels it (a block_id may be a hash).
-            labels = {b["block_id"]: b["label"]["text"] for b in forms.inputs(view or {})}
+            fields = forms.inputs(view or {})
+            # An error about the whole form sits on its first field (Slack needs a field): it reads as
+            # the form's. Others are named as the form labels them (a block_id may be a hash).
+            head = fields[0]["block_id"] if fields else None
+            labels = {b["block_id"]: forms.label(b) for b in fields}
             for field, message in (ack.get("errors") or {}).items():
-                print(f"  ✗ {labels.get(field, field)}: {message}", file=self.out, flush=True)
+                where = "" if field == head else f"{labels.get(field, field)}: "
+                self.gateway.say(f"  ✗ {where}{emoji_text(message)}")
 
     def command(self, text: str) -> None:
         self._triggers += 1
@@ -89,12 +106,27 @@ class Console:
         )
         self._dispatch(body)
 
+    def press(self, position: int) -> None:
+        """A bare number: a button of the latest message that showed buttons."""
+        button = self.gateway.button(position)
+        if button is None:
+            shown = len(self.gateway.latest)
+            where = f" (the latest buttons are 1 to {shown}; `click <n>` reaches older ones)" if shown else ""
+            self.gateway.say(f"  There is no button [{position}]{where}.")
+            return
+        self._press(button)
+
     def click(self, number: int) -> None:
+        """`click <n>`: any button shown this session, by its session number."""
         button = self.gateway.buttons.get(number)
         if button is None:
-            print(f"  There is no button [{number}].", file=self.out, flush=True)
+            self.gateway.say(f"  There is no button `click {number}`.")
             return
-        if button.confirm and sys.stdin.isatty() and not self._confirmed(button):
+        self._press(button)
+
+    def _press(self, button: ShownButton) -> None:
+        if button.confirm and self.interactive and not self._confirmed(button):
+            self.gateway.say(f"  Not pressed: {button.label}. Nothing was done.")
             return
         self._dispatch(urlencode({"payload": json.dumps(_block_action(button))}))
 
@@ -103,18 +135,25 @@ class Console:
     def _form(self) -> tuple[str, dict[str, Any]] | None:
         view_id = self.gateway.open_form
         if view_id is None:
-            print(
-                "  No form is open. `/chain promote` or `/chain instance-type` opens one.",
-                file=self.out,
-                flush=True,
-            )
+            self.gateway.say("  No form is open. `/chain promote` or `/chain instance-type` opens one.")
             return None
         return view_id, self.gateway.views[view_id]
 
     def _values(self, view_id: str, view: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        values = forms.initial_values(view)
-        values.update(self._view_values.setdefault(view_id, {}))
-        return values
+        return self.gateway.values(view_id)
+
+    def _choose(self, view_id: str, number: int, block: dict[str, Any], value: dict[str, Any]) -> None:
+        """Record a field's value and say what the form now holds."""
+        element = block["element"]
+        self.gateway.form_values.setdefault(view_id, {})[block["block_id"]] = {
+            str(element["action_id"]): {"type": element["type"], **value}
+        }
+        view = self.gateway.views[view_id]
+        values = self._values(view_id, view)
+        said = f"  {number}. {forms.label(block)}: {forms.chosen(block, values)}"
+        if not block.get("dispatch_action"):  # (a field that dispatches shows the whole form again)
+            said += f"\n  form now: {forms.summary(view, values)}"
+        self.gateway.say(said)
 
     def set_field(self, number: int, wanted: str) -> None:
         form = self._form()
@@ -123,16 +162,14 @@ class Console:
         view_id, view = form
         fields = forms.inputs(view)
         if not 1 <= number <= len(fields):
-            print(f"  The form has fields 1 to {len(fields)}.", file=self.out, flush=True)
+            self.gateway.say(f"  The form has fields 1 to {len(fields)}.")
             return
         block = fields[number - 1]
         element = block["element"]
         action_id = str(element["action_id"])
         if element["type"] == "checkboxes":
             on = wanted.strip().lower() in ("y", "yes", "on", "true", "1")
-            chosen = {"type": "checkboxes", "selected_options": element["options"] if on else []}
-            self._view_values.setdefault(view_id, {})[block["block_id"]] = {action_id: chosen}
-            print(f"  {number}. {'on' if on else 'off'}", file=self.out, flush=True)
+            self._choose(view_id, number, block, {"selected_options": element["options"] if on else []})
             return
         if element["type"] == "external_select":
             options = self._suggest(view_id, view, block, wanted)
@@ -141,12 +178,9 @@ class Console:
         option = forms.choose(options, wanted)
         if option is None:
             names = ", ".join(str(o["value"]) for o in options[:15]) or "none"
-            print(f"  No single choice matches `{wanted}`. Choices: {names}", file=self.out, flush=True)
+            self.gateway.say(f"  No single choice matches `{wanted}`. Choices: {names}")
             return
-        self._view_values.setdefault(view_id, {})[block["block_id"]] = {
-            action_id: {"type": element["type"], "selected_option": option}
-        }
-        print(f"  {number}. {option['text']['text']}", file=self.out, flush=True)
+        self._choose(view_id, number, block, {"selected_option": option})
         if block.get("dispatch_action"):
             action = {
                 "action_id": action_id,
@@ -185,7 +219,7 @@ class Console:
             return
         view_id, view = form
         if "submit" not in view:
-            print("  Fill in the fields first (the form offers no submit yet).", file=self.out, flush=True)
+            self.gateway.say("  Fill in the fields first (the form offers no submit yet).")
             return
         state_view = forms.with_state(view_id, view, self._values(view_id, view))
         payload = {**self._actor(), "type": "view_submission", "view": state_view, "response_urls": []}
@@ -196,7 +230,7 @@ class Console:
             self.gateway.update_view(view_id, answer["view"])
         elif action != "errors":
             self.gateway.open_form = None
-            print("  form submitted", file=self.out, flush=True)
+            self.gateway.say("  form submitted")
 
     def _actor(self) -> dict[str, Any]:
         return {
@@ -206,9 +240,10 @@ class Console:
         }
 
     def _confirmed(self, button: ShownButton) -> bool:
+        """Slack's confirmation dialog, as a y/N question."""
         dialog = button.confirm or {}
         question = dialog.get("text", {}).get("text", "Are you sure?")
-        answer = input(f"  {question} [y/N] ")
+        answer = self.gateway.read_line(self.stdin, f"  {question} [y/N] ")
         return answer.strip().lower() in ("y", "yes")
 
     # -- the loop --------------------------------------------------------------------------------------
@@ -222,28 +257,29 @@ class Console:
             return False
         if line.startswith("/chain"):
             self.command(line.removeprefix("/chain").strip())
-        elif line.isdigit() or line.startswith("click "):
-            number = line.removeprefix("click ").strip()
+        elif line.isdigit():
+            self.press(int(line))
+        elif line == "click" or line.startswith("click "):
+            number = line.removeprefix("click").strip()
             if number.isdigit():
                 self.click(int(number))
             else:
-                print("  Usage: click <n>", file=self.out, flush=True)
+                self.gateway.say("  Usage: click <n>")
         elif line.startswith("set "):
             _, number, *value = line.split(maxsplit=2)
             if number.isdigit() and value:
                 self.set_field(int(number), value[0])
             else:
-                print("  Usage: set <n> <value>", file=self.out, flush=True)
+                self.gateway.say("  Usage: set <n> <value>")
         elif line == "submit":
             self.submit()
         elif line == "close":
             self.gateway.open_form = None
         elif line == "help":
+            self.gateway.say(HELP)
             self.command("help")
         else:
-            print(
-                "  Type a `/chain ...` command, a button number, `help` or `quit`.", file=self.out, flush=True
-            )
+            self.gateway.say("  Type a `/chain ...` command, a button number, `help` or `quit`.")
         self._settle()
         return True
 
@@ -257,7 +293,7 @@ class Console:
         self._settle()
         deadline = time.monotonic() + grace
         if self.chainops.follower.busy():
-            print("(waiting for rollouts to finish; Ctrl-C to stop)", file=self.out, flush=True)
+            self.gateway.say("(waiting for rollouts to finish; Ctrl-C to stop)")
         while self.chainops.follower.busy() and time.monotonic() < deadline:
             time.sleep(0.2)
         self._settle()
@@ -300,32 +336,56 @@ def _console_identity(**_kwargs: Any) -> AuthorizeResult:
     )
 
 
-def _settings() -> Settings:
+def _settings() -> tuple[Settings, Path | None]:
+    """The settings, and the throwaway database's folder when the console made one."""
     settings = load_settings()
+    scratch = None
     if "DATABASE_URL" not in os.environ:
-        # A throwaway database: trying the console must not leave state in the working directory.
-        settings.database_url = (
-            f"sqlite:///{Path(tempfile.mkdtemp(prefix='chainops-console-')) / 'console.db'}"
-        )
+        # A throwaway database: trying the console must not leave state behind (removed at exit).
+        scratch = Path(tempfile.mkdtemp(prefix="chainops-console-"))
+        settings.database_url = f"sqlite:///{scratch / 'console.db'}"
     if "CHAINOPS_POLL_INTERVAL" not in os.environ:
         settings.chainops_poll_interval = 1.0
-    return settings
+    return settings, scratch
 
 
 def main(argv: list[str], *, stdin: TextIO | None = None, out: TextIO | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot console")
+    parser = argparse.ArgumentParser(
+        prog="python -m bot console",
+        description="Try chainops in a terminal: the real handlers, with the terminal standing in for Slack.",
+    )
     parser.add_argument("--step-seconds", type=float, default=1.5, help="simulator seconds per rollout step")
     parser.add_argument(
         "--grace", type=float, default=GRACE_SECONDS, help="seconds to wait for rollouts at end of input"
+    )
+    parser.add_argument(
+        "--keep-db",
+        action="store_true",
+        help="keep the session's SQLite database at exit and say where it is (without DATABASE_URL, "
+        "the console uses a throwaway one)",
     )
     args = parser.parse_args(argv)
     stdin = stdin or sys.stdin
     out = out or sys.stdout
     try:
-        settings = _settings()
+        settings, scratch = _settings()
     except ConfigError as exc:
         print(f"chainops: {exc}", file=sys.stderr)
         return 2
+    try:
+        return _run(settings, args, stdin, out)
+    finally:
+        if scratch is not None and args.keep_db:
+            print(
+                f"The session's database is kept: DATABASE_URL={settings.database_url} continues it.",
+                file=out,
+                flush=True,
+            )
+        elif scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run(settings: Settings, args: argparse.Namespace, stdin: TextIO, out: TextIO) -> int:
     transport = None
     if settings.baseten_api_key is None:
         from bot.baseten.simulator import BasetenSimulator
@@ -343,21 +403,19 @@ def main(argv: list[str], *, stdin: TextIO | None = None, out: TextIO | None = N
     gateway = ConsoleGateway(out, user_names={USER: USER_NAME})
     settings.chainops_slack_pace = 0.0  # one reader at a terminal: no need to space messages out
     chainops = build(settings, gateway=gateway, transport=transport, work=work)
-    console = Console(chainops, gateway, work, out)
+    console = Console(chainops, gateway, work, stdin)
     chainops.start()
-    interactive = stdin.isatty()
-    if interactive:
-        print("Type `/chain help`, a `/chain ...` command, a button number, or `quit`.", file=out, flush=True)
+    if console.interactive:
+        gateway.say("Type `/chain help`, a `/chain ...` command, a button number, `help` or `quit`.")
     try:
         while True:
-            if interactive:
-                print("> ", end="", file=out, flush=True)
-            line = stdin.readline()
-            if not line:
-                break
-            if not interactive:
-                print(f"> {line.rstrip()}", file=out, flush=True)
-            if not console.handle(line):
+            if console.interactive:
+                line = gateway.read_line(stdin)
+            else:
+                line = stdin.readline()
+                if line:
+                    gateway.say(f"> {line.rstrip()}")
+            if not line or not console.handle(line):
                 break
         console.drain(args.grace)
     except KeyboardInterrupt:
