@@ -13,7 +13,8 @@ from bot.baseten.models import ChainDeployment, ChainEnvironment, DeploymentStat
 from bot.baseten.sim_server import serve
 from bot.baseten.sim_state import Refused
 from bot.baseten.simulator import BasetenSimulator
-from tests.world import Clock
+from tests.fakes.slack_api import text_of
+from tests.world import Clock, World
 
 AUTH = {"Authorization": "Api-Key secret"}
 
@@ -460,3 +461,22 @@ def test_the_admin_endpoint_makes_changes_from_outside_over_http(clock: Clock) -
             assert http.get(AUDIT).status_code == 200
     finally:
         server.close()
+
+
+def test_a_push_from_outside_overtakes_a_promotion_under_way(world: World) -> None:
+    world.command("promote hello-chain production dep-hello-4")
+    world.click(world.buttons()["chainops_confirm"])
+    world.follow(seconds=10)
+    pushed = world.sim.outside_push("hello-chain", "production", by="ana@example.com")
+    for _ in range(8):
+        world.follow(seconds=10)
+
+    [parent] = world.channel_messages()
+    closing = text_of(parent.replies[-1])
+    assert "another change replaced it meanwhile" in closing and pushed in closing
+    entries = world.sim.audit.records["chain-hello"]
+    assert [(e.event_type, e.actor.email) for e in entries] == [
+        ("CHAIN_DEPLOYMENT_PROMOTED", None),
+        ("CHAIN_DEPLOYED", "ana@example.com"),
+        ("CHAIN_DEPLOYMENT_PROMOTED", "ana@example.com"),
+    ]

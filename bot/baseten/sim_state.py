@@ -118,6 +118,8 @@ class RolloutState:
     env: str
     scale_down: bool
     failure: Failure | None
+    # Another promotion took the environment meanwhile (a push from outside): built, never promoted.
+    overtaken: bool = False
 
 
 @dataclass

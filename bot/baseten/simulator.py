@@ -622,7 +622,9 @@ class BasetenSimulator(httpx.BaseTransport):
                     lines.append(LogLine(now, "INFO", "Stopping replica ab12c"))
                 deployment.status = failed[0]
                 deployment.rollout = None
-                chain.environments[rollout.env].candidate = None
+                env = chain.environments[rollout.env]
+                if env.candidate == deployment.id:
+                    env.candidate = None
                 self._rolling.discard((chain_id, deployment_id))
                 deployment.frozen = statuses
                 continue
@@ -632,7 +634,10 @@ class BasetenSimulator(httpx.BaseTransport):
             promotion = chain.environments[rollout.env].promotion
             # With ramp-up on, the environment moves its traffic over before it serves the new deployment.
             ramp = (promotion.ramp_up_duration_seconds or 0) if promotion.ramp_up_while_promoting else 0
-            if (
+            if rollout.overtaken and all(s is DeploymentStatus.ACTIVE for s in statuses.values()):
+                deployment.rollout = None
+                self._rolling.discard((chain_id, deployment_id))
+            elif (
                 all(s is DeploymentStatus.ACTIVE for s in statuses.values())
                 and self.clock() >= ready_at + ramp
             ):
@@ -739,12 +744,15 @@ class BasetenSimulator(httpx.BaseTransport):
         client_version: str | None = "0.11.2",
     ) -> str:
         """`truss chains push --environment env`: a new deployment, deployed and promoted in one call
-        (not the REST promote endpoint); returns its id."""
+        (not the REST promote endpoint); returns its id. A promotion under way in that environment is
+        overtaken: its deployment is still built, but the environment is given to the push."""
         with self._lock:
             self._advance()
             state, environment = self._chain_env(chain, env)
-            if environment.candidate is not None:
-                raise Refused(409, {"error": f"A promotion is already in progress for environment {env}"})
+            overtaken = state.deployments.get(environment.candidate or "")
+            if overtaken is not None and overtaken.rollout is not None:
+                overtaken.rollout.overtaken = True
+            environment.candidate = None
             actor = outside_actor(by, source=source, client_name=client_name, client_version=client_version)
             base = state.deployments.get(environment.current or "") or next(iter(state.deployments.values()))
             new = self._copy(state, base, {})
