@@ -363,6 +363,16 @@ def test_entries_after_a_position_come_oldest_first_across_pages(
     assert [e.id for e in client.audit_log_after("chain-hello", stored).entries] == [mine.id]
 
 
+def test_a_position_that_names_only_an_entry_is_found_first(client: BasetenClient, sim: BasetenSimulator) -> None:
+    for n in range(5):
+        sim.outside_autoscaling("chain-hello", "staging", "RandInt", {"max_replica": 2 + n}, by=f"user{n}@example.com")
+    ids = [e.id for e in client.audit_log_after("chain-hello", None).entries]
+    after_second = client.audit_log_after("chain-hello", AuditLogPosition(entry_id=ids[1]), page_size=2)
+    assert [e.id for e in after_second.entries] == ids[2:]
+    with pytest.raises(BasetenNotFound):
+        client.audit_log_after("chain-hello", AuditLogPosition(entry_id="ale-gone"))
+
+
 def test_a_cursor_baseten_no_longer_accepts_falls_back_to_the_last_entry(
     client: BasetenClient, sim: BasetenSimulator
 ) -> None:
@@ -417,16 +427,18 @@ def test_audit_log_entries_baseten_adds_later_are_kept_not_refused(sim: BasetenS
                 "actor": {"type": "USER"},
             }
         )
+        body["items"].append({"id": "ale-bare", "created": "2027-01-15T08:00:02Z", "event_type": "CHAIN_DELETED", "event_data": None})
         return httpx.Response(200, json=body)
 
     client = BasetenClient(KEY, transport=httpx.MockTransport(newer_baseten))
-    scaled, new, odd = client.audit_log_page("chain-hello").items
+    scaled, new, odd, bare = client.audit_log_page("chain-hello").items
     assert isinstance(scaled.event, ChainletAutoscalingSettingsChangedEvent)
     assert scaled.event.settings.max_scale_down_rate == 12.5 and scaled.event.previous_settings is not None
     assert new.event_type == "CHAIN_TRAFFIC_SPLIT_CHANGED" and not new.event_type.known and new.event is None
     assert new.event_data["split"] == [90, 10] and new.source == "TERRAFORM" and new.via == "TERRAFORM"
     assert new.actor.type == "SERVICE_ACCOUNT" and new.actor.who == "infra"
     assert odd.event is None and odd.actor.who == "USER"  # a payload of an unexpected shape: kept, not typed
+    assert bare.event_data == {} and bare.event is None and bare.actor.who == "UNKNOWN"
 
 
 def test_without_an_audit_log_the_client_says_why_and_a_missing_chain_stays_missing(

@@ -11,7 +11,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.baseten.models import OpenStrEnum
 
@@ -260,10 +260,16 @@ class AuditLogEntry(_Response):
     event_type: AuditLogEventType
     event_data: dict[str, Any] = Field(default_factory=dict)
     source: AuditLogSource | None = None
-    actor: AuditLogActor
+    # Required by the spec; an entry without one still reads (as made by an unknown actor).
+    actor: AuditLogActor = Field(default_factory=lambda: AuditLogActor(type=AuditLogActorType("UNKNOWN")))
     client_name: str | None = None
     client_version: str | None = None
     client_session_id: str | None = None
+
+    @field_validator("event_data", mode="before")
+    @classmethod
+    def _any_payload(cls, value: Any) -> Any:
+        return value if isinstance(value, dict) else {}
 
     @property
     def event(self) -> ChainEvent | None:

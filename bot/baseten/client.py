@@ -291,7 +291,8 @@ class BasetenClient:
         Walks the log oldest first from the position's time and drops entries up to and including its
         entry (or, when that entry is not there, those older than it; entries in the same millisecond are
         then returned again rather than lost: a reader dedupes by id). A position that carries a cursor
-        continues that walk; a cursor Baseten no longer accepts falls back to the position's time."""
+        continues that walk; a cursor Baseten no longer accepts falls back to the position's time. A
+        position that names only an entry is found first, newest first, within the same page budget."""
         after = after or AuditLogPosition()
         cursor = after.cursor
         filters: dict[str, Any] = {
@@ -299,6 +300,8 @@ class BasetenClient:
             "environment_names": environment_names,
             "end": end,
         }
+        if after.entry_id is not None and after.created is None and cursor is None:
+            after = self._locate(chain_id, after.entry_id, filters, page_size, max_pages)
         from_time = cursor is None  # entries read from a time include some the reader already had
         collected: list[AuditLogEntry] = []
         has_more = False
@@ -335,6 +338,20 @@ class BasetenClient:
             )
         )
         return AuditLogRead(entries=entries, position=position, has_more=has_more)
+
+    def _locate(
+        self, chain_id: str, entry_id: str, filters: dict[str, Any], page_size: int, max_pages: int
+    ) -> AuditLogPosition:
+        cursor = None
+        for _ in range(max_pages):
+            page = self.audit_log_page(chain_id, cursor=cursor, limit=page_size, **filters)
+            found = next((e for e in page.items if e.id == entry_id), None)
+            if found is not None:
+                return AuditLogPosition(entry_id=found.id, created=found.created)
+            cursor = page.pagination.cursor
+            if not page.pagination.has_more or cursor is None:
+                break
+        raise BasetenNotFound(f"Baseten's audit log of chain {chain_id} has no entry {entry_id} (any more).")
 
     # -- writes ----------------------------------------------------------------------------------------
 
