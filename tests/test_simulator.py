@@ -480,3 +480,13 @@ def test_a_push_from_outside_overtakes_a_promotion_under_way(world: World) -> No
         ("CHAIN_DEPLOYED", "ana@example.com"),
         ("CHAIN_DEPLOYMENT_PROMOTED", "ana@example.com"),
     ]
+
+
+def test_an_api_key_named_in_baseten_is_named_in_its_entries(api: httpx.Client) -> None:
+    sim = api._transport
+    assert isinstance(sim, BasetenSimulator)
+    sim.name_api_key("secret", "chainops-production")
+    promote(api, {"deployment_id": "dep-hello-4"})
+    [entry] = audit(api)["items"]
+    assert entry["actor"]["api_key_name"] == "chainops-production"
+    assert entry["actor"]["api_key_prefix"] == api_key_prefix("secret")

@@ -3,7 +3,10 @@ OpenAPI describes it. Rollouts move BUILDING/DEPLOYING → LOADING_MODEL → ACT
 and follow each environment's promotion settings; autoscaling changes move active replicas into their new
 range; every change is written to the chain's audit log, with who made it. Failures, slowness, statuses
 Baseten may add later, rate limit windows and changes made "from outside" (by other people and keys) can
-be injected. The console and the tests run on it."""
+be injected. The console and the tests run on it.
+
+One module for the whole API because every endpoint reads and changes the same state under one lock;
+the parts that stand alone live beside it (sim_state, sim_logs, sim_autoscaling, sim_audit, sim_admin)."""
 
 from __future__ import annotations
 
