@@ -12,6 +12,7 @@ from bot.durations import duration
 from bot.ids import Action
 from bot.markup import Mrkdwn, as_mrkdwn, lines, md, truncate, user
 from bot.plans import InstanceTypePlan, PromotePlan
+from bot.verbs import Verb
 
 Blocks = list[dict[str, Any]]
 
@@ -500,25 +501,43 @@ def _standing_line(change: Change) -> Mrkdwn:
     return line
 
 
-HELP = md(
-    "*/chain promote* `<chain> <env> <deployment_id> [--keep-previous]`\n"
-    "   e.g. `/chain promote hello-chain production dep-hello-4` (no arguments opens a form)\n"
-    "*/chain instance-type* `<chain> <env> <chainlet>=<instance_type> ...`\n"
-    "   e.g. `/chain instance-type hello-chain staging RandInt=2x8` (no arguments opens a form)\n"
-    "*/chain status* `<chain> [<env>]`\n   e.g. `/chain status hello-chain production`\n"
-    "*/chain history* `[<chain>] [<env>]`\n   e.g. `/chain history hello-chain`\n"
-    "*/chain lock* `<chain> <env> [reason]` · */chain unlock* `<chain> <env>`\n"
-    "   e.g. `/chain lock hello-chain production launch freeze`"
-)
+def help_text(topic: Verb | None) -> str:
+    return f"chainops: /chain {topic.name}" if topic else "chainops commands"
 
 
-def help_blocks() -> Blocks:
+def help_blocks(verbs: Sequence[Verb], topic: Verb | None = None) -> Blocks:
+    """Every verb with its usage and an example, or one verb with its options too."""
+    if topic is not None:
+        return _verb_help(topic)
     return [
         header("chainops: Baseten Chains from Slack"),
-        section(HELP),
+        *(section(_verb_line(verb)) for verb in verbs),
         context(
             md(
-                "Changes that scale a deployment down ask for confirmation first. Add `--force` to override a lock."
+                "`/chain help <command>` or `/chain <command> --help` shows a command's options. "
+                "Changes that scale a deployment down ask for confirmation first."
             )
         ),
     ]
+
+
+def _verb_line(verb: Verb) -> Mrkdwn:
+    form = " No arguments opens a form." if verb.opens_form else ""
+    return md(
+        "*/chain {}* `{}`\n   {}{}\n   e.g. `{}`", verb.name, verb.synopsis, verb.summary, form, verb.example
+    )
+
+
+def _verb_help(verb: Verb) -> Blocks:
+    block_list = [
+        header(f"/chain {verb.name}"),
+        section(md("`{}`\n{}", f"/chain {verb.name} {verb.synopsis}", verb.summary)),
+    ]
+    if verb.options:
+        block_list.append(
+            section(lines([md("*Options*")] + [md("`{}` {}", o.flag, o.meaning) for o in verb.options]))
+        )
+    form = "\nWith no arguments it opens a form." if verb.opens_form else ""
+    block_list.append(section(md("e.g. `{}`{}", verb.example, form)))
+    block_list.append(context(md("`/chain help` lists every command.")))
+    return block_list

@@ -1,16 +1,20 @@
-"""`/chain ...` text parsed into typed request models. Anything malformed raises UsageError with a short,
-specific message; nothing here talks to Baseten."""
+"""`/chain ...` arguments parsed into typed request models, one parser per verb. Anything malformed raises
+UsageError with a short, specific message; nothing here talks to Baseten. Which verbs exist, and their
+usage, options and arguments, is the registry's (`bot.verbs`)."""
 
 from __future__ import annotations
 
 import re
 import shlex
 import unicodedata
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from bot.markup import Mrkdwn, as_mrkdwn
+
+if TYPE_CHECKING:
+    from bot.verbs import Verb
 
 MAX_INPUT = 1000
 
@@ -31,9 +35,20 @@ class UsageError(Exception):
 class _Command(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    @property
+    def needs_baseten(self) -> bool:
+        """Whether answering it calls Baseten; what does not is answered on the lane that never waits
+        for Baseten, so help is not queued behind reads waiting for a slow Baseten."""
+        return True
+
 
 class HelpCommand(_Command):
     verb: Literal["help"] = "help"
+    topic: str | None = None  # a verb's name: that verb's help; None: every verb
+
+    @property
+    def needs_baseten(self) -> bool:
+        return False
 
 
 class PromoteCommand(_Command):
@@ -70,6 +85,10 @@ class HistoryCommand(_Command):
     env: Name | None = None
     limit: int = Field(default=10, ge=1, le=50)
 
+    @property
+    def needs_baseten(self) -> bool:
+        return self.chain is not None  # a chain is resolved through Baseten; every chain's is the database's
+
 
 class LockCommand(_Command):
     verb: Literal["lock"] = "lock"
@@ -84,15 +103,23 @@ class UnlockCommand(_Command):
     env: Name
 
 
-class PromoteModalCommand(_Command):
+class _FormCommand(_Command):
+    @property
+    def needs_baseten(self) -> bool:
+        return False  # opening a form needs no Baseten call
+
+
+class PromoteModalCommand(_FormCommand):
     """`/chain promote` with no arguments: open the modal."""
 
     verb: Literal["promote-modal"] = "promote-modal"
 
 
-class InstanceTypeModalCommand(_Command):
+class InstanceTypeModalCommand(_FormCommand):
     verb: Literal["instance-type-modal"] = "instance-type-modal"
 
+
+FormCommand = PromoteModalCommand | InstanceTypeModalCommand
 
 Command = (
     HelpCommand
@@ -106,82 +133,69 @@ Command = (
     | InstanceTypeModalCommand
 )
 
-USAGE = {
-    "promote": "`/chain promote <chain> <env> <deployment_id> [--keep-previous] [--force]`",
-    "instance-type": "`/chain instance-type <chain> <env> <chainlet>=<instance_type> [...] [--force]`",
-    "status": "`/chain status <chain> [<env>]`",
-    "history": "`/chain history [<chain>] [<env>]`",
-    "lock": "`/chain lock <chain> <env> [reason]`",
-    "unlock": "`/chain unlock <chain> <env>`",
-}
 
-
-def parse(text: str) -> Command:
+def words(text: str) -> list[str]:
+    """The words of a command as a shell would split them, after the checks every command gets."""
     text = (text or "").strip()
     if len(text) > MAX_INPUT:
         raise UsageError(f"That command is too long ({len(text)} characters; at most {MAX_INPUT}).")
     if any(unicodedata.category(ch) == "Cc" and ch not in "\t" for ch in text):
         raise UsageError("That command contains control characters; type it on one line without them.")
     try:
-        words = shlex.split(text.replace("\u201c", '"').replace("\u201d", '"'))
+        return shlex.split(text.replace("\u201c", '"').replace("\u201d", '"'))
     except ValueError:
         raise UsageError("Unbalanced quotes in that command. Names never need quotes.") from None
-    if not words or words[0] in ("help", "-h", "--help"):
-        return HelpCommand()
-    verb, args = words[0].lower(), words[1:]
-    parsers = {
-        "promote": _promote,
-        "instance-type": _instance_type,
-        "instance-types": _instance_type,
-        "status": _status,
-        "history": _history,
-        "lock": _lock,
-        "unlock": _unlock,
-    }
-    if verb not in parsers:
-        raise UsageError(
-            f"Unknown command `{_show(verb)}`. Commands: promote, instance-type, status, history, lock, unlock, help."
-        )
-    return parsers[verb](args)
 
 
-def _show(word: str) -> str:
+def show(word: str) -> str:
     """Echo user input safely: short, and without characters that break Slack formatting."""
     cleaned = re.sub(r"[`<>&*_~]", "", word)
     return cleaned if len(cleaned) <= 40 else cleaned[:40] + "…"
 
 
-def _flags(args: list[str], allowed: set[str], usage: str) -> tuple[list[str], set[str]]:
+def is_option(word: str) -> bool:
+    return word.startswith("--") or (word.startswith("-") and len(word) > 1 and not word[1].isdigit())
+
+
+def _flags(args: list[str], verb: Verb) -> tuple[list[str], set[str]]:
+    allowed = {option.flag for option in verb.options}
     positional, flags = [], set()
     for arg in args:
-        if arg.startswith("--") or (arg.startswith("-") and len(arg) > 1 and not arg[1].isdigit()):
+        if is_option(arg):
             if arg not in allowed:
-                known = ", ".join(sorted(allowed)) or "none"
-                raise UsageError(f"Unknown option `{_show(arg)}` (options here: {known}). Usage: {usage}")
+                known = f"options here: {', '.join(sorted(allowed))}" if allowed else f"{verb.name} has none"
+                raise UsageError(f"Unknown option `{show(arg)}` ({known}). Usage: {verb.usage}")
             flags.add(arg)
         else:
             positional.append(arg)
     return positional, flags
 
 
-def _names(values: dict[str, str], usage: str) -> None:
+def _arity(positional: list[str], verb: Verb) -> None:
+    """As many arguments as the verb's usage names: `<x>` is needed, `[<x>]` may be left out, and a
+    last one ending in `...` (`<x> ...`, `[x ...]`) takes every word that follows."""
+    needed = [a.removesuffix(" ...") for a in verb.arguments if not a.startswith("[")]
+    if len(positional) < len(needed):
+        missing = " ".join(needed[len(positional) :])
+        raise UsageError(f"{verb.name}: missing {missing}. Usage: {verb.usage}")
+    takes_rest = bool(verb.arguments) and verb.arguments[-1].removesuffix("]").endswith("...")
+    if not takes_rest and len(positional) > len(verb.arguments):
+        extra = " ".join(positional[len(verb.arguments) :])
+        raise UsageError(f"{verb.name}: too many arguments (`{show(extra)}`). Usage: {verb.usage}")
+
+
+def _names(values: dict[str, str], verb: Verb) -> None:
     pattern = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")
     for label, value in values.items():
         if not pattern.match(value):
-            raise UsageError(f"`{_show(value)}` is not a valid {label}. Usage: {usage}")
+            raise UsageError(f"`{show(value)}` is not a valid {label}. Usage: {verb.usage}")
 
 
-def _promote(args: list[str]) -> Command:
-    usage = USAGE["promote"]
-    positional, flags = _flags(args, {"--keep-previous", "--force"}, usage)
-    if not positional and not flags:
-        return PromoteModalCommand()
-    if len(positional) != 3:
-        missing = ["<chain>", "<env>", "<deployment_id>"][len(positional) :]
-        what = f"missing {' '.join(missing)}" if missing else "too many arguments"
-        raise UsageError(f"promote: {what}. Usage: {usage}")
+def promote(args: list[str], verb: Verb) -> Command:
+    positional, flags = _flags(args, verb)
+    _arity(positional, verb)
     chain, env, deployment_id = positional
-    _names({"chain name": chain, "environment name": env, "deployment id": deployment_id}, usage)
+    _names({"chain name": chain, "environment name": env, "deployment id": deployment_id}, verb)
     return PromoteCommand(
         chain=chain,
         env=env,
@@ -191,77 +205,60 @@ def _promote(args: list[str]) -> Command:
     )
 
 
-def _instance_type(args: list[str]) -> Command:
-    usage = USAGE["instance-type"]
-    positional, flags = _flags(args, {"--force"}, usage)
-    if not positional and not flags:
-        return InstanceTypeModalCommand()
-    if len(positional) < 3:
-        raise UsageError(
-            f"instance-type: give a chain, an environment and at least one <chainlet>=<instance_type>. Usage: {usage}"
-        )
+def instance_type(args: list[str], verb: Verb) -> Command:
+    positional, flags = _flags(args, verb)
+    _arity(positional, verb)
     chain, env, *pairs = positional
-    _names({"chain name": chain, "environment name": env}, usage)
+    _names({"chain name": chain, "environment name": env}, verb)
     changes: list[InstanceTypeChange] = []
     seen: set[str] = set()
     for pair in pairs:
         chainlet, sep, instance_type = pair.partition("=")
         if not sep or not chainlet or not instance_type:
             raise UsageError(
-                f"`{_show(pair)}` should look like `<chainlet>=<instance_type>`, e.g. `HelloWorld=1x4`."
+                f"`{show(pair)}` should look like `<chainlet>=<instance_type>`, e.g. `HelloWorld=1x4`."
             )
-        _names({"chainlet name": chainlet, "instance type": instance_type}, usage)
+        _names({"chainlet name": chainlet, "instance type": instance_type}, verb)
         if chainlet in seen:
             raise UsageError(
-                f"Chainlet `{_show(chainlet)}` is named twice; give each chainlet one instance type."
+                f"Chainlet `{show(chainlet)}` is named twice; give each chainlet one instance type."
             )
         seen.add(chainlet)
         changes.append(InstanceTypeChange(chainlet=chainlet, instance_type_id=instance_type))
     return InstanceTypeCommand(chain=chain, env=env, changes=tuple(changes), force="--force" in flags)
 
 
-def _status(args: list[str]) -> Command:
-    usage = USAGE["status"]
-    positional, _ = _flags(args, set(), usage)
-    if not 1 <= len(positional) <= 2:
-        raise UsageError(f"status: give a chain and optionally an environment. Usage: {usage}")
-    _names(
-        {
-            "chain name": positional[0],
-            **({"environment name": positional[1]} if len(positional) == 2 else {}),
-        },
-        usage,
+def status(args: list[str], verb: Verb) -> Command:
+    positional, _ = _flags(args, verb)
+    _arity(positional, verb)
+    chain, *env = positional
+    _names({"chain name": chain, **({"environment name": env[0]} if env else {})}, verb)
+    return StatusCommand(chain=chain, env=env[0] if env else None)
+
+
+def history(args: list[str], verb: Verb) -> Command:
+    positional, _ = _flags(args, verb)
+    _arity(positional, verb)
+    _names(dict(zip(("chain name", "environment name"), positional, strict=False)), verb)
+    return HistoryCommand(
+        chain=positional[0] if positional else None, env=positional[1] if len(positional) == 2 else None
     )
-    return StatusCommand(chain=positional[0], env=positional[1] if len(positional) == 2 else None)
 
 
-def _history(args: list[str]) -> Command:
-    usage = USAGE["history"]
-    positional, _ = _flags(args, set(), usage)
-    if len(positional) > 2:
-        raise UsageError(f"history: too many arguments. Usage: {usage}")
-    for value in positional:
-        _names({"name": value}, usage)
-    chain = positional[0] if positional else None
-    env = positional[1] if len(positional) == 2 else None
-    return HistoryCommand(chain=chain, env=env)
-
-
-def _lock(args: list[str]) -> Command:
-    usage = USAGE["lock"]
-    if len(args) < 2:
-        raise UsageError(f"lock: give a chain and an environment. Usage: {usage}")
+def lock(args: list[str], verb: Verb) -> Command:
+    # The reason is free text: words in it that look like options are part of it.
+    _arity(args, verb)
     chain, env, *reason = args
-    _names({"chain name": chain, "environment name": env}, usage)
+    _names({"chain name": chain, "environment name": env}, verb)
     text = " ".join(reason)
     if len(text) > 300:
         raise UsageError("lock: keep the reason under 300 characters.")
     return LockCommand(chain=chain, env=env, reason=text)
 
 
-def _unlock(args: list[str]) -> Command:
-    usage = USAGE["unlock"]
-    if len(args) != 2:
-        raise UsageError(f"unlock: give a chain and an environment. Usage: {usage}")
-    _names({"chain name": args[0], "environment name": args[1]}, usage)
-    return UnlockCommand(chain=args[0], env=args[1])
+def unlock(args: list[str], verb: Verb) -> Command:
+    positional, _ = _flags(args, verb)
+    _arity(positional, verb)
+    chain, env = positional
+    _names({"chain name": chain, "environment name": env}, verb)
+    return UnlockCommand(chain=chain, env=env)

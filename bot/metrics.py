@@ -24,6 +24,8 @@ from prometheus_client.registry import Collector
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot import verbs
+
 log = logging.getLogger(__name__)
 
 # Outcomes of a command or interaction: done as asked, refused with an answer, or failed on our side.
@@ -121,17 +123,9 @@ EVENT_METRICS: tuple[Collector, ...] = (
 )
 
 # The fixed label sets. Anything else is recorded as "other", so no value can come from outside.
-COMMAND_NAMES = frozenset(
+# Commands are the registry's verbs; the rest are button presses and form steps.
+COMMAND_NAMES = verbs.metric_labels() | frozenset(
     {
-        "help",
-        "status",
-        "promote",
-        "instance-type",
-        "promote-modal",
-        "instance-type-modal",
-        "history",
-        "lock",
-        "unlock",
         "invalid",
         "confirm",
         "approve",

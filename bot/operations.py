@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from bot import blocks, logs, metrics
+from bot import blocks, logs, metrics, verbs
 from bot.audit import AuditTrail
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenError, BasetenInvalidName, BasetenNotFound, BasetenUnavailable
@@ -19,14 +19,11 @@ from bot.commands import (
     HelpCommand,
     HistoryCommand,
     InstanceTypeCommand,
-    InstanceTypeModalCommand,
     LockCommand,
     PromoteCommand,
-    PromoteModalCommand,
     StatusCommand,
     UnlockCommand,
     UsageError,
-    parse,
 )
 from bot.execution import NOT_IN_CHANNEL, AnyPlan, Execution
 from bot.gateway import Gateway, SlackFailure
@@ -39,7 +36,7 @@ from bot.plans import describe, dump_plan, load_plan
 from bot.policy import Policy, mentions
 from bot.repeated import RepeatedFailure
 from bot.store import Confirmation, ConfirmationState, Store, StoreUnavailable
-from bot.workpool import Priority, answered
+from bot.workpool import answered
 
 log = logging.getLogger(__name__)
 
@@ -134,37 +131,16 @@ class Operations:
 
     # -- commands ---------------------------------------------------------------------------------------
 
-    @staticmethod
-    def priority_of(text: str) -> Priority:
-        """Changes go before reads: a promote waits for no status read, and neither waits for help."""
-        try:
-            command = parse(text)
-        except UsageError:
-            return Priority.READ
-        if isinstance(command, PromoteCommand | InstanceTypeCommand | LockCommand | UnlockCommand):
-            return Priority.WRITE
-        return Priority.READ
-
-    @staticmethod
-    def needs_baseten(text: str) -> bool:
-        """False for what is answered without asking Baseten: help, a usage error, a form to open (its
-        first step needs no Baseten call), the history of every chain (the database only)."""
-        try:
-            command = parse(text)
-        except UsageError:
-            return False
-        if isinstance(command, HistoryCommand):
-            return command.chain is not None
-        return not isinstance(command, HelpCommand | PromoteModalCommand | InstanceTypeModalCommand)
-
-    def run_command(self, text: str, inv: Invocation) -> None:
-        with metrics.command(_verb(text)), self._answering(inv):
-            self._dispatch(parse(text), inv)
+    def run_command(self, parsed: verbs.Parsed, inv: Invocation) -> None:
+        """A `/chain` command, read once where it arrived (`verbs.read`)."""
+        with metrics.command(parsed.label), self._answering(inv):
+            self._dispatch(parsed.checked(), inv)
 
     def _dispatch(self, command: Command, inv: Invocation) -> None:
         logs.annotate(chain=getattr(command, "chain", None), environment=getattr(command, "env", None))
         if isinstance(command, HelpCommand):
-            self.tell(inv, "chainops commands", blocks.help_blocks())
+            topic = verbs.find(command.topic) if command.topic else None
+            self.tell(inv, blocks.help_text(topic), blocks.help_blocks(verbs.VERBS, topic))
         elif isinstance(command, StatusCommand):
             self.status(command, inv)
         elif isinstance(command, PromoteCommand):
@@ -534,14 +510,6 @@ _PAST = {
     ConfirmationState.EXPIRED: "expired",
     ConfirmationState.PENDING: "pending",
 }
-
-
-def _verb(text: str) -> str:
-    """The command's name for metrics: its verb, or "invalid" when it does not parse."""
-    try:
-        return parse(text).verb
-    except UsageError:
-        return "invalid"
 
 
 def _unreadable(exc: BasetenError) -> str:

@@ -43,7 +43,7 @@ def test_help_and_usage_send_placeholders_escaped(world: World) -> None:
 
     help_sent = raw(world.slack.shown_responses("help"))
     assert "&lt;chain&gt; &lt;env&gt; &lt;deployment_id&gt;" in help_sent and "<chain>" not in help_sent
-    assert "*/chain promote* `<chain> <env> <deployment_id> [--keep-previous]`" in world.private_text("help")
+    assert "*/chain promote* `<chain> <env> <deployment_id> [--keep-previous] [--force]`" in world.private_text("help")
     usage = world.slack.shown_responses("usage")[0]["text"]
     assert usage.startswith("promote: missing &lt;env&gt; &lt;deployment_id&gt;.")
 
