@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.plans import InstanceTypePlan, PromotePlan, describe
+from bot.plans import ChainRef, InstanceTypePlan, PromotePlan, describe
 from bot.store import AuditEvent, Store
 
 # Events that settle how a request ended, latest wins.
@@ -66,6 +66,7 @@ class AuditTrail:
         plan: PromotePlan | InstanceTypePlan | None = None,
         request_id: str | None = None,
         kind: str = "",
+        chain: ChainRef | None = None,
         chain_name: str = "",
         env: str = "",
         summary: str = "",
@@ -74,13 +75,16 @@ class AuditTrail:
         thread_ts: str | None = None,
     ) -> None:
         if plan is not None:
-            kind, chain_name, env, summary = plan.kind, plan.chain_name, plan.env, summary or describe(plan)
+            kind, chain, env, summary = plan.kind, plan.chain, plan.env, summary or describe(plan)
+        if chain is not None:
+            chain_name = chain.name
         self.store.audit(
             AuditEvent(
                 at=self.clock(),
                 event=event,
                 actor=actor,
                 kind=kind,
+                chain_id=chain.id if chain is not None else "",
                 chain_name=chain_name,
                 env=env,
                 summary=summary,
@@ -91,13 +95,17 @@ class AuditTrail:
             )
         )
 
-    def changes(self, *, chain_name: str | None, env: str | None, limit: int) -> list[Change]:
+    def changes(self, *, chain: ChainRef | None, env: str | None, limit: int) -> list[Change]:
         """The latest requests and standing events, newest first, each request with how it ended."""
         changes = []
         found = self.store.history(
-            chain_name=chain_name, env=env, events=("requested", *STANDING), limit=limit
+            chain_id=chain.id if chain else None,
+            chain_name=chain.name if chain else None,
+            env=env,
+            events=("requested", *STANDING),
+            limit=limit,
         )
-        locks = _LockHistory(self.store, chain_name=chain_name, env=env)
+        locks = _LockHistory(self.store, chain=chain, env=env)
         for request in found:
             if request.event in STANDING:
                 changes.append(_standing(request))
@@ -143,23 +151,34 @@ class _LockHistory:
 
     SCAN = 200  # lock and unlock events looked at; an override older than these is shown without its lock
 
-    def __init__(self, store: Store, *, chain_name: str | None, env: str | None) -> None:
-        self._store, self._chain_name, self._env = store, chain_name, env
+    def __init__(self, store: Store, *, chain: ChainRef | None, env: str | None) -> None:
+        self._store, self._chain, self._env = store, chain, env
         self._events: list[AuditEvent] | None = None
 
     def held(self, at: AuditEvent) -> HeldLock | None:
         if self._events is None:
             self._events = self._store.history(
-                chain_name=self._chain_name, env=self._env, events=LOCK_EVENTS, limit=self.SCAN
+                chain_id=self._chain.id if self._chain else None,
+                chain_name=self._chain.name if self._chain else None,
+                env=self._env,
+                events=LOCK_EVENTS,
+                limit=self.SCAN,
             )
         latest = next(
             (
                 e
                 for e in self._events  # newest first
-                if e.chain_name == at.chain_name and e.env == at.env and e.at <= at.at
+                if _same_chain(e, at) and e.env == at.env and e.at <= at.at
             ),
             None,
         )
         if latest is None or latest.event != "locked":
             return None
         return HeldLock(by=latest.actor, reason=_standing(latest).reason)
+
+
+def _same_chain(a: AuditEvent, b: AuditEvent) -> bool:
+    """By id; events recorded before chain ids were can only be told apart by name."""
+    if a.chain_id and b.chain_id:
+        return a.chain_id == b.chain_id
+    return a.chain_name == b.chain_name

@@ -257,9 +257,16 @@ def _signed(dollars: float) -> str:
     return f"{sign}${abs(dollars):,.2f}/h"
 
 
+def chain_identity(plan: PromotePlan | InstanceTypePlan) -> Mrkdwn:
+    """The chain by name, team and id: names are unique only within a team, so a preview says which."""
+    if plan.chain_team:
+        return md("{} (team {}, `{}`)", plan.chain_name, plan.chain_team, plan.chain_id)
+    return md("{} (`{}`)", plan.chain_name, plan.chain_id)
+
+
 def plan_summary(plan: PromotePlan | InstanceTypePlan) -> Blocks:
     if isinstance(plan, InstanceTypePlan):
-        title = md("*Change instance types* in *{}* · *{}*", plan.chain_name, plan.env)
+        title = md("*Change instance types* in {} · *{}*", chain_identity(plan), plan.env)
         changes = listing([_instance_line(c) for c in plan.changes], more="changes", limit=MAX_TEXT - 300)
         *per_chainlet, total = cost_lines(plan)
         blocks: Blocks = [
@@ -284,7 +291,7 @@ def plan_summary(plan: PromotePlan | InstanceTypePlan) -> Blocks:
         when(plan.deployment_created_at),
     )
     fields = [
-        md("*Chain*\n{}", plan.chain_name),
+        md("*Chain*\n{}", chain_identity(plan)),
         md("*Environment*\n{}", plan.env),
         md("*Going live*\n{}", going),
     ]

@@ -4,6 +4,7 @@ submission into the same plan, preview and confirmation as the typed command."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from concurrent.futures import Executor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -117,8 +118,13 @@ class Forms:
 
     def _chain_options(self, query: str) -> list[dict[str, Any]]:
         query = query.strip().lower()
-        chains = sorted(self.catalog.chains(), key=lambda c: c.name)
-        return [chain_option(c) for c in chains if query in c.name.lower() or query == c.id.lower()][:100]
+        chains = sorted(self.catalog.chains(), key=lambda c: (c.name, c.team_name))
+        shared = {name for name, count in Counter(c.name for c in chains).items() if count > 1}
+        return [
+            chain_option(c, shared_name=c.name in shared)
+            for c in chains
+            if query in c.name.lower() or query == c.id.lower()
+        ][:100]
 
     def chain_picked(self, view: dict[str, Any], chain_id: str) -> None:
         callback = View(view["callback_id"])

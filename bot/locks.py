@@ -8,6 +8,7 @@ from bot import blocks, markup
 from bot.audit import AuditTrail
 from bot.markup import Mrkdwn, md
 from bot.planner import Refusal
+from bot.plans import ChainRef
 from bot.policy import Policy, mentions
 from bot.store import EnvironmentLock, Store
 
@@ -30,16 +31,16 @@ class Locks:
             lock.reason or "no reason given",
         )
 
-    def check(self, chain_name: str, env: str, *, user: str, force: bool) -> None:
+    def check(self, chain: ChainRef, env: str, *, user: str, force: bool) -> None:
         """Refuse a change to a locked environment, unless forced by someone allowed to."""
-        lock = self.store.lock(chain_name, env)
+        lock = self.store.lock(chain.id, chain.name, env)
         if lock is None:
             return
         if not force:
             raise Refusal(
                 md(
                     ":lock: {}/{} is locked {}. Add `--force` to override (recorded and announced).",
-                    chain_name,
+                    chain.name,
                     env,
                     self.describe(lock),
                 ),
@@ -51,30 +52,33 @@ class Locks:
                 md("Only an approver of *{}* may override its lock ({}).", env, approvers), field="env"
             )
 
-    def lock(self, chain_name: str, env: str, *, user: str, reason: str) -> Mrkdwn:
+    def lock(self, chain: ChainRef, env: str, *, user: str, reason: str) -> Mrkdwn:
         """Lock the environment; returns the announcement for the channel."""
+        chain_name = chain.name
         lock = EnvironmentLock(
-            chain_name=chain_name, env=env, locked_by=user, reason=reason, locked_at=self.clock()
+            chain_id=chain.id,
+            chain_name=chain_name,
+            env=env,
+            locked_by=user,
+            reason=reason,
+            locked_at=self.clock(),
         )
         if not self.store.add_lock(lock):
-            held = self.store.lock(chain_name, env)
+            held = self.store.lock(chain.id, chain_name, env)
             by = md(" by {}", markup.user(held.locked_by)) if held else ""
             raise Refusal(md("{}/{} is already locked{}.", chain_name, env, by))
-        self.audit.record(
-            "locked", user, chain_name=chain_name, env=env, summary=f"lock {chain_name}/{env}: {reason}"
-        )
+        self.audit.record("locked", user, chain=chain, env=env, summary=f"lock {chain_name}/{env}: {reason}")
         return md(
             ":lock: {} locked {}/*{}*: {}", markup.user(user), chain_name, env, reason or "no reason given"
         )
 
-    def unlock(self, chain_name: str, env: str, *, user: str) -> Mrkdwn:
-        if not self.store.remove_lock(chain_name, env):
+    def unlock(self, chain: ChainRef, env: str, *, user: str) -> Mrkdwn:
+        chain_name = chain.name
+        if not self.store.remove_lock(chain.id, chain_name, env):
             raise Refusal(f"{chain_name}/{env} is not locked.")
-        self.audit.record(
-            "unlocked", user, chain_name=chain_name, env=env, summary=f"unlock {chain_name}/{env}"
-        )
+        self.audit.record("unlocked", user, chain=chain, env=env, summary=f"unlock {chain_name}/{env}")
         return md(":unlock: {} unlocked {}/*{}*", markup.user(user), chain_name, env)
 
-    def status_line(self, chain_name: str, env: str) -> Mrkdwn | None:
-        lock = self.store.lock(chain_name, env)
+    def status_line(self, chain: ChainRef, env: str) -> Mrkdwn | None:
+        lock = self.store.lock(chain.id, chain.name, env)
         return md(":lock: Locked {}", self.describe(lock)) if lock else None

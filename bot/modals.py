@@ -45,7 +45,10 @@ def option(text: str, value: str) -> dict[str, Any]:
     return {"text": plain(text, 75), "value": value[:150]}
 
 
-def chain_option(chain: Chain) -> dict[str, Any]:
+def chain_option(chain: Chain, *, shared_name: bool = False) -> dict[str, Any]:
+    """A name that another team's chain has too is told apart by team and id."""
+    if shared_name:
+        return option(f"{chain.name} · team {chain.team_name} · {chain.id}", chain.id)
     return option(chain.name, chain.id)
 
 

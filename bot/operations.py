@@ -32,7 +32,7 @@ from bot.locks import Locks
 from bot.markup import Mrkdwn, as_mrkdwn, lines, md, readable, user
 from bot.outbox import Outbox
 from bot.planner import Planner, Refusal
-from bot.plans import describe, dump_plan, load_plan
+from bot.plans import ChainRef, describe, dump_plan, load_plan
 from bot.policy import Policy, mentions
 from bot.repeated import RepeatedFailure
 from bot.store import Confirmation, ConfirmationState, Store, StoreUnavailable
@@ -179,7 +179,7 @@ class Operations:
                 # One environment that cannot be read hides none of the others.
                 per_env.append(blocks.unreadable_environment(chain.name, name, _unreadable(exc)))
                 continue
-            lock_line = self.locks.status_line(chain.name, name)
+            lock_line = self.locks.status_line(ChainRef.of(chain), name)
             per_env.append(
                 blocks.status_message(chain.name, name, env.current_deployment, lock_line, detailed=detailed)
             )
@@ -201,7 +201,7 @@ class Operations:
     def check_request(self, inv: Invocation, env: str, *, force: bool, chain: str) -> None:
         """Policy and locks, before anything is planned or offered."""
         self._may_request(inv, env, chain=chain)
-        self.locks.check(self.planner.chain(chain).name, env, user=inv.user, force=force)
+        self.locks.check(ChainRef.of(self.planner.chain(chain)), env, user=inv.user, force=force)
 
     def request(self, plan: AnyPlan, inv: Invocation, *, preview: bool = False) -> None:
         """Offer a checked plan: approval in the channel, confirmation privately, or run it at once.
@@ -307,7 +307,7 @@ class Operations:
             return
         try:
             # A lock taken after the preview was shown still stops it (a forced plan was checked when asked).
-            self.locks.check(plan.chain_name, plan.env, user=requester, force=plan.force)
+            self.locks.check(plan.chain, plan.env, user=requester, force=plan.force)
         except Refusal as exc:
             if self.store.close_pending(confirmation_id, ConfirmationState.FAILED, now=now, by=inv.user):
                 self.audit.record("failed", inv.user, plan=plan, request_id=confirmation_id)
@@ -325,7 +325,7 @@ class Operations:
             "approved" if approver else "confirmed", inv.user, plan=plan, request_id=confirmation_id
         )
         unchecked = False
-        if self.store.changed_since(plan.chain_name, plan.env, confirmation.created_at):
+        if self.store.changed_since(plan.chain_id, plan.env, confirmation.created_at):
             self._changed_since_preview(confirmation, plan, inv)
             return
         try:
@@ -436,8 +436,9 @@ class Operations:
     # -- history and locks ------------------------------------------------------------------------------
 
     def history(self, command: HistoryCommand, inv: Invocation) -> None:
-        chain_name = self.planner.chain(command.chain).name if command.chain else None
-        changes = self.audit.changes(chain_name=chain_name, env=command.env, limit=command.limit)
+        chain = ChainRef.of(self.planner.chain(command.chain)) if command.chain else None
+        chain_name = chain.name if chain else None
+        changes = self.audit.changes(chain=chain, env=command.env, limit=command.limit)
         scope = (f" to {chain_name}" if chain_name else "") + (f"/{command.env}" if command.env else "")
         if not changes:
             self.tell(inv, f"No changes recorded yet{scope}.")
@@ -454,13 +455,13 @@ class Operations:
         self.planner.environment(chain, command.env)
         self._may_guard(inv, command.env)
         self._post_or_tell(
-            inv, self.locks.lock(chain.name, command.env, user=inv.user, reason=command.reason)
+            inv, self.locks.lock(ChainRef.of(chain), command.env, user=inv.user, reason=command.reason)
         )
 
     def unlock(self, command: UnlockCommand, inv: Invocation) -> None:
         chain = self.planner.chain(command.chain)
         self._may_guard(inv, command.env)
-        self._post_or_tell(inv, self.locks.unlock(chain.name, command.env, user=inv.user))
+        self._post_or_tell(inv, self.locks.unlock(ChainRef.of(chain), command.env, user=inv.user))
 
     def _post_or_tell(self, inv: Invocation, text: Mrkdwn) -> None:
         """Announce in the channel; if the bot is not in it, the outbox tells the person instead."""
@@ -489,10 +490,11 @@ class Operations:
                 "The rollback window for that change has closed. Use `/chain promote` with the deployment id instead.",
             )
             return
+        # By the chain's id: its name may be shared with another team's chain, or be no valid token.
         command = PromoteCommand(
-            chain=rollout.chain_name, env=rollout.env, deployment_id=rollout.previous_deployment_id
+            chain=rollout.chain_id, env=rollout.env, deployment_id=rollout.previous_deployment_id
         )
-        self.check_request(inv, rollout.env, force=False, chain=rollout.chain_name)
+        self.check_request(inv, rollout.env, force=False, chain=rollout.chain_id)
         self.request(self.planner.plan_promote(command, kind="rollback"), inv)
 
 

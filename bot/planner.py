@@ -44,22 +44,34 @@ def _hint(word: str, names: list[str]) -> str:
     return f" Did you mean `{close[0]}`?" if close else ""
 
 
+def _ambiguous(name: str, chains: list[Chain]) -> str:
+    candidates = "; ".join(
+        f"team {c.team_name}: `{c.id}`" for c in sorted(chains, key=lambda c: (c.team_name, c.id))
+    )
+    return f"{len(chains)} chains are named `{name}` ({candidates}). Use the id of the one you mean."
+
+
 class Planner:
     def __init__(self, baseten: BasetenClient, catalog: Catalog) -> None:
         self.baseten = baseten
         self.catalog = catalog
 
     def chain(self, name_or_id: str) -> Chain:
-        chains = self.catalog.chains()
-        for chain in chains:
-            if name_or_id in (chain.name, chain.id):
-                return chain
-        self.catalog.refresh_chains()  # a chain created a moment ago must not be refused
-        chains = self.catalog.chains()
-        for chain in chains:
-            if name_or_id in (chain.name, chain.id):
-                return chain
-        names = sorted(c.name for c in chains)
+        """The chain with this id, or else the one chain with this name. Names are unique only within a
+        team: a name that several chains share is refused with each of them, to be chosen by id."""
+        for fresh in (False, True):
+            if fresh:
+                self.catalog.refresh_chains()  # a chain created a moment ago must not be refused
+            chains = self.catalog.chains()
+            found = next((c for c in chains if c.id == name_or_id), None)
+            if found is not None:
+                return found
+            named = [c for c in chains if c.name == name_or_id]
+            if len(named) > 1:
+                raise Refusal(_ambiguous(name_or_id, named))
+            if named:
+                return named[0]
+        names = sorted({c.name for c in chains})
         raise Refusal(f"No chain named `{name_or_id}`.{_hint(name_or_id, names)} Chains: {_listing(names)}")
 
     def environment(self, chain: Chain, env_name: str) -> ChainEnvironment:
@@ -118,6 +130,7 @@ class Planner:
             kind="rollback" if kind == "rollback" else "promote",
             chain_id=chain.id,
             chain_name=chain.name,
+            chain_team=chain.team_name,
             env=env.name,
             deployment_id=deployment.id,
             deployment_status=deployment.status,
@@ -180,6 +193,7 @@ class Planner:
         return InstanceTypePlan(
             chain_id=chain.id,
             chain_name=chain.name,
+            chain_team=chain.team_name,
             env=env.name,
             previous_deployment_id=env.current_deployment.id if env.current_deployment else None,
             changes=tuple(changes),

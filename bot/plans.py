@@ -3,12 +3,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.baseten.models import DeploymentStatus, InstanceType, PromotionCleanupStrategy
+from bot.baseten.models import Chain, DeploymentStatus, InstanceType, PromotionCleanupStrategy
+
+
+@dataclass(frozen=True)
+class ChainRef:
+    """A chain as chainops records it: by Baseten's id, which no other chain has, and by its name for
+    people to read (names are unique only within a team)."""
+
+    id: str
+    name: str
+
+    @classmethod
+    def of(cls, chain: Chain) -> ChainRef:
+        return cls(chain.id, chain.name)
 
 
 class _Plan(BaseModel):
@@ -16,10 +30,15 @@ class _Plan(BaseModel):
 
     chain_id: str
     chain_name: str
+    chain_team: str = ""  # empty in plans stored before it was recorded
     env: str
     # The environment's live deployment when the preview was shown; a confirmation is bound to it.
     previous_deployment_id: str | None
     force: bool = False
+
+    @property
+    def chain(self) -> ChainRef:
+        return ChainRef(self.chain_id, self.chain_name)
 
 
 class PromotePlan(_Plan):

@@ -110,11 +110,18 @@ class BasetenSimulator(httpx.BaseTransport):
     # -- seeding ---------------------------------------------------------------------------------------
 
     def add_chain(
-        self, name: str, chain_id: str, chainlets: dict[str, str], environments: dict[str, tuple[int, int]]
+        self,
+        name: str,
+        chain_id: str,
+        chainlets: dict[str, str],
+        environments: dict[str, tuple[int, int]],
+        *,
+        team: str = "acme",
     ) -> None:
-        """A chain whose chainlets run on the given instance types; environments map to (min, max) replicas."""
+        """A chain whose chainlets run on the given instance types; environments map to (min, max) replicas.
+        Names are unique only within a team: another team may have a chain of the same name."""
         with self._lock:
-            chain = ChainState(chain_id, name, EPOCH, "acme")
+            chain = ChainState(chain_id, name, EPOCH, team)
             for env_name, (low, high) in environments.items():
                 specs = {c: ChainletSpec(t, low, high) for c, t in chainlets.items()}
                 chain.environments[env_name] = EnvironmentState(env_name, EPOCH, specs)

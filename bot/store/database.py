@@ -63,6 +63,21 @@ def upgrade(engine: Engine) -> None:
                     f" DEFAULT {_literal(default)}" if default is not None and not callable(default) else ""
                 )
                 conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {ddl_type}{clause}'))
+        _move_locks_kept_by_name(conn)
+
+
+def _move_locks_kept_by_name(conn: Connection) -> None:
+    """Locks were once kept by chain name, in `environment_locks`; they move to `chain_locks` with the
+    name standing in for the id (which the store matches too), so no lock is lost in the upgrade."""
+    if not inspect(conn).has_table("environment_locks"):
+        return
+    conn.execute(
+        text(
+            "INSERT INTO chain_locks (chain_id, chain_name, env, locked_by, reason, locked_at) "
+            "SELECT chain_name, chain_name, env, locked_by, reason, locked_at FROM environment_locks"
+        )
+    )
+    conn.execute(text("DROP TABLE environment_locks"))
 
 
 def _widen(conn: Connection, engine: Engine, table: str, column: Column[Any], found: Any) -> None:

@@ -137,12 +137,12 @@ class Store:
         with self._session() as s:
             return s.get(Rollout, rollout_id)
 
-    def changed_since(self, chain_name: str, env: str, since: float) -> bool:
+    def changed_since(self, chain_id: str, env: str, since: float) -> bool:
         """Whether a change to this environment was started through chainops after `since`."""
         with self._session() as s:
             found = s.scalar(
                 select(Rollout.id)
-                .where(Rollout.chain_name == chain_name, Rollout.env == env, Rollout.started_at > since)
+                .where(Rollout.chain_id == chain_id, Rollout.env == env, Rollout.started_at > since)
                 .limit(1)
             )
             return found is not None
@@ -236,12 +236,24 @@ class Store:
             s.add(event)
 
     def history(
-        self, *, chain_name: str | None, env: str | None, events: tuple[str, ...], limit: int
+        self,
+        *,
+        chain_id: str | None,
+        chain_name: str | None,
+        env: str | None,
+        events: tuple[str, ...],
+        limit: int,
     ) -> list[AuditEvent]:
+        """`chain_id` names the chain; `chain_name` finds its events from before ids were recorded."""
         with self._session() as s:
             query = select(AuditEvent).where(AuditEvent.event.in_(events))
-            if chain_name:
-                query = query.where(AuditEvent.chain_name == chain_name)
+            if chain_id:
+                query = query.where(
+                    or_(
+                        AuditEvent.chain_id == chain_id,
+                        and_(AuditEvent.chain_id == "", AuditEvent.chain_name == (chain_name or "")),
+                    )
+                )
             if env:
                 query = query.where(AuditEvent.env == env)
             return list(s.scalars(query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)))
@@ -257,30 +269,34 @@ class Store:
 
     # -- environment locks -----------------------------------------------------------------------------
 
-    def lock(self, chain_name: str, env: str) -> EnvironmentLock | None:
+    def lock(self, chain_id: str, chain_name: str, env: str) -> EnvironmentLock | None:
         with self._session() as s:
-            return s.get(EnvironmentLock, (chain_name, env))
-
-    def locks(self, chain_name: str) -> list[EnvironmentLock]:
-        with self._session() as s:
-            return list(s.scalars(select(EnvironmentLock).where(EnvironmentLock.chain_name == chain_name)))
+            return s.scalars(
+                select(EnvironmentLock)
+                .where(EnvironmentLock.env == env, _lock_of(chain_id, chain_name))
+                .order_by(EnvironmentLock.locked_at)
+                .limit(1)
+            ).first()
 
     def add_lock(self, lock: EnvironmentLock) -> bool:
         """False if the environment is already locked."""
         with self._session() as s:
-            if s.get(EnvironmentLock, (lock.chain_name, lock.env)) is not None:
+            held = s.scalars(
+                select(EnvironmentLock.chain_id).where(
+                    EnvironmentLock.env == lock.env, _lock_of(lock.chain_id, lock.chain_name)
+                )
+            ).first()
+            if held is not None:
                 return False
             s.add(lock)
             return True
 
-    def remove_lock(self, chain_name: str, env: str) -> bool:
+    def remove_lock(self, chain_id: str, chain_name: str, env: str) -> bool:
         with self._session() as s:
             result = s.execute(
-                delete(EnvironmentLock).where(
-                    EnvironmentLock.chain_name == chain_name, EnvironmentLock.env == env
-                )
+                delete(EnvironmentLock).where(EnvironmentLock.env == env, _lock_of(chain_id, chain_name))
             )
-            return _rowcount(result) == 1
+            return _rowcount(result) >= 1
 
     # -- signed requests already seen ------------------------------------------------------------------
 
@@ -300,6 +316,11 @@ class Store:
     def forget_sightings(self, *, now: float) -> None:
         with self._session() as s:
             s.execute(delete(SeenRequest).where(SeenRequest.expires_at < now))
+
+
+def _lock_of(chain_id: str, chain_name: str) -> Any:
+    """The chain's locks: by its id, and any kept by its name from before locks were kept by id."""
+    return EnvironmentLock.chain_id.in_((chain_id, chain_name))
 
 
 def _file_id(path: str) -> tuple[int, int] | None:

@@ -108,6 +108,8 @@ class AuditEvent(Base):
     event: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(32), default="")
+    # Baseten's chain id ("" in events recorded before it was): history of a chain is found by it.
+    chain_id: Mapped[str] = mapped_column(Text, default="")
     chain_name: Mapped[str] = mapped_column(Text, default="")
     env: Mapped[str] = mapped_column(Text, default="")
     summary: Mapped[str] = mapped_column(Text, default="")
@@ -118,10 +120,15 @@ class AuditEvent(Base):
 
 
 class EnvironmentLock(Base):
-    __tablename__ = "environment_locks"
+    """A locked environment of one chain, by the chain's id: two chains of the same name (in two teams)
+    are locked apart. A lock taken before chains were told apart by id holds the chain's name as its
+    `chain_id` (moved from the older `environment_locks` table at start) and still holds for that name."""
 
-    chain_name: Mapped[str] = mapped_column(Text, primary_key=True)
+    __tablename__ = "chain_locks"
+
+    chain_id: Mapped[str] = mapped_column(Text, primary_key=True)
     env: Mapped[str] = mapped_column(Text, primary_key=True)
+    chain_name: Mapped[str] = mapped_column(Text, default="")
     locked_by: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text, default="")
     locked_at: Mapped[float] = mapped_column(Float)
