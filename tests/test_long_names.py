@@ -15,8 +15,8 @@ LONG_NAME = "summarizer-" + "very-long-" * 30  # 311 characters
 NAME_COLUMNS = {
     "confirmations": ["chain_name", "env"],
     "rollouts": ["chain_id", "chain_name", "env", "deployment_id", "previous_deployment_id", "preview_live"],
-    "audit_events": ["chain_name", "env"],
-    "environment_locks": ["chain_name", "env"],
+    "audit_events": ["chain_id", "chain_name", "env"],
+    "chain_locks": ["chain_id", "chain_name", "env"],
 }
 
 
