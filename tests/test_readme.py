@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.console.runner import main as console_main
+from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,3 +72,82 @@ def test_the_readme_console_session_is_what_the_console_shows(monkeypatch: pytes
 def _timeless(line: str) -> str:
     """Elapsed times vary from run to run."""
     return re.sub(r"\b\d+ seconds?\b|\b\d+s\b", "N seconds", line.rstrip())
+
+
+def http_mode_walkthrough() -> tuple[list[str], str]:
+    """The README's HTTP mode on one machine: the commands that start what the bot talks to and the bot,
+    then the signed curl."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n### HTTP mode\n")[1].split("\n## ")[0]
+    assert "`https://<host>/slack/events`" in section
+    starts, curl = re.findall(r"```bash\n(.*?)```", section, re.S)
+    return starts.replace("\\\n", " ").splitlines(), curl
+
+
+def test_the_readme_curl_gets_an_answer_from_a_bot_in_http_mode(tmp_path: Path) -> None:
+    ports = {"8765": free_port(), "8766": free_port(), "3000": free_port()}
+
+    def here(text: str) -> str:
+        for readme_port, port in ports.items():
+            text = text.replace(readme_port, str(port))
+        return text.replace("sqlite:///local.db", f"sqlite:///{tmp_path}/local.db")
+
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "BASETEN_", "CHAINOPS_", "DATABASE_"))
+    }
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # `python` is this one
+    starts, curl = http_mode_walkthrough()
+    started: list[subprocess.Popen[bytes]] = []
+    logs = [tmp_path / f"{n}.log" for n in range(len(starts))]
+    try:
+        for command, log in zip(starts, logs, strict=True):
+            with log.open("wb") as out:
+                started.append(
+                    subprocess.Popen(
+                        ["bash", "-c", here(command)],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+        _wait(lambda: _healthy(f"http://127.0.0.1:{ports['3000']}/healthz"), logs)
+
+        answer = subprocess.run(["bash", "-c", here(curl)], capture_output=True, text=True, timeout=30)
+        assert answer.stdout.startswith("HTTP/1.1 200 OK"), answer.stdout + answer.stderr
+        slack = next(log for log, command in zip(logs, starts, strict=True) if "local_slack" in command)
+        _wait(lambda: "RandInt" in slack.read_text(), logs)
+        shown = slack.read_text()
+        assert "← response_url:" in shown and "hello-chain · production" in shown and "HelloWorld" in shown
+        assert "Slack would refuse" not in shown
+
+        forged = subprocess.run(
+            ["bash", "-c", here(curl).replace("secret=local-secret", "secret=guessed")],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert forged.stdout.startswith("HTTP/1.1 401 Unauthorized"), forged.stdout
+    finally:
+        for process in started:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in started:
+            process.wait(20)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _wait(condition: Callable[[], bool], logs: list[Path], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("\n".join(f"{log.name}:\n{log.read_text(errors='replace')}" for log in logs))
+        time.sleep(0.1)

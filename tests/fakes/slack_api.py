@@ -120,10 +120,11 @@ class FakeSlack:
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
-    def start(self) -> FakeSlack:
+    def start(self, port: int = 0) -> FakeSlack:
+        """Serve on loopback: on `port`, or on a free one when it is 0."""
         if self._server is not None:
             return self
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-slack", daemon=True)
         self._thread.start()
