@@ -41,7 +41,7 @@ class ConsoleGateway:
         self.open_form: str | None = None
         self._numbers = itertools.count(1)
         self._ts = itertools.count(1)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a message is numbered and printed in one go
         self._messages: dict[str, str] = {}
         self._user_names = user_names or {}
         self._prompt: str | None = None  # shown and waiting for a line: redrawn after other output
@@ -91,16 +91,18 @@ class ConsoleGateway:
 
     # -- buttons ---------------------------------------------------------------------------------------
 
-    def _lines(
+    def _show(
         self,
+        label: str,
         text: str,
         blocks: Blocks | None,
         *,
         channel: str,
-        ts: str | None,
-        response_url: str | None,
-        indent: str,
-    ) -> list[str]:
+        ts: str | None = None,
+        response_url: str | None = None,
+        indent: str = "  ",
+    ) -> None:
+        """Print a message under its label; its buttons become the latest ones."""
         shown: list[int] = []
 
         def key(element: dict[str, Any]) -> str:
@@ -121,13 +123,11 @@ class ConsoleGateway:
             shown.append(number)
             return str(len(shown)) if len(shown) == number else f"{len(shown)} · click {number}"
 
-        if not blocks:
-            return [indent + slack_text(text)]
         with self._lock:
-            lines = render(blocks, key, indent)
+            lines = render(blocks, key, indent) if blocks else [indent + slack_text(text)]
             if shown:
                 self.latest = shown
-        return lines
+            self._print([label, *lines])
 
     def button(self, position: int) -> ShownButton | None:
         """Button [position] of the latest message that showed buttons."""
@@ -144,37 +144,21 @@ class ConsoleGateway:
         ts = f"{int(time.time())}.{next(self._ts):06d}"
         if thread_ts:
             label = f"  ↳ in thread of #{self._messages.get(thread_ts, '?')}"
-            self._print(
-                [label, *self._lines(text, blocks, channel=channel, ts=ts, response_url=None, indent="    ")]
-            )
+            self._show(label, text, blocks, channel=channel, ts=ts, indent="    ")
         else:
             self._messages[ts] = str(len(self._messages) + 1)
-            self._print(
-                [
-                    f"#{self._messages[ts]} in #{channel}:",
-                    *self._lines(text, blocks, channel=channel, ts=ts, response_url=None, indent="  "),
-                ]
-            )
+            self._show(f"#{self._messages[ts]} in #{channel}:", text, blocks, channel=channel, ts=ts)
         return ts
 
     def update(self, channel: str, ts: str, text: str, blocks: Blocks | None = None) -> None:
         label = f"✎ message #{self._messages.get(ts, '?')} updated:"
-        self._print(
-            [label, *self._lines(text, blocks, channel=channel, ts=ts, response_url=None, indent="  ")]
-        )
+        self._show(label, text, blocks, channel=channel, ts=ts)
 
     def respond(
         self, response_url: str, text: str, blocks: Blocks | None = None, *, replace_original: bool = False
     ) -> None:
         label = "✎ (only you) preview updated:" if replace_original else "(only you)"
-        self._print(
-            [
-                label,
-                *self._lines(
-                    text, blocks, channel="console", ts=None, response_url=response_url, indent="  "
-                ),
-            ]
-        )
+        self._show(label, text, blocks, channel="console", response_url=response_url)
 
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
         view_id = f"V{next(self._ts):05d}"
