@@ -284,3 +284,21 @@ def test_keep_db_keeps_it_and_says_how_to_continue(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{kept}")
     assert "is locked by @you" in run("/chain promote hello-chain production dep-hello-4\n")
     assert kept.exists()  # a database the person named is theirs: never removed
+
+
+def test_keep_db_is_taken_from_the_command_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("BASETEN_API_KEY", "DATABASE_URL")}
+    for keep in ([], ["--keep-db"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "console", *keep],
+            input="/chain lock hello-chain staging\n",
+            capture_output=True,
+            text=True,
+            env={**env, "TMPDIR": str(tmp_path)},
+            cwd=ROOT,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "locked hello-chain/staging" in result.stdout
+    (kept,) = tmp_path.glob("chainops-console-*/console.db")  # only the second run's
+    assert f"DATABASE_URL=sqlite:///{kept} continues it." in result.stdout
