@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from bot.audit import Change
 from bot.baseten.models import ChainDeployment, Chainlet, DeploymentStatus, Phase, PromotionCleanupStrategy
 from bot.durations import duration
 from bot.ids import Action
-from bot.markup import Mrkdwn, as_mrkdwn, lines, md, truncate, user
+from bot.markup import Mrkdwn, as_mrkdwn, lines, link, md, truncate, user
 from bot.plans import InstanceTypePlan, PromotePlan
 from bot.verbs import Verb
 
@@ -26,6 +27,7 @@ MAX_TEXT = 3000  # section text
 MAX_FIELD = 2000  # section field, context element
 MAX_BLOCKS = 50  # per message
 FIELD_CHAINLETS = 20  # chainlets shown with their own section; the rest as one line each
+BASETEN_APP = "https://app.baseten.co"  # Baseten's dashboard, where a chain's page and logs are
 
 
 def emoji(status: DeploymentStatus) -> Mrkdwn:
@@ -120,6 +122,16 @@ def when(moment: datetime | float) -> str:
 def _minute(moment: datetime) -> str:
     # strftime's %Y does not pad years before 1000.
     return f"{moment.year:04d}-{moment:%m-%d %H:%M}"
+
+
+def chain_page(chain_id: str) -> str:
+    """The chain's overview in Baseten's dashboard (the id is ours, from Baseten, and quoted anyway)."""
+    return f"{BASETEN_APP}/chains/{quote(chain_id, safe='')}/overview"
+
+
+def in_baseten(chain_id: str, label: str) -> Mrkdwn:
+    """A link to the chain in Baseten's dashboard; the label is shown as text."""
+    return link(chain_page(chain_id), label)
 
 
 # -- status -------------------------------------------------------------------------------------------
@@ -283,7 +295,6 @@ def plan_summary(plan: PromotePlan | InstanceTypePlan) -> Blocks:
                 )
             )
         return blocks
-    verb = "Roll back" if plan.kind == "rollback" else "Promote"
     going = md(
         "`{}` ({}, created {})",
         plan.deployment_id,
@@ -310,7 +321,11 @@ def plan_summary(plan: PromotePlan | InstanceTypePlan) -> Blocks:
         notes.append(
             "This environment redeploys on every promotion: Baseten builds a new deployment from it."
         )
-    summary = [section(md("*{}* {} to *{}*", verb, plan.chain_name, plan.env), fields)]
+    if plan.kind == "rollback":
+        title = md("*Roll back* {}/*{}* to `{}`", plan.chain_name, plan.env, plan.deployment_id)
+    else:
+        title = md("*Promote* {} to *{}*", plan.chain_name, plan.env)
+    summary = [section(title, fields)]
     return summary + [context(note) for note in notes]
 
 
@@ -414,6 +429,20 @@ def closed(plan: PromotePlan | InstanceTypePlan, outcome: str) -> Blocks:
 # -- rollouts -----------------------------------------------------------------------------------------
 
 
+def chainlet_list(deployment: ChainDeployment, *, where: tuple[str, str] | None = None) -> dict[str, Any]:
+    """One compact line per chainlet, as many as fit; the rollout's message and its thread both use it."""
+    more = md("chainlets {}", see_status(*where)) if where else Mrkdwn("chainlets")
+    return section(listing([chainlet_line(c) for c in deployment.chainlets], more=more))
+
+
+def following(note: str, deployment: ChainDeployment, *, where: tuple[str, str] | None = None) -> Blocks:
+    """The first reply in a rollout's thread: what Baseten accepted, and its chainlets."""
+    blocks: Blocks = [section(note)]
+    if deployment.chainlets:
+        blocks.append(chainlet_list(deployment, where=where))
+    return blocks
+
+
 def rollout_parent(
     headline: str,
     deployment: ChainDeployment | None,
@@ -421,26 +450,28 @@ def rollout_parent(
     seconds: float,
     state_line: str,
     where: tuple[str, str] | None = None,
+    chain_id: str | None = None,
 ) -> Blocks:
     blocks: Blocks = [section(headline)]
+    state = md("{} · {}", state_line, duration(seconds))
+    if chain_id:
+        state += md(" · {}", in_baseten(chain_id, "open in Baseten"))
     if deployment is not None:
         blocks.append(
             context(
                 md(
-                    "{} `{}` *{}* · {} · {}",
+                    "{} `{}` *{}* · {}",
                     emoji(deployment.status),
                     deployment.id,
                     deployment.status.value,
-                    state_line,
-                    duration(seconds),
+                    state,
                 )
             )
         )
         if deployment.chainlets:
-            more = md("chainlets {}", see_status(*where)) if where else Mrkdwn("chainlets")
-            blocks.append(section(listing([chainlet_line(c) for c in deployment.chainlets], more=more)))
+            blocks.append(chainlet_list(deployment, where=where))
     else:
-        blocks.append(context(f"{state_line} · {duration(seconds)}"))
+        blocks.append(context(state))
     return blocks
 
 

@@ -133,8 +133,8 @@ class Execution:
             )
         else:
             note = md("Baseten accepted the change; following deployment `{}`.", deployment.id)
-        detail = blocks.deployment_blocks(deployment, where=(plan.chain_name, plan.env))
-        self.outbox.post(channel, note, [blocks.section(note), *detail], thread=parent)
+        reply = blocks.following(note, deployment, where=(plan.chain_name, plan.env))
+        self.outbox.post(channel, note, reply, thread=parent)
 
     def executed(self, rollout: Rollout, plan: AnyPlan | None) -> None:
         """Baseten made the change: settle the confirmation, record it and announce it."""
@@ -275,15 +275,12 @@ class Execution:
                 shown,
             )
         else:
-            verb = "rolling back" if plan.kind == "rollback" else "promoting"
-            text = md(
-                "{} is {} {} deployment `{}` to *{}*",
-                user(requester),
-                verb,
-                plan.chain_name,
-                plan.deployment_id,
-                plan.env,
+            template = (
+                "{0} is rolling back {1}/*{2}* to `{3}`"
+                if plan.kind == "rollback"
+                else "{0} is promoting {1} deployment `{3}` to *{2}*"
             )
+            text = md(template, user(requester), plan.chain_name, plan.env, plan.deployment_id)
         if approver:
             text += md(" (approved by {})", user(approver))
         if plan.force:

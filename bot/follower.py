@@ -423,6 +423,10 @@ class Follower:
                             )
                         )
                     )
+        # Before any rollback button, which stays the message's last line.
+        extra.insert(
+            0, blocks.context(blocks.in_baseten(rollout.chain_id, f"{rollout.chain_name} in Baseten"))
+        )
         self._reply(rollout, text, [blocks.section(text), *extra])
         self._audit(rollout, "succeeded")
         self._finished("succeeded")
@@ -479,15 +483,19 @@ class Follower:
         for chainlet in failing[:FAILED_WITH_LOGS]:
             errors = self._error_lines(rollout, deployment, chainlet.id)
             section_blocks.append(blocks.section(md("*{}* last errors:\n```{}```", chainlet.name, errors)))
+        logs_in_baseten = blocks.in_baseten(rollout.chain_id, "Baseten")
         if len(failing) > FAILED_WITH_LOGS:
             section_blocks.append(
                 blocks.context(
                     md(
-                        "…and {} more failed chainlets; their logs are in Baseten.",
+                        "…and {} more failed chainlets; their logs are in {}.",
                         len(failing) - FAILED_WITH_LOGS,
+                        logs_in_baseten,
                     )
                 )
             )
+        else:
+            section_blocks.append(blocks.context(md("Full logs are in {}.", logs_in_baseten)))
         if rollout.previous_deployment_id:
             section_blocks.append(
                 blocks.context(
@@ -592,6 +600,7 @@ class Follower:
                 seconds=now - rollout.started_at,
                 state_line=state_line,
                 where=(rollout.chain_name, rollout.env),
+                chain_id=rollout.chain_id,
             ),
         )
 

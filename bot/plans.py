@@ -99,6 +99,7 @@ def describe(plan: PromotePlan | InstanceTypePlan) -> str:
     if isinstance(plan, InstanceTypePlan):
         changes = ", ".join(f"{c.chainlet}={c.new.id}" for c in plan.changes)
         return f"instance types {changes} in {plan.chain_name}/{plan.env}"
-    verb = "rollback to" if plan.kind == "rollback" else "promote"
     keep = " (keep previous)" if not plan.scale_down_previous else ""
-    return f"{verb} {plan.deployment_id} to {plan.chain_name}/{plan.env}{keep}"
+    if plan.kind == "rollback":
+        return f"roll back {plan.chain_name}/{plan.env} to {plan.deployment_id}{keep}"
+    return f"promote {plan.deployment_id} to {plan.chain_name}/{plan.env}{keep}"

@@ -81,13 +81,13 @@ def test_successful_promote_offers_rollback_that_goes_through_confirmation(world
 
     world.click(rollback, message_ts=parent.replies[-1].ts, response="rollback")
     preview = world.private_text("rollback")
-    assert "Roll back" in preview and "dep-hello-3" in preview
+    assert "*Roll back* hello-chain/*production* to `dep-hello-3`" in preview
     world.click(world.buttons("rollback")["chainops_confirm"], response="rollback")
 
     assert [w.json["deployment_id"] for w in world.writes] == ["dep-hello-4", "dep-hello-3"]
-    assert "rolling back hello-chain deployment `dep-hello-3`" in world.channel_messages()[-1].text
+    assert "<@U0ALICE> is rolling back hello-chain/*production* to `dep-hello-3`" == world.channel_messages()[-1].text
     world.command("history hello-chain", response="history")
-    assert "rollback" in world.private_text("history")
+    assert "roll back hello-chain/production to dep-hello-3 · *executed* · rollback" in world.private_text("history")
 
 
 def test_rollback_works_after_a_restart(tmp_path: Path) -> None:

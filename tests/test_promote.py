@@ -37,8 +37,15 @@ def test_confirmed_promote_reaches_baseten_once_and_opens_a_thread(world: World)
     assert write.json == {"deployment_id": "dep-hello-4", "scale_down_previous_deployment": True}
     [parent] = world.channel_messages()
     assert "<@U0ALICE> is promoting hello-chain deployment `dep-hello-4` to *production*" in parent.text
-    reply = text_of(parent.replies[0])
-    assert "HelloWorld" in reply and "RandInt" in reply and "Active replicas" in reply
+    # The first reply lists the chainlets one compact line each, as the rollout's message does.
+    reply = text_of(parent.replies[0]).splitlines()
+    chainlets = [line for line in reply if "UPDATING" in line]
+    assert chainlets == [
+        ":hourglass_flowing_sand: *HelloWorld* UPDATING · 1x4 (1 vCPU, 4 GiB) · 0 active",
+        ":hourglass_flowing_sand: *RandInt* UPDATING · 1x2 (1 vCPU, 2 GiB) · 0 active",
+    ]
+    world.follow()
+    assert set(chainlets) <= set(text_of(world.channel_messages()[0]).splitlines())
     # the preview lost its buttons and says what happened
     assert buttons(world.private()) == []
     assert "Confirmed" in world.private_text()
@@ -167,6 +174,21 @@ def test_failed_rollout_mentions_requester_and_shows_errors(world: World) -> Non
     assert "<@U0ALICE>" in closing and "failed" in closing
     assert "RandInt" in closing and "DEPLOY_FAILED" in closing
     assert "failed" in text_of(parent)
+    # Where to read the rest: the chain in Baseten's dashboard.
+    assert "Full logs are in <https://app.baseten.co/chains/chain-hello/overview|Baseten>." in json.dumps(parent.replies[-1].blocks)
+
+
+def test_rollout_messages_link_to_the_chain_in_baseten(world: World) -> None:
+    world.command(PROMOTE)
+    world.click(world.buttons()["chainops_confirm"])
+    for _ in range(12):
+        world.follow(seconds=10)
+
+    page = "https://app.baseten.co/chains/chain-hello/overview"
+    [parent] = world.channel_messages()
+    assert f"· <{page}|open in Baseten>" in json.dumps(parent.blocks, ensure_ascii=False)
+    assert f"<{page}|hello-chain in Baseten>" in json.dumps(parent.replies[-1].blocks)
+    assert "in Baseten" not in parent.replies[-1].text  # the notification text stays the sentence
 
 
 def test_a_failed_chainlets_report_shows_its_final_unleveled_exception_line_escaped(world: World) -> None:
