@@ -301,3 +301,91 @@ def test_view_submission_and_block_suggestion_reach_bolt_listeners(slack: FakeSl
     assert submission.status == 200 and json.loads(submission.body)["errors"] == {"chain": "pick one"}
     assert seen["values"] == values
     assert json.loads(suggestion.body)["options"][0]["text"]["text"] == "summ"
+
+
+# -- reading history, message metadata and DMs, as Slack does ------------------------------------------------
+
+META = {"event_type": "chainops_message", "event_payload": {"key": "k1", "version": 2}}
+
+
+def test_history_is_newest_first_top_level_only_and_shows_metadata_only_when_asked(client: WebClient) -> None:
+    before = time.time() - 1
+    first = client.chat_postMessage(channel="C1", text="first", metadata=META)
+    client.chat_postMessage(channel="C1", thread_ts=first["ts"], text="a reply")
+    client.chat_postMessage(channel="C1", text="second")
+
+    plain = client.conversations_history(channel="C1", oldest=str(before))
+    assert [m["text"] for m in plain["messages"]] == ["second", "first"]
+    assert all("metadata" not in m for m in plain["messages"])
+    assert plain["messages"][1]["reply_count"] == 1
+    full = client.conversations_history(channel="C1", oldest=str(before), include_all_metadata=True)
+    assert full["messages"][1]["metadata"] == META
+    after_first = client.conversations_history(channel="C1", oldest=first["ts"])  # `oldest` is exclusive
+    assert [m["text"] for m in after_first["messages"]] == ["second"]
+    thread = client.conversations_replies(channel="C1", ts=first["ts"], include_all_metadata=True)
+    assert [m["text"] for m in thread["messages"]] == ["first", "a reply"]
+
+
+def test_history_pages_with_a_cursor(client: WebClient) -> None:
+    for i in range(5):
+        client.chat_postMessage(channel="C1", text=f"m{i}")
+    page = client.conversations_history(channel="C1", limit=3)
+    assert [m["text"] for m in page["messages"]] == ["m4", "m3", "m2"] and page["has_more"]
+    rest = client.conversations_history(channel="C1", limit=3, cursor=page["response_metadata"]["next_cursor"])
+    assert [m["text"] for m in rest["messages"]] == ["m1", "m0"] and not rest["has_more"]
+
+
+def test_history_needs_the_history_scope_of_the_channel_kind_and_membership(slack: FakeSlack, client: WebClient) -> None:
+    slack.scopes.discard("groups:history")
+    with pytest.raises(SlackApiError) as missing:
+        client.conversations_history(channel="G0PRIVATE")
+    assert missing.value.response["error"] == "missing_scope" and missing.value.response["needed"] == "groups:history"
+    slack.channels_without_bot.add("C0SECRET")
+    with pytest.raises(SlackApiError) as outside:
+        client.conversations_history(channel="C0SECRET")
+    assert outside.value.response["error"] == "not_in_channel"
+    with pytest.raises(SlackApiError) as no_thread:
+        client.conversations_replies(channel="C1", ts="1.000001")
+    assert no_thread.value.response["error"] == "thread_not_found"
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"event_type": "has spaces", "event_payload": {}},
+        {"event_type": "ok_name", "event_payload": {"key": None}},
+        {"event_type": "ok_name"},
+        {"event_type": "ok_name", "event_payload": [], "extra": 1},
+    ],
+)
+def test_malformed_metadata_is_refused(slack: FakeSlack, client: WebClient, metadata: dict[str, Any]) -> None:
+    with pytest.raises(SlackApiError) as refused:
+        client.chat_postMessage(channel="C1", text="x", metadata=metadata)
+    assert refused.value.response["error"] == "invalid_metadata_format"
+    assert slack.violations
+    slack.violations.clear()
+
+
+def test_a_post_to_a_user_id_lands_in_the_bots_dm_with_them(slack: FakeSlack, client: WebClient) -> None:
+    answer = client.chat_postMessage(channel="U0ALICE", text="about your change")
+    assert answer["channel"].startswith("D")
+    assert [m.text for m in slack.direct_messages("U0ALICE")] == ["about your change"]
+
+
+@pytest.mark.parametrize(("where", "error"), [("archived_channels", "is_archived"), ("deleted_channels", "channel_not_found")])
+def test_archived_and_deleted_channels_refuse_posts_and_updates(slack: FakeSlack, client: WebClient, where: str, error: str) -> None:
+    ts = client.chat_postMessage(channel="C1", text="before")["ts"]
+    getattr(slack, where).add("C1")
+    for call in (lambda: client.chat_postMessage(channel="C1", text="x"), lambda: client.chat_update(channel="C1", ts=ts, text="y")):
+        with pytest.raises(SlackApiError) as refused:
+            call()
+        assert refused.value.response["error"] == error
+
+
+def test_an_answer_that_comes_late_comes_after_the_work_is_done(slack: FakeSlack) -> None:
+    impatient = WebClient(token=TOKEN, base_url=slack.api_url, timeout=1)
+    impatient.retry_handlers = []
+    slack.answer_late("chat.postMessage", 1.5)
+    with pytest.raises(TimeoutError):
+        impatient.chat_postMessage(channel="C1", text="made anyway")
+    assert [m.text for m in slack.messages("C1")] == ["made anyway"]

@@ -5,8 +5,10 @@ auth headers, retry handlers and error codes, then assert on what a person in Sl
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +24,13 @@ BOT_ID = "BBOT"
 TEAM_ID = "T1"
 
 # Fields WebClient may send as a JSON string inside a form body.
-_JSON_FIELDS = ("blocks", "attachments", "view")
+_JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
+# What the installed app was granted; reading a channel's history needs the scope for its kind.
+DEFAULT_SCOPES = frozenset(
+    {"commands", "chat:write", "usergroups:read", "channels:history", "groups:history"}
+)
+HISTORY_LIMIT = 999  # conversations.history and .replies return at most this many per page
+_EVENT_TYPE = re.compile(r"^[A-Za-z0-9_]{1,255}$")
 # A response_url may be used this many times within this many seconds (Slack's documented limits).
 RESPONSE_URL_USES = 5
 RESPONSE_URL_SECONDS = 30 * 60
@@ -52,6 +60,7 @@ class Message:
     edits: int = 0
     attachments: list[dict[str, Any]] = field(default_factory=list)
     to: str | None = None  # recipient of an ephemeral message
+    metadata: dict[str, Any] | None = None  # message metadata (event_type, event_payload), if posted with it
 
     def as_dict(self) -> dict[str, Any]:
         """The shape Slack puts in `message` of a block_actions payload."""
@@ -65,6 +74,15 @@ class Message:
         }
         if self.thread_ts:
             out["thread_ts"] = self.thread_ts
+        return out
+
+    def in_history(self, *, with_metadata: bool) -> dict[str, Any]:
+        """The shape conversations.history and .replies give: metadata only when asked for."""
+        out = self.as_dict()
+        if self.replies:
+            out.update(thread_ts=self.ts, reply_count=len(self.replies))
+        if with_metadata and self.metadata is not None:
+            out["metadata"] = copy.deepcopy(self.metadata)
         return out
 
 
@@ -88,6 +106,9 @@ class FakeSlack:
     def __init__(self, token: str = "xoxb-test-token") -> None:
         self.token = token
         self.channels_without_bot: set[str] = set()
+        self.archived_channels: set[str] = set()  # posts and updates answer is_archived
+        self.deleted_channels: set[str] = set()  # every call naming them answers channel_not_found
+        self.scopes: set[str] = set(DEFAULT_SCOPES)
         self.usergroups: dict[str, list[str]] = {}
         self.expired_triggers: set[str] = set()
         self.latency: float = 0.0
@@ -98,7 +119,6 @@ class FakeSlack:
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self._ts = 0
         self._ids = 0
         self._channels: dict[str, list[Message]] = {}
         self._by_ts: dict[tuple[str, str], Message] = {}
@@ -116,7 +136,10 @@ class FakeSlack:
         self.violations: list[str] = []
         self.clock: Callable[[], float] = time.time
         self._url_serial = 0
-        self._faults: dict[str, list[tuple[int, str | None]]] = {}  # method -> [(status, error code)]
+        # method -> [(status, error code, channel or None for any)]
+        self._faults: dict[str, list[tuple[int, str | None, str | None]]] = {}
+        self._late: dict[str, list[float]] = {}  # method -> seconds the next answers take
+        self._last_ts = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -199,17 +222,46 @@ class FakeSlack:
         with self._lock:
             self._rate_limits[method] = [times, retry_after]
 
-    def fail_next(self, method: str, times: int = 1, *, status: int = 500, error: str | None = None) -> None:
-        """The next calls of `method` fail: HTTP `status` with an HTML page (what a proxy in front of Slack
-        answers in an outage), or with `error`, HTTP 200 and `ok: false` with that error code."""
+    def fail_next(
+        self,
+        method: str,
+        times: int = 1,
+        *,
+        status: int = 500,
+        error: str | None = None,
+        channel: str | None = None,
+    ) -> None:
+        """The next calls of `method` (naming `channel`, if given) fail: HTTP `status` with an HTML page
+        (what a proxy in front of Slack answers in an outage), or with `error`, HTTP 200 and `ok: false`
+        with that error code."""
         with self._lock:
-            self._faults.setdefault(method, []).extend([(status, error)] * times)
+            self._faults.setdefault(method, []).extend([(status, error, channel)] * times)
+
+    def answer_late(self, method: str, seconds: float, times: int = 1) -> None:
+        """The next calls of `method` do their work at once but answer only after `seconds`, as Slack
+        does when it is slow: a client that gives up first never learns that it worked."""
+        with self._lock:
+            self._late.setdefault(method, []).extend([seconds] * times)
+
+    def _take_late(self, method: str) -> float:
+        with self._lock:
+            pending = self._late.get(method)
+            return pending.pop(0) if pending else 0.0
+
+    def _take_fault(self, method: str, params: dict[str, Any]) -> tuple[int, str | None] | None:
+        faults = self._faults.get(method) or []
+        for index, (status, error, channel) in enumerate(faults):
+            if channel is None or channel == params.get("channel"):
+                faults.pop(index)
+                return status, error
+        return None
 
     def heal(self) -> None:
         """Slack works again: scripted faults still waiting are dropped."""
         with self._lock:
             self._faults.clear()
             self._rate_limits.clear()
+            self._late.clear()
 
     # -- recordings --------------------------------------------------------------------------------------
 
@@ -237,6 +289,10 @@ class FakeSlack:
         with self._lock:
             parent = self._by_ts.get((channel, ts))
             return copy.deepcopy(parent.replies) if parent else []
+
+    def direct_messages(self, user: str) -> list[Message]:
+        """What the bot said to this person in its DM with them (the app's Messages tab)."""
+        return self.messages(_dm_channel(user))
 
     def ephemeral(self, user: str) -> list[Message]:
         with self._lock:
@@ -305,8 +361,8 @@ class FakeSlack:
             elif (limit := self._take_rate_limit(method)) is not None:
                 call.error = "ratelimited"
                 return 429, _error("ratelimited"), {"Retry-After": str(limit)}
-            elif self._faults.get(method):
-                status, error = self._faults[method].pop(0)
+            elif (fault := self._take_fault(method, params)) is not None:
+                status, error = fault
                 call.error = error or f"http_{status}"
                 if error is None:
                     return status, {}, {"X-Html": "1"}
@@ -314,6 +370,8 @@ class FakeSlack:
             elif problems := _payload_problems(method, params):
                 self.violations.append(f"{method}: " + "; ".join(problems))
                 code = "invalid_blocks" if method.startswith("chat.") else "invalid_arguments"
+                if all(problem.startswith("metadata") for problem in problems):
+                    code = "invalid_metadata_format"
                 body = {**_error(code), "response_metadata": {"messages": problems}}
             else:
                 handler = _METHODS.get(method)
@@ -322,7 +380,7 @@ class FakeSlack:
                 except _Refused as exc:
                     body = _error(str(exc))
             call.error = None if body.get("ok") else str(body.get("error"))
-        headers = {"x-oauth-scopes": "chat:write,commands,usergroups:read"} if method == "auth.test" else {}
+        headers = {"x-oauth-scopes": ",".join(sorted(self.scopes))} if method == "auth.test" else {}
         return 200, body, headers
 
     def _take_rate_limit(self, method: str) -> int | None:
@@ -333,8 +391,9 @@ class FakeSlack:
         return pending[1]
 
     def _next_ts(self) -> str:
-        self._ts += 1
-        micros = 1_700_000_000_000_000 + self._ts * 100
+        """Slack's ts: its wall clock when the message was made, unique in the workspace here."""
+        micros = max(self._last_ts + 1, time.time_ns() // 1000)
+        self._last_ts = micros
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _next_id(self, prefix: str) -> str:
@@ -361,10 +420,10 @@ class FakeSlack:
 
     def _post_message(self, p: dict[str, Any]) -> dict[str, Any]:
         channel = str(p.get("channel") or "")
-        if not channel:
-            return _error("channel_not_found")
-        if channel in self.channels_without_bot:
-            return _error("not_in_channel")
+        if channel.startswith(("U", "W")):  # a user id: the bot's DM with that person
+            channel = _dm_channel(channel)
+        if refused := self._refuses_posts(channel):
+            return _error(refused)
         if not p.get("text") and not p.get("blocks") and not p.get("attachments"):
             return _error("no_text")
         message = Message(
@@ -373,6 +432,7 @@ class FakeSlack:
             blocks=list(p.get("blocks") or []),
             attachments=list(p.get("attachments") or []),
             channel=channel,
+            metadata=_parsed_metadata(p.get("metadata")),
         )
         if thread_ts := p.get("thread_ts"):
             parent = self._by_ts.get((channel, str(thread_ts)))
@@ -387,10 +447,20 @@ class FakeSlack:
         self._by_ts[(channel, message.ts)] = message
         return {"ok": True, "channel": channel, "ts": message.ts, "message": message.as_dict()}
 
+    def _refuses_posts(self, channel: str) -> str | None:
+        """Slack's error for a post or update in this channel, if it takes none."""
+        if not channel or channel in self.deleted_channels:
+            return "channel_not_found"
+        if channel in self.channels_without_bot:
+            return "not_in_channel"
+        if channel in self.archived_channels:
+            return "is_archived"
+        return None
+
     def _update(self, p: dict[str, Any]) -> dict[str, Any]:
         channel, ts = str(p.get("channel") or ""), str(p.get("ts") or "")
-        if channel in self.channels_without_bot:
-            return _error("not_in_channel")
+        if refused := self._refuses_posts(channel):
+            return _error(refused)
         message = self._by_ts.get((channel, ts))
         if message is None:
             return _error("message_not_found")
@@ -401,6 +471,8 @@ class FakeSlack:
             message.blocks = list(p["blocks"] or [])
         if "attachments" in p:
             message.attachments = list(p["attachments"] or [])
+        if "metadata" in p:
+            message.metadata = _parsed_metadata(p["metadata"])
         message.edits += 1
         return {"ok": True, "channel": channel, "ts": ts, "text": message.text, "message": message.as_dict()}
 
@@ -421,6 +493,47 @@ class FakeSlack:
         )
         self._ephemeral.setdefault(user, []).append(message)
         return {"ok": True, "message_ts": message.ts}
+
+    def _readable(self, channel: str) -> dict[str, Any] | None:
+        """The error conversations.history / .replies answer for this channel, if the bot may not read it."""
+        if not channel or channel in self.deleted_channels:
+            return _error("channel_not_found")
+        needed = (
+            "groups:history"
+            if channel.startswith("G")
+            else "im:history"
+            if channel.startswith("D")
+            else "channels:history"
+        )
+        if needed not in self.scopes:
+            return {**_error("missing_scope"), "needed": needed, "provided": ",".join(sorted(self.scopes))}
+        if channel in self.channels_without_bot:
+            return _error("not_in_channel")
+        return None
+
+    def _history(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel = str(p.get("channel") or "")
+        if (refused := self._readable(channel)) is not None:
+            return refused
+        return _page(list(reversed(self._channels.get(channel, []))), p)
+
+    def _replies(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(p.get("channel") or ""), str(p.get("ts") or "")
+        if (refused := self._readable(channel)) is not None:
+            return refused
+        if not ts:
+            return _error("invalid_arguments")
+        parent = self._by_ts.get((channel, ts))
+        if parent is None:
+            return _error("thread_not_found")
+        if parent.thread_ts:  # a reply's ts names its thread
+            parent = self._by_ts[(channel, parent.thread_ts)]
+        answer = _page(list(parent.replies), p)
+        if "messages" in answer:  # the thread's parent always comes first
+            answer["messages"].insert(
+                0, parent.in_history(with_metadata=_truthy(p.get("include_all_metadata")))
+            )
+        return answer
 
     def _permalink(self, p: dict[str, Any]) -> dict[str, Any]:
         channel, ts = str(p.get("channel") or ""), str(p.get("message_ts") or "")
@@ -532,7 +645,9 @@ class FakeSlack:
                 return 404, "expired_url"
             origin.uses += 1
             if origin.uses > RESPONSE_URL_USES:
-                self.violations.append(f"respond/{name}: response_url used more than {RESPONSE_URL_USES} times")
+                self.violations.append(
+                    f"respond/{name}: response_url used more than {RESPONSE_URL_USES} times"
+                )
                 return 404, "used_url"
             self.responses.append(body)
             self._response_names.append(name)
@@ -624,12 +739,16 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "views.push": FakeSlack._views_push,
     "usergroups.users.list": FakeSlack._usergroup_users,
     "conversations.info": FakeSlack._conversation_info,
+    "conversations.history": FakeSlack._history,
+    "conversations.replies": FakeSlack._replies,
     "users.info": FakeSlack._user_info,
 }
 
 
 def _payload_problems(method: str, params: dict[str, Any]) -> list[str]:
-    if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
+    if method in ("chat.postMessage", "chat.update"):
+        return slack_rules.check_message(params, surface=method) + _metadata_problems(params.get("metadata"))
+    if method == "chat.postEphemeral":
         return slack_rules.check_message(params, surface=method)
     if method in ("views.open", "views.update", "views.push"):
         return slack_rules.check_view(params.get("view"))
@@ -640,8 +759,82 @@ def _error(code: str) -> dict[str, Any]:
     return {"ok": False, "error": code}
 
 
+def _dm_channel(user: str) -> str:
+    return "D" + user[1:]
+
+
+def _parsed_metadata(value: Any) -> dict[str, Any] | None:
+    if isinstance(value, str) and value:
+        value = json.loads(value)
+    return copy.deepcopy(value) if isinstance(value, dict) else None
+
+
+def _metadata_problems(value: Any) -> list[str]:
+    """Slack's rules for message metadata: an object with an alphanumeric event_type and an object
+    event_payload whose values are strings, numbers, booleans, objects or arrays of them."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return ["metadata is not JSON"]
+    if not isinstance(value, dict) or set(value) != {"event_type", "event_payload"}:
+        return ["metadata must be an object of exactly event_type and event_payload"]
+    problems = []
+    if not isinstance(value["event_type"], str) or not _EVENT_TYPE.match(value["event_type"]):
+        problems.append(f"metadata event_type {value['event_type']!r} is not an alphanumeric name")
+    payload = value["event_payload"]
+    if not isinstance(payload, dict):
+        problems.append("metadata event_payload must be an object")
+    elif not all(_payload_value(v) for v in payload.values()):
+        problems.append("metadata event_payload holds a null or a value Slack does not take")
+    return problems
+
+
+def _payload_value(value: Any) -> bool:
+    if isinstance(value, str | bool | int | float):
+        return True
+    if isinstance(value, list):
+        return all(_payload_value(v) for v in value)
+    if isinstance(value, dict):
+        return all(_payload_value(v) for v in value.values())
+    return False
+
+
+def _page(newest_first: list[Message], p: dict[str, Any]) -> dict[str, Any]:
+    """One page of messages as conversations.history pages them: `oldest`/`latest` bound them (exclusive
+    unless `inclusive`), at most `limit` (default 100), and a cursor for the rest."""
+    try:
+        oldest = float(p.get("oldest") or 0)
+        latest = float(p["latest"]) if p.get("latest") else float("inf")
+        limit = min(int(p.get("limit") or 100), HISTORY_LIMIT)
+        start = int(base64.b64decode(str(p["cursor"])).decode().removeprefix("at:")) if p.get("cursor") else 0
+    except (TypeError, ValueError):
+        return _error("invalid_arguments")
+    if limit < 1:
+        return _error("invalid_limit")
+    inclusive = _truthy(p.get("inclusive"))
+
+    def within(m: Message) -> bool:
+        ts = float(m.ts)
+        return (oldest <= ts <= latest) if inclusive else (oldest < ts < latest)
+
+    kept = [m for m in newest_first if within(m)]
+    page, more = kept[start : start + limit], len(kept) > start + limit
+    cursor = base64.b64encode(f"at:{start + limit}".encode()).decode() if more else ""
+    with_metadata = _truthy(p.get("include_all_metadata"))
+    return {
+        "ok": True,
+        "messages": [m.in_history(with_metadata=with_metadata) for m in page],
+        "has_more": more,
+        "pin_count": 0,
+        "response_metadata": {"next_cursor": cursor},
+    }
+
+
 def _truthy(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and value.lower() == "true")
+    return value is True or value == 1 or (isinstance(value, str) and value.lower() in ("true", "1"))
 
 
 def _short(value: Any, limit: int = 200) -> str:
@@ -696,10 +889,12 @@ def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
                 return
             method = url.path.removeprefix("/api/")
             status, answer, headers = fake._api(method, params, self.headers.get("Authorization"))
-            if delay := fake.slow.get(method):
+            if delay := fake.slow.get(method) or fake._take_late(method):
                 time.sleep(delay)
             with fake._lock:
-                if call := next((c for c in reversed(fake.calls) if c.method == method and c.params == params), None):
+                if call := next(
+                    (c for c in reversed(fake.calls) if c.method == method and c.params == params), None
+                ):
                     call.answered_at = time.monotonic()
             if headers.pop("X-Html", None):
                 page = b"<html><head><title>500 Internal Server Error</title></head><body>upstream error</body></html>"
@@ -713,13 +908,16 @@ def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
         def _send(
             self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None
         ) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up waiting: Slack's work is done all the same
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
             pass
