@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from bench.churn import ChurningBaseten
 from bot.config import Settings
-from bot.gateway import Blocks, WebApiGateway
+from bot.gateway import Blocks, MessageMetadata, WebApiGateway
 from bot.service import build
 from bot.store import Rollout, RolloutState
 
@@ -44,8 +44,8 @@ class TimedGateway(WebApiGateway):
         super().update(channel, ts, text, blocks)
         self._record(ts)
 
-    def post(self, channel: str, text: str, blocks: Blocks | None = None, thread_ts: str | None = None) -> str:
-        ts = super().post(channel, text, blocks, thread_ts)
+    def post(self, channel: str, text: str, blocks: Blocks | None = None, thread_ts: str | None = None, metadata: MessageMetadata | None = None) -> str:
+        ts = super().post(channel, text, blocks, thread_ts, metadata)
         if thread_ts:
             self._record(thread_ts)
         return ts

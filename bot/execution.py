@@ -23,7 +23,7 @@ from bot.gateway import Gateway
 from bot.invocation import Invocation, invite_hint, tell
 from bot.markup import Mrkdwn, md, user
 from bot.outbox import Outbox
-from bot.plans import InstanceTypePlan, PromotePlan, load_plan
+from bot.plans import InstanceTypePlan, PromotePlan, describe, load_plan
 from bot.store import ConfirmationState, Rollout, RolloutState, Store, chainlet_statuses_json
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,14 @@ class Execution:
     ) -> None:
         """`unchecked`: Baseten was too slow to re-check the preview; the thread says so."""
         headline = self._headline(plan, requester, approver)
-        parent = self.outbox.post(channel, headline, [blocks.section(headline)], key=parent_key(request_id))
+        parent = self.outbox.post(
+            channel,
+            headline,
+            [blocks.section(headline)],
+            key=parent_key(request_id),
+            notify_user=requester,
+            notify_about=requester_note(plan),
+        )
         # One quick try, so a channel the bot is not in refuses before anything changes. Any other
         # Slack trouble does not hold the change: the outbox delivers the thread when Slack is back.
         if self.outbox.first_attempt(parent) in NOT_IN_CHANNEL:
@@ -297,6 +304,16 @@ class Execution:
 def unanswered(exc: BasetenError) -> bool:
     """The write reached Baseten (or may have) but no answer came back: its outcome is unknown."""
     return isinstance(exc, BasetenUnavailable) and exc.sent and exc.status in (None, 504)
+
+
+def requester_note(plan: AnyPlan) -> Mrkdwn:
+    """Which change, for the requester's DM when its channel stops hearing about it."""
+    return md(
+        "Your change: {}. Check `/chain status {} {}` to see where it stands.",
+        describe(plan),
+        plan.chain_name,
+        plan.env,
+    )
 
 
 def parent_key(request_id: str) -> str:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any, Protocol
+from urllib.error import URLError
 
+from pydantic import BaseModel
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
@@ -27,7 +29,16 @@ class NotInChannel(SlackFailure):
 
 
 class SlackUnavailable(SlackFailure):
-    """Slack could not answer (5xx, a body that is not JSON, a timeout): the same call may work later."""
+    """Slack could not answer (5xx, a body that is not JSON, a timeout): the same call may work later.
+
+    `sent` is False only when the request surely never reached Slack (the connection was refused, or
+    Slack said it did nothing); otherwise Slack may have done what was asked. `unanswered`: no answer
+    came at all (a timeout, a reset), so Slack may even be doing it still."""
+
+    def __init__(self, message: str, *, sent: bool = True, unanswered: bool = False) -> None:
+        super().__init__(message)
+        self.sent = sent
+        self.unanswered = unanswered
 
 
 class SlackRateLimited(SlackFailure):
@@ -38,8 +49,28 @@ class SlackRateLimited(SlackFailure):
         self.retry_after = retry_after
 
 
-# Error codes Slack answers with `ok: false` for trouble on its side.
+# Error codes Slack answers with `ok: false` for trouble on its side; with the last two it did nothing.
 _TRANSIENT = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+_NOTHING_DONE = {"service_unavailable", "request_timeout"}
+# Pages of conversations.history read when looking for a message whose post went unanswered.
+HISTORY_PAGES = 5
+HISTORY_PAGE_SIZE = 200
+
+
+class MessageMetadata(BaseModel):
+    """Slack message metadata: what the bot attaches to its posts so it can recognise them later."""
+
+    event_type: str
+    event_payload: dict[str, Any] = {}
+
+
+class PostedMessage(BaseModel):
+    """A message as conversations.history or conversations.replies shows it."""
+
+    ts: str
+    text: str = ""
+    bot_id: str | None = None
+    metadata: MessageMetadata | None = None
 
 
 class StaleView(SlackFailure):
@@ -48,8 +79,17 @@ class StaleView(SlackFailure):
 
 class Gateway(Protocol):
     def post(
-        self, channel: str, text: str, blocks: Blocks | None = None, thread_ts: str | None = None
+        self,
+        channel: str,
+        text: str,
+        blocks: Blocks | None = None,
+        thread_ts: str | None = None,
+        metadata: MessageMetadata | None = None,
     ) -> str: ...
+
+    def history(self, channel: str, *, oldest: float, thread_ts: str | None = None) -> list[PostedMessage]:
+        """Messages in the channel (or in the thread of `thread_ts`) since `oldest`, newest pages first."""
+        ...
 
     def update(self, channel: str, ts: str, text: str, blocks: Blocks | None = None) -> None: ...
 
@@ -71,12 +111,17 @@ class Gateway(Protocol):
 class WebApiGateway:
     """Slack's Web API. It retries nothing and never sleeps: the outbox decides when to try again."""
 
-    def __init__(self, token: str, *, base_url: str = "https://slack.com/api/") -> None:
-        self.client = metrics.MeteredWebClient(token=token, base_url=base_url, timeout=10)
+    def __init__(self, token: str, *, base_url: str = "https://slack.com/api/", timeout: int = 10) -> None:
+        self.client = metrics.MeteredWebClient(token=token, base_url=base_url, timeout=timeout)
         self.client.retry_handlers = []
 
     def post(
-        self, channel: str, text: str, blocks: Blocks | None = None, thread_ts: str | None = None
+        self,
+        channel: str,
+        text: str,
+        blocks: Blocks | None = None,
+        thread_ts: str | None = None,
+        metadata: MessageMetadata | None = None,
     ) -> str:
         resp = self._call(
             "chat_postMessage",
@@ -85,8 +130,29 @@ class WebApiGateway:
             blocks=blocks,
             thread_ts=thread_ts,
             unfurl_links=False,
+            metadata=metadata.model_dump() if metadata is not None else None,
         )
         return str(resp["ts"])
+
+    def history(self, channel: str, *, oldest: float, thread_ts: str | None = None) -> list[PostedMessage]:
+        method = "conversations_replies" if thread_ts else "conversations_history"
+        found: list[PostedMessage] = []
+        cursor = None
+        for _page in range(HISTORY_PAGES):
+            resp = self._call(
+                method,
+                channel=channel,
+                ts=thread_ts,
+                oldest=f"{oldest:.6f}",
+                limit=HISTORY_PAGE_SIZE,
+                include_all_metadata=True,
+                cursor=cursor,
+            )
+            found += [PostedMessage.model_validate(m) for m in resp.get("messages") or []]
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+            if not resp.get("has_more") or not cursor:
+                break
+        return found
 
     def update(self, channel: str, ts: str, text: str, blocks: Blocks | None = None) -> None:
         self._call("chat_update", channel=channel, ts=ts, text=text, blocks=blocks or [])
@@ -132,7 +198,12 @@ class WebApiGateway:
         except SlackApiError as exc:
             raise _classify(name, exc.response.status_code, exc.response.data, exc.response.headers) from None
         except (OSError, TimeoutError) as exc:  # urllib's URLError, resets and timeouts
-            raise SlackUnavailable(f"Slack {name} failed: {type(exc).__name__}") from None
+            refused = isinstance(exc, ConnectionRefusedError) or (
+                isinstance(exc, URLError) and isinstance(exc.reason, ConnectionRefusedError)
+            )
+            raise SlackUnavailable(
+                f"Slack {name} failed: {type(exc).__name__}", sent=not refused, unanswered=True
+            ) from None
 
 
 def _classify(method: str, status: int, data: object, headers: dict[str, Any]) -> SlackFailure:
@@ -147,7 +218,7 @@ def _classify(method: str, status: int, data: object, headers: dict[str, Any]) -
             wait = 1.0
         return SlackRateLimited(f"Slack {method} was rate limited", wait)
     if status >= 500 or not isinstance(error, str) or error in _TRANSIENT or " " in error:
-        return SlackUnavailable(f"Slack {method} failed: HTTP {status}")
+        return SlackUnavailable(f"Slack {method} failed: HTTP {status}", sent=error not in _NOTHING_DONE)
     if error in ("not_in_channel", "channel_not_found", "is_archived"):
         return NotInChannel(error)
     if error == "hash_conflict":

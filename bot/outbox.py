@@ -15,18 +15,44 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from bot import markup
-from bot.gateway import Blocks, Gateway, NotInChannel, SlackFailure, SlackRateLimited, SlackUnavailable
-from bot.markup import Mrkdwn, as_mrkdwn
+from bot.gateway import (
+    Blocks,
+    Gateway,
+    MessageMetadata,
+    NotInChannel,
+    SlackFailure,
+    SlackRateLimited,
+    SlackUnavailable,
+)
+from bot.markup import Mrkdwn, as_mrkdwn, lines, md
 from bot.repeated import RepeatedFailure
 from bot.store import StoreUnavailable
-from bot.store.outbox import OutboxStore
-from bot.store.tables import OutboxMessage, OutboxState
+from bot.store.outbox import (
+    BLOCKED_BY_OUTAGE,
+    BLOCKED_BY_RATE_LIMIT,
+    BLOCKED_BY_RETRYING,
+    BLOCKED_BY_WOKEN,
+    OutboxStore,
+)
+from bot.store.tables import OutboxChannel, OutboxMessage, OutboxState
 from bot.workpool import Lane
 
 log = logging.getLogger(__name__)
+
+# Every post carries its outbox key in Slack message metadata, so a post whose answer never came can be
+# recognised in the channel's history instead of being posted twice.
+EVENT_TYPE = "chainops_message"
+LOOKBACK = 60.0  # seconds before an unanswered post to read from (Slack's clock may differ from ours)
+LONG_HOLD = 5.0  # a Retry-After longer than this is logged, once per hold of the channel
+WHY_REFUSED = {
+    "not_in_channel": "I'm no longer a member of it",
+    "channel_not_found": "it was deleted, or I can no longer see it",
+    "is_archived": "it was archived",
+}
 
 
 @dataclass(frozen=True)
@@ -37,6 +63,10 @@ class OutboxSettings:
     workers: int = 4  # Slack calls in flight at once, each for a different channel
     tick: float = 0.25
     max_backoff: float = 60.0
+    # While channels back off because Slack failed, one of them is tried this often: when it works,
+    # every channel waiting for Slack goes at once, so an outage's end is seen within seconds.
+    probe_interval: float = 2.0
+    unsure_settle: float = 3.0  # an unanswered post is looked for no sooner than this after it
 
 
 class Outbox:
@@ -65,10 +95,14 @@ class Outbox:
         link: str | None = None,
         notify_url: str | None = None,
         notify_text: str | None = None,
+        notify_user: str | None = None,
+        notify_about: str | None = None,
     ) -> str:
         """Queue a post; returns its key. `thread` is the parent's key, `merge` joins successive replies
-        that are still unposted into one, `link` appends a link to that message once it exists, and
-        `notify_url`/`notify_text` tell the requester privately if the bot is not in the channel."""
+        that are still unposted into one, `link` appends a link to that message once it exists,
+        `notify_url`/`notify_text` answer the person who just acted if the bot is not in the channel, and
+        `notify_user` is sent a DM (`notify_about` says which change) if the channel stops taking this
+        message or its thread's replies, or Slack fails for longer than the give-up time."""
         now = self.clock()
         key = self.store.add(
             OutboxMessage(
@@ -81,6 +115,8 @@ class Outbox:
                 blocks_json=json.dumps(blocks or []),
                 notify_url=notify_url,
                 notify_text=as_mrkdwn(notify_text) if notify_text else None,
+                notify_user=notify_user,
+                notify_about=as_mrkdwn(notify_about) if notify_about else None,
                 state=OutboxState.PENDING,
                 version=1,
                 sent_version=0,
@@ -104,15 +140,27 @@ class Outbox:
 
     def first_attempt(self, key: str, wait: float = 1.0) -> str | None:
         """Try to deliver this message now, waiting at most `wait` seconds; the Slack error code if Slack
-        refused it for good (e.g. `not_in_channel`), else None (delivered, or still on its way)."""
-        if self.sender is not None:
-            self.sender.attempt(key, wait)
-        message = self.store.message(key)
-        return message.error if message is not None and message.state == OutboxState.DEAD else None
+        refused it for good (e.g. `not_in_channel`), else None (delivered, or still on its way). A
+        refusal returned here is the caller's to tell; one that comes later is told by the outbox."""
+        return self.sender.attempt(key, wait) if self.sender is not None else None
 
     def _wake(self) -> None:
         if self.sender is not None:
             self.sender.wake()
+
+
+class _Sent(Enum):
+    POSTED = "posted"  # a new message: the channel's pace starts again
+    ANSWERED = "answered"  # Slack answered (an update, or an unanswered post found after all)
+    SKIPPED = "skipped"  # nothing sent now (waits for its parent or link), or dropped
+
+
+@dataclass(frozen=True)
+class _Hold:
+    """Nothing more goes to the channel before `until`: Slack asked us to wait, or failed."""
+
+    until: float
+    rate_limited: bool
 
 
 class OutboxSender:
@@ -143,6 +191,11 @@ class OutboxSender:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._tick_failure = RepeatedFailure(log, "delivering Slack messages")
+        self._next_probe = 0.0
+        self._awaited: set[str] = set()  # messages whose first attempt a caller is waiting for
+        self._refusals: dict[str, str] = {}  # ...and the refusal handed to that caller to tell
+        self._held: set[str] = set()  # channels under a long rate-limit hold already logged
+        self._told_no_history = False
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -178,8 +231,7 @@ class OutboxSender:
             if self.running:
                 self.wake()
             else:
-                for channel in self.store.due_channels(now=self.clock(), owner=self.owner, limit=1000):
-                    self._deliver_channel(channel)
+                self.tick(inline=True)
             if self.store.depth() == 0:
                 return True
             if time.monotonic() >= deadline:
@@ -198,34 +250,56 @@ class OutboxSender:
             self._wake.wait(self.settings.tick)
             self._wake.clear()
 
-    def tick(self) -> None:
-        for channel in self.store.due_channels(now=self.clock(), owner=self.owner, limit=256):
-            self._submit(channel)
+    def tick(self, *, inline: bool = False) -> None:
+        """Deliver the channels that are due (`inline`: in this thread), and probe Slack during an outage."""
+        now = self.clock()
+        due = self.store.due_channels(now=now, owner=self.owner, limit=256)
+        probe = None
+        if now >= self._next_probe:
+            self._next_probe = now + self.settings.probe_interval
+            probe = self.store.outage_channel(now=now, owner=self.owner, quiet=self.settings.probe_interval)
+        serve = self._deliver_channel if inline else self._submit
+        for channel in due:
+            serve(channel)
+        if probe is not None and probe not in due:
+            serve(probe, probe=True)
 
-    def attempt(self, key: str, wait: float) -> None:
-        """Deliver the channel of this message now if nobody is on it, and wait a little for the answer."""
+    def attempt(self, key: str, wait: float) -> str | None:
+        """Deliver the channel of this message now if nobody is on it, and wait a little for the answer;
+        Slack's refusal of this message if it came while we waited (the caller then tells the person)."""
         message = self.store.message(key)
         if message is None:
-            return
+            return None
+        with self._lock:
+            self._awaited.add(key)
+        try:
+            self._attempt(message.channel, wait)
+        finally:
+            with self._lock:
+                self._awaited.discard(key)
+                refusal = self._refusals.pop(key, None)
+        return refusal
+
+    def _attempt(self, channel: str, wait: float) -> None:
         if not self.running:
-            self._deliver_channel(message.channel)
+            self._deliver_channel(channel)
             return
         with self._lock:
-            busy = message.channel in self._in_flight
+            busy = channel in self._in_flight
         if busy:
             return  # the channel is being served: this message waits its turn, nobody waits for it
-        future = self._submit(message.channel)
+        future = self._submit(channel)
         if future is not None:
             try:
                 future.result(timeout=wait)
             except Exception:  # still under way (or failed): the outbox keeps it either way
                 return
 
-    def _submit(self, channel: str) -> Future[None] | None:
+    def _submit(self, channel: str, *, probe: bool = False) -> Future[None] | None:
         with self._lock:
             if channel in self._in_flight:
                 return self._in_flight[channel]
-            future = self._pool.submit(self._deliver_channel, channel)
+            future = self._pool.submit(self._deliver_channel, channel, probe)
             self._in_flight[channel] = future
         future.add_done_callback(lambda _f: self._forget(channel))
         return future
@@ -237,100 +311,195 @@ class OutboxSender:
 
     # -- one channel -----------------------------------------------------------------------------------
 
-    def _deliver_channel(self, channel: str) -> None:
+    def _deliver_channel(self, channel: str, probe: bool = False) -> None:
         # One delivery per channel at a time in this process; the lease covers other replicas.
         with self._lock:
             if channel in self._busy:
                 return
             self._busy.add(channel)
         try:
-            self._deliver_claimed(channel)
+            self._deliver_claimed(channel, probe=probe)
         finally:
             with self._lock:
                 self._busy.discard(channel)
 
-    def _deliver_claimed(self, channel: str) -> None:
+    def _deliver_claimed(self, channel: str, *, probe: bool) -> None:
         """Send the channel's pending updates and at most one post, then hand the channel back."""
         now = self.clock()
         claim = self.store.claim_channel(
-            channel, owner=self.owner, now=now, lease_seconds=self.settings.lease_seconds
+            channel, owner=self.owner, now=now, lease_seconds=self.settings.lease_seconds, probe=probe
         )
         if claim is None:
             return
         release: dict[str, Any] = {}
         may_post = claim.next_post_at <= now
+        answered = False
         try:
             for message in self.store.pending_in(channel, now=now):
                 if message.ts is None and not may_post:
                     continue  # posts wait for the channel's pace; updates of earlier posts need not
                 outcome = self._deliver(message, now)
-                if outcome == "posted":
+                answered = answered or outcome in (_Sent.POSTED, _Sent.ANSWERED)
+                if outcome is _Sent.POSTED:
                     may_post = False
                     # Counted from when Slack answered, so two posts never land closer than the pace.
                     release["next_post_at"] = self.clock() + self.settings.pace
-                elif isinstance(outcome, float):
-                    failures = claim.failures + 1
-                    release.update(failures=failures, blocked_until=outcome)
+                elif isinstance(outcome, _Hold):
+                    release.update(
+                        failures=claim.failures + 1,
+                        blocked_until=outcome.until,
+                        blocked_by=_blocked_by(claim, outcome),
+                    )
                     break
             else:
-                release["failures"] = 0
+                if answered or not probe:  # a probe that sent nothing learnt nothing about Slack
+                    release.update(failures=0, blocked_by="", blocked_until=0.0)
         except Exception as exc:
             self._tick_failure.failed(exc, expected=isinstance(exc, StoreUnavailable))
             release["blocked_until"] = self.clock() + self.settings.tick * 4
         finally:
             self.store.release_channel(channel, owner=self.owner, **release)
+        if answered:
+            self._slack_answered(channel)
 
-    def _deliver(self, message: OutboxMessage, now: float) -> str | float | None:
-        """One Slack call for one message: "posted", "updated", None (skipped or dropped), or the time
-        before which nothing more may go to this channel (Slack asked us to wait or is unavailable)."""
+    def _slack_answered(self, channel: str) -> None:
+        """Slack works: channels that were waiting out an outage, on any replica, may send now."""
+        with self._lock:
+            self._held.discard(channel)
+        if self.store.wake_outage_channels(now=self.clock()):
+            self._wake.set()
+
+    def _deliver(self, message: OutboxMessage, now: float) -> _Sent | _Hold:
+        """One Slack call for one message (two, for a post whose earlier answer never came)."""
         thread_ts = None
         if message.thread_key and message.ts is None:
             parent = self.store.message(message.thread_key)
             if parent is None or parent.state == OutboxState.DEAD:
                 self._drop(message, "its thread's first message could not be posted")
-                return None
+                return _Sent.SKIPPED
             if parent.ts is None:
-                return None  # the parent goes first
+                return _Sent.SKIPPED  # the parent goes first
             thread_ts = parent.ts
         text, blocks = message.text, json.loads(message.blocks_json)
         if message.link_key and message.ts is None:
             ready, url = self._link(message.link_key)
             if not ready:
-                return None  # the message it links to is not posted yet
+                return _Sent.SKIPPED  # the message it links to is not posted yet
             if url:
                 text, blocks = _with_link(text, blocks, url)
         try:
             if message.ts is None:
-                ts = self.gateway.post(message.channel, Mrkdwn(text), blocks or None, thread_ts=thread_ts)
+                if message.unsure_since is not None and (found := self._look_for(message, thread_ts)):
+                    ts, version = found
+                    log.info(
+                        "found the unanswered post to %s in Slack; not posting it again", message.channel
+                    )
+                    self.store.delivered(message.id, version=version, ts=ts)
+                    return _Sent.ANSWERED
+                ts = self.gateway.post(
+                    message.channel,
+                    Mrkdwn(text),
+                    blocks or None,
+                    thread_ts=thread_ts,
+                    metadata=_metadata(message),
+                )
                 self.store.delivered(message.id, version=message.version, ts=ts)
-                return "posted"
+                return _Sent.POSTED
             self.gateway.update(message.channel, message.ts, Mrkdwn(text), blocks or None)
             self.store.delivered(message.id, version=message.version, ts=message.ts)
-            return "updated"
+            return _Sent.ANSWERED
         except SlackRateLimited as exc:
             self.store.failed(message.id, now=now, error="ratelimited", retry_at=now)
-            return now + exc.retry_after
+            self._rate_limited(message.channel, exc.retry_after)
+            return _Hold(now + exc.retry_after, rate_limited=True)
         except SlackUnavailable as exc:
-            return self._retry_later(message, now, str(exc))
+            # A post Slack may have made before its answer was lost is looked for before it is sent again.
+            unsure = exc.sent and message.ts is None
+            return self._retry_later(message, now, str(exc), unsure=unsure, settle=unsure and exc.unanswered)
         except NotInChannel as exc:
             self._drop(message, f"the bot is not in the channel ({exc})", error=str(exc))
-            self._notify(message)
-            return None
+            self._refused(message, str(exc))
+            return _Sent.SKIPPED
         except SlackFailure as exc:
             self._drop(message, str(exc), error=str(exc))
-            return None
+            return _Sent.SKIPPED
 
-    def _retry_later(self, message: OutboxMessage, now: float, error: str) -> float | None:
-        row = self.store.failed(message.id, now=now, error=error, retry_at=now)
+    def _look_for(self, message: OutboxMessage, thread_ts: str | None) -> tuple[str, int] | None:
+        """The ts and content version of this message if Slack shows it already, else None."""
+        if message.unsure_since is None or not message.channel.startswith(("C", "G")):
+            return None  # a DM by user id has no history the bot may read: it is sent again
+        try:
+            found = self.gateway.history(
+                message.channel, oldest=message.unsure_since - LOOKBACK, thread_ts=thread_ts
+            )
+        except (SlackUnavailable, SlackRateLimited):
+            raise
+        except SlackFailure as exc:  # e.g. missing_scope: the post goes again, and may show twice
+            if not self._told_no_history:
+                self._told_no_history = True
+                log.warning(
+                    "cannot read %s to check whether an unanswered post arrived (%s); posting it again. "
+                    "The app needs the channels:history and groups:history scopes.",
+                    message.channel,
+                    exc,
+                )
+            return None
+        for posted in found:
+            meta = posted.metadata
+            if (
+                meta is not None
+                and meta.event_type == EVENT_TYPE
+                and meta.event_payload.get("key") == message.key
+            ):
+                version = meta.event_payload.get("version")
+                return posted.ts, version if isinstance(version, int) else 0
+        for posted in found:  # a client or proxy that dropped the metadata: the same text from a bot
+            if (
+                posted.metadata is None
+                and posted.bot_id
+                and posted.ts != thread_ts
+                and posted.text == message.text
+            ):
+                return posted.ts, message.version
+        return None
+
+    def _retry_later(
+        self, message: OutboxMessage, now: float, error: str, *, unsure: bool, settle: bool
+    ) -> _Sent | _Hold:
+        """`settle`: a post left unanswered is looked for only once Slack has had time to finish it."""
+        retry_at = self.clock() + self.settings.unsure_settle if settle else now
+        row = self.store.failed(message.id, now=now, error=error, retry_at=retry_at, unsure=unsure)
         if (
             row is not None
             and row.failing_since is not None
             and now - row.failing_since >= self.settings.give_up
         ):
-            self._drop(message, f"Slack failed for {round((now - row.failing_since) / 60)} min: {error}")
-            return None
+            failing = _duration(now - row.failing_since)
+            self._drop(message, f"Slack failed for {failing}: {error}")
+            self._tell_requester(
+                message,
+                md(
+                    ":warning: Slack did not take my messages to {} for {}, so I gave up on them: "
+                    "the channel has not heard everything about your change.",
+                    markup.channel(message.channel),
+                    failing,
+                ),
+            )
+            return _Sent.SKIPPED
         attempts = row.attempts if row is not None else 1
-        return now + min(self.settings.max_backoff, 0.5 * float(2 ** min(attempts, 10)))
+        return _Hold(
+            now + min(self.settings.max_backoff, 0.5 * float(2 ** min(attempts, 10))), rate_limited=False
+        )
+
+    def _rate_limited(self, channel: str, retry_after: float) -> None:
+        """A long hold is worth one line; short ones are Slack's ordinary pacing."""
+        if retry_after <= LONG_HOLD:
+            return
+        with self._lock:
+            if channel in self._held:
+                return
+            self._held.add(channel)
+        log.warning("Slack is rate limiting messages to %s: holding them for %.0f s", channel, retry_after)
 
     def _link(self, key: str) -> tuple[bool, str | None]:
         """Whether the linked message is settled, and its permalink if it has one."""
@@ -347,12 +516,83 @@ class OutboxSender:
         summary = " ".join(message.text.split())[:120]
         log.error("gave up on a Slack message to %s (%s): %s", message.channel, why, summary)
 
+    def _refused(self, message: OutboxMessage, code: str) -> None:
+        """The channel no longer takes the message: whoever waits for this first attempt tells the
+        person; otherwise the person is told here."""
+        with self._lock:
+            if message.key in self._awaited:
+                self._refusals[message.key] = code
+                return
+        self._notify(message)
+        why = WHY_REFUSED.get(code, code)
+        self._tell_requester(
+            message,
+            md(
+                ":warning: I can no longer post in {}: {}, so it stopped hearing about your change.",
+                markup.channel(message.channel),
+                why,
+            ),
+        )
+
     def _notify(self, message: OutboxMessage) -> None:
         if message.notify_url and message.notify_text:
             try:
                 self.gateway.respond(message.notify_url, Mrkdwn(message.notify_text))
             except Exception:  # the private answer is a courtesy; the drop is already logged
                 log.warning("could not tell the requester that %s refused the bot", message.channel)
+
+    def _tell_requester(self, message: OutboxMessage, what_happened: Mrkdwn) -> None:
+        """A DM to the person whose change the message (or its thread) is about, once per thread."""
+        owner = message
+        if not owner.notify_user and message.thread_key:
+            owner = self.store.message(message.thread_key) or message
+        if not owner.notify_user:
+            return
+        now = self.clock()
+        text = lines([what_happened, Mrkdwn(owner.notify_about or "")])
+        told = self.store.add_once(
+            OutboxMessage(
+                key=f"dm:{owner.key}",
+                channel=owner.notify_user,
+                text=text,
+                blocks_json="[]",
+                state=OutboxState.PENDING,
+                version=1,
+                sent_version=0,
+                created_at=now,
+                next_attempt_at=now,
+                attempts=0,
+            )
+        )
+        if told:
+            log.info(
+                "telling %s privately what happened to their change in %s", owner.notify_user, message.channel
+            )
+            self._wake.set()
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.0f} h"
+
+
+def _metadata(message: OutboxMessage) -> MessageMetadata:
+    return MessageMetadata(
+        event_type=EVENT_TYPE, event_payload={"key": message.key, "version": message.version}
+    )
+
+
+def _blocked_by(claim: OutboxChannel, hold: _Hold) -> str:
+    """Why the channel now waits. A channel failing again right after an outage was over is in trouble
+    of its own, and is not woken by every success elsewhere."""
+    if hold.rate_limited:
+        return BLOCKED_BY_RATE_LIMIT
+    if claim.blocked_by in (BLOCKED_BY_WOKEN, BLOCKED_BY_RETRYING):
+        return BLOCKED_BY_RETRYING
+    return BLOCKED_BY_OUTAGE
 
 
 def _with_link(text: str, blocks: Blocks, url: str) -> tuple[str, Blocks]:

@@ -126,6 +126,7 @@ def make_world(
     slack: FakeSlack | None = None,
     sim: BasetenSimulator | None = None,
     clock: Clock | None = None,
+    slack_timeout: int = 10,
 ) -> World:
     clock = clock or Clock()
     own_slack = slack is None
@@ -144,7 +145,7 @@ def make_world(
         "chainops_slack_pace": 0.0,
     }
     settings = Settings.model_validate({**values, **(env or {})})
-    gateway = WebApiGateway(TOKEN, base_url=slack.api_url)
+    gateway = WebApiGateway(TOKEN, base_url=slack.api_url, timeout=slack_timeout)
     contract = ContractTransport(sim)
     chainops = build(settings, gateway=gateway, transport=contract, clock=clock, policy=policy)
     chainops.baseten._sleep = lambda _s: None  # retries are immediate in tests  # noqa: SLF001

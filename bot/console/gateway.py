@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from bot.console import forms
 from bot.console.render import render, slack_text
+from bot.gateway import MessageMetadata, PostedMessage
 
 Blocks = list[dict[str, Any]]
 PROMPT = "> "
@@ -139,7 +140,12 @@ class ConsoleGateway:
     # -- the Gateway -----------------------------------------------------------------------------------
 
     def post(
-        self, channel: str, text: str, blocks: Blocks | None = None, thread_ts: str | None = None
+        self,
+        channel: str,
+        text: str,
+        blocks: Blocks | None = None,
+        thread_ts: str | None = None,
+        metadata: MessageMetadata | None = None,
     ) -> str:
         ts = f"{int(time.time())}.{next(self._ts):06d}"
         if thread_ts:
@@ -149,6 +155,9 @@ class ConsoleGateway:
             self._messages[ts] = str(len(self._messages) + 1)
             self._show(f"#{self._messages[ts]} in #{channel}:", text, blocks, channel=channel, ts=ts)
         return ts
+
+    def history(self, channel: str, *, oldest: float, thread_ts: str | None = None) -> list[PostedMessage]:
+        return []  # the console always answers a post, so it never has to look for one
 
     def update(self, channel: str, ts: str, text: str, blocks: Blocks | None = None) -> None:
         label = f"✎ message #{self._messages.get(ts, '?')} updated:"

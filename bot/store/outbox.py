@@ -17,6 +17,11 @@ from sqlalchemy.orm import Session
 from bot.store.tables import OutboxChannel, OutboxMessage, OutboxState
 
 MAX_MERGED_BLOCKS = 45  # Slack takes 50 blocks per message; merged progress replies stay below it
+# Why a channel is blocked (`outbox_channels.blocked_by`); only an outage backoff is cut short.
+BLOCKED_BY_RATE_LIMIT = "ratelimited"  # Slack's Retry-After: always honoured
+BLOCKED_BY_OUTAGE = "outage"  # Slack failed; a success elsewhere (or a probe) ends the wait
+BLOCKED_BY_WOKEN = "woken"  # woken after an outage; failing again now means the channel's own trouble
+BLOCKED_BY_RETRYING = "retrying"  # failing after a wake: plain backoff until it works again
 
 
 class OutboxStore:
@@ -53,6 +58,17 @@ class OutboxStore:
                     return earlier.key
             s.add(message)
             return message.key
+
+    def add_once(self, message: OutboxMessage) -> bool:
+        """Queue a message unless one with its key exists (on any replica); True if this one was queued."""
+        try:
+            with self._session() as s:
+                if s.scalar(select(OutboxMessage.id).where(OutboxMessage.key == message.key)) is not None:
+                    return False
+                s.add(message)
+            return True
+        except IntegrityError:
+            return False  # another replica queued it first
 
     def adopt(self, key: str, channel: str, ts: str, now: float) -> None:
         """Know a message Slack already shows (posted before the outbox existed), so replies can name it."""
@@ -124,9 +140,51 @@ class OutboxStore:
                 )
             )
 
+    def outage_channel(self, *, now: float, owner: str, quiet: float) -> str | None:
+        """The channel waiting longest in an outage backoff, to try whether Slack is back; None if one
+        was tried in the last `quiet` seconds (by any replica: a failure sets its `next_attempt_at`)."""
+        o, c = OutboxMessage, OutboxChannel
+        free = or_(c.lease_owner.is_(None), c.lease_until < now, c.lease_owner == owner)
+        backing_off = and_(
+            c.blocked_by == BLOCKED_BY_OUTAGE, c.blocked_until > now, o.state == OutboxState.PENDING
+        )
+        tried = (
+            select(o.id).join(c, c.channel == o.channel).where(backing_off, o.next_attempt_at > now - quiet)
+        )
+        query = (
+            select(c.channel)
+            .join(o, o.channel == c.channel)
+            .where(
+                c.blocked_by == BLOCKED_BY_OUTAGE,
+                c.blocked_until > now,
+                free,
+                o.state == OutboxState.PENDING,
+                o.next_attempt_at <= now,
+            )
+            .group_by(c.channel)
+            .order_by(func.min(o.id))
+            .limit(1)
+        )
+        with self._session() as s:
+            if s.scalar(tried.limit(1)) is not None:
+                return None
+            return s.scalar(query)
+
+    def wake_outage_channels(self, *, now: float) -> int:
+        """Slack answered: channels backing off because Slack was down may send now (once per outage,
+        so a channel whose own messages keep failing is not retried at every success elsewhere)."""
+        with self._session() as s:
+            result = s.execute(
+                update(OutboxChannel)
+                .where(OutboxChannel.blocked_by == BLOCKED_BY_OUTAGE, OutboxChannel.blocked_until > now)
+                .values(blocked_until=0.0, blocked_by=BLOCKED_BY_WOKEN)
+            )
+            return _rowcount(result)
+
     def claim_channel(
-        self, channel: str, *, owner: str, now: float, lease_seconds: float
+        self, channel: str, *, owner: str, now: float, lease_seconds: float, probe: bool = False
     ) -> OutboxChannel | None:
+        """Hold the channel to deliver it; `probe` also takes one backing off for an outage."""
         try:
             with self._session() as s:
                 if s.get(OutboxChannel, channel) is None:
@@ -138,10 +196,13 @@ class OutboxStore:
             OutboxChannel.lease_until < now,
             OutboxChannel.lease_owner == owner,
         )
+        ready = OutboxChannel.blocked_until <= now
+        if probe:
+            ready = or_(ready, OutboxChannel.blocked_by == BLOCKED_BY_OUTAGE)
         with self._session() as s:
             result = s.execute(
                 update(OutboxChannel)
-                .where(OutboxChannel.channel == channel, OutboxChannel.blocked_until <= now, free)
+                .where(OutboxChannel.channel == channel, ready, free)
                 .values(lease_owner=owner, lease_until=now + lease_seconds)
             )
             if _rowcount(result) != 1:
@@ -187,6 +248,7 @@ class OutboxStore:
                     sent_version=version,
                     attempts=0,
                     failing_since=None,
+                    unsure_since=None,
                     error=None,
                     state=OutboxState.DELIVERED,
                 )
@@ -197,13 +259,18 @@ class OutboxStore:
                 .values(state=OutboxState.PENDING)
             )
 
-    def failed(self, message_id: int, *, now: float, error: str, retry_at: float) -> OutboxMessage | None:
+    def failed(
+        self, message_id: int, *, now: float, error: str, retry_at: float, unsure: bool = False
+    ) -> OutboxMessage | None:
+        """A failed attempt; `unsure`: a post that Slack may have made all the same."""
         with self._session() as s:
             row = s.get(OutboxMessage, message_id)
             if row is None:
                 return None
             row.attempts += 1
             row.failing_since = row.failing_since or now
+            if unsure and row.unsure_since is None:
+                row.unsure_since = now
             row.error = error[:200]
             row.next_attempt_at = retry_at
             return row

@@ -169,6 +169,13 @@ class OutboxMessage(Base):
     blocks_json: Mapped[str] = mapped_column(Text, default="[]")
     notify_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     notify_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Who is told privately (a DM) if the channel stops taking the message or it is given up, and what
+    # about; a thread's replies are covered by their parent's.
+    notify_user: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    notify_about: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # A post sent whose answer never came (when it was first sent): Slack may show it, so it is looked
+    # for before it is posted again.
+    unsure_since: Mapped[float | None] = mapped_column(Float, nullable=True)
     ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
     state: Mapped[str] = mapped_column(String(16), default=OutboxState.PENDING)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -194,5 +201,7 @@ class OutboxChannel(Base):
     next_post_at: Mapped[float] = mapped_column(Float, default=0.0)
     blocked_until: Mapped[float] = mapped_column(Float, default=0.0)
     failures: Mapped[int] = mapped_column(Integer, default=0)
+    # Why it is blocked: Slack's Retry-After, or an outage backoff that a working Slack cuts short.
+    blocked_by: Mapped[str] = mapped_column(String(16), default="")
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_until: Mapped[float] = mapped_column(Float, default=0.0)
