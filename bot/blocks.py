@@ -11,7 +11,7 @@ from bot.audit import Change
 from bot.baseten.models import ChainDeployment, Chainlet, DeploymentStatus, Phase, PromotionCleanupStrategy
 from bot.durations import duration
 from bot.ids import Action
-from bot.markup import Mrkdwn, as_mrkdwn, lines, link, md, truncate, user
+from bot.markup import Mrkdwn, as_mrkdwn, lines, link, md, plain_text, truncate, user
 from bot.plans import InstanceTypePlan, PromotePlan
 from bot.verbs import Verb
 
@@ -36,7 +36,7 @@ def emoji(status: DeploymentStatus) -> Mrkdwn:
 
 def plain(text: str, limit: int = 150) -> dict[str, Any]:
     """plain_text is shown as typed: never escaped."""
-    return {"type": "plain_text", "text": _cut_plain(text, limit), "emoji": True}
+    return {"type": "plain_text", "text": _cut_plain(plain_text(text), limit), "emoji": True}
 
 
 def _cut_plain(text: str, limit: int) -> str:
@@ -518,7 +518,7 @@ def history(title: str, changes: list[Change]) -> Blocks:
         found.append(line)
     return [
         header(title),
-        section(listing(found, more="changes (narrow it with `/chain history <chain> <env>`)")),
+        section(listing(found, more=md("changes (narrow it with `/chain history <chain> <env>`)"))),
     ]
 
 

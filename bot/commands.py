@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from bot.markup import Mrkdwn, as_mrkdwn
+from bot.markup import Mrkdwn, as_mrkdwn, md
 
 if TYPE_CHECKING:
     from bot.verbs import Verb
@@ -29,7 +29,7 @@ class UsageError(Exception):
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
-        self.text: Mrkdwn = as_mrkdwn(message)
+        self.text: Mrkdwn = as_mrkdwn(message)  # plain text is escaped; `md(...)` keeps its own code
 
 
 class _Command(BaseModel):
@@ -164,7 +164,7 @@ def _flags(args: list[str], verb: Verb) -> tuple[list[str], set[str]]:
         if is_option(arg):
             if arg not in allowed:
                 known = f"options here: {', '.join(sorted(allowed))}" if allowed else f"{verb.name} has none"
-                raise UsageError(f"Unknown option `{show(arg)}` ({known}). Usage: {verb.usage}")
+                raise UsageError(md("Unknown option `{}` ({}). Usage: {}", show(arg), known, verb.usage))
             flags.add(arg)
         else:
             positional.append(arg)
@@ -177,18 +177,18 @@ def _arity(positional: list[str], verb: Verb) -> None:
     needed = [a.removesuffix(" ...") for a in verb.arguments if not a.startswith("[")]
     if len(positional) < len(needed):
         missing = " ".join(needed[len(positional) :])
-        raise UsageError(f"{verb.name}: missing {missing}. Usage: {verb.usage}")
+        raise UsageError(md("{}: missing {}. Usage: {}", verb.name, missing, verb.usage))
     takes_rest = bool(verb.arguments) and verb.arguments[-1].removesuffix("]").endswith("...")
     if not takes_rest and len(positional) > len(verb.arguments):
         extra = " ".join(positional[len(verb.arguments) :])
-        raise UsageError(f"{verb.name}: too many arguments (`{show(extra)}`). Usage: {verb.usage}")
+        raise UsageError(md("{}: too many arguments (`{}`). Usage: {}", verb.name, show(extra), verb.usage))
 
 
 def _names(values: dict[str, str], verb: Verb) -> None:
     pattern = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")
     for label, value in values.items():
         if not pattern.match(value):
-            raise UsageError(f"`{show(value)}` is not a valid {label}. Usage: {verb.usage}")
+            raise UsageError(md("`{}` is not a valid {}. Usage: {}", show(value), label, verb.usage))
 
 
 def promote(args: list[str], verb: Verb) -> Command:
@@ -216,12 +216,12 @@ def instance_type(args: list[str], verb: Verb) -> Command:
         chainlet, sep, instance_type = pair.partition("=")
         if not sep or not chainlet or not instance_type:
             raise UsageError(
-                f"`{show(pair)}` should look like `<chainlet>=<instance_type>`, e.g. `HelloWorld=1x4`."
+                md("`{}` should look like `<chainlet>=<instance_type>`, e.g. `HelloWorld=1x4`.", show(pair))
             )
         _names({"chainlet name": chainlet, "instance type": instance_type}, verb)
         if chainlet in seen:
             raise UsageError(
-                f"Chainlet `{show(chainlet)}` is named twice; give each chainlet one instance type."
+                md("Chainlet `{}` is named twice; give each chainlet one instance type.", show(chainlet))
             )
         seen.add(chainlet)
         changes.append(InstanceTypeChange(chainlet=chainlet, instance_type_id=instance_type))

@@ -317,7 +317,7 @@ class Follower:
         changed = candidate is not None and candidate.id != rollout.previous_deployment_id
         if changed and candidate is not None:
             self.store.save_rollout(rollout.id, owner=self.owner, deployment_id=candidate.id)
-            self._reply(rollout, f"Baseten made the change; following deployment `{candidate.id}`.")
+            self._reply(rollout, md("Baseten made the change; following deployment `{}`.", candidate.id))
             if self._settle is not None:
                 self._settle(rollout, True)
             return self.store.rollout(rollout.id)

@@ -26,7 +26,7 @@ from bot.execution import AnyPlan
 from bot.gateway import Gateway, SlackFailure, StaleView
 from bot.ids import View
 from bot.invocation import Invocation
-from bot.markup import readable
+from bot.markup import md, readable
 from bot.modals import (
     FormMetadata,
     chain_option,
@@ -92,7 +92,7 @@ class Forms:
     def open(self, command: Command, inv: Invocation) -> None:
         """Opens with no Baseten data, so the single-use trigger is exchanged at once."""
         if not inv.trigger_id:
-            self.operations.tell(inv, "Forms need Slack; type the full command (see `/chain help`).")
+            self.operations.tell(inv, md("Forms need Slack; type the full command (see `/chain help`)."))
             return
         meta = FormMetadata(channel=inv.channel, response_url=inv.response_url)
         view = (

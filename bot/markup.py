@@ -1,9 +1,11 @@
 """Slack mrkdwn at one boundary: text is escaped, and intended markup is built only by these helpers.
 
-A plain `str` is text: the Block Kit builders escape its `&`, `<` and `>`, so a string from Baseten or
-from a person can never become a mention, a link or a broadcast. `Mrkdwn` is text that is already
-markup; only `md` (our own templates, values escaped) and the mention and link helpers below make it.
-Plain-text objects (titles, options, field errors) are not mrkdwn and are never escaped."""
+A plain `str` is text, shown as typed: the Block Kit builders escape its `&`, `<` and `>`, so a string
+from Baseten or from a person can never become a mention, a link or a broadcast, and its formatting
+characters are neutralised, so it never turns bold, italic, struck or into code. `Mrkdwn` is text that
+is already markup; only `md` (our own templates, values escaped) and the mention and link helpers below
+make it. Plain-text objects (titles, options, field errors) are not mrkdwn and are never escaped.
+Bidirectional controls (an RTL override flips the rest of a line) are dropped from all of them."""
 
 from __future__ import annotations
 
@@ -33,9 +35,43 @@ class Mrkdwn(str):
         return Mrkdwn(str.join(self, (as_mrkdwn(p) for p in parts)))
 
 
-def escape(text: str) -> str:
-    """The three characters Slack reserves for markup, as Slack asks them to be sent."""
+# Slack has no escape for its formatting characters: text gets look-alikes that Slack does not parse.
+LOOKALIKES = {"*": "\u2217", "_": "\u02cd", "~": "\u223c", "`": "\u02cb"}
+_ORIGINALS = {v: k for k, v in LOOKALIKES.items()}
+_FORMATTING = re.compile(r"[*_~`]")
+_QUOTE = re.compile(r"^&gt;", re.MULTILINE)  # `>` starting a line quotes it, escaped or not
+_QUOTE_GUARD = "\u00ad"  # an invisible soft hyphen in front keeps it a `>`
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def plain_text(text: str) -> str:
+    """Text for a plain_text object: as typed, without bidirectional controls."""
+    return _BIDI.sub("", text)
+
+
+def _entities(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _inert(text: str, at: int) -> bool:
+    """Slack formats no part of a word: `*`, `_` or `~` between two letters or digits stays itself
+    (`hello_chain`, `:white_check_mark:`)."""
+    return 0 < at < len(text) - 1 and text[at - 1].isalnum() and text[at + 1].isalnum() and text[at] != "`"
+
+
+def escape(text: str) -> str:
+    """Text as mrkdwn that shows it as typed: `&`, `<`, `>` as Slack asks them to be sent, formatting
+    characters that could format as look-alikes, no bidirectional controls."""
+    text = plain_text(text)
+    text = _FORMATTING.sub(lambda m: m[0] if _inert(text, m.start()) else LOOKALIKES[m[0]], text)
+    return _QUOTE.sub(_QUOTE_GUARD + "&gt;", _entities(text))
+
+
+def escape_code(text: str, *, fenced: bool = False) -> str:
+    """Text inside a code span or block, where Slack formats nothing: only a backtick could end it (and
+    a line break, an inline span)."""
+    text = _entities(plain_text(text)).replace("`", LOOKALIKES["`"])
+    return text if fenced else text.replace("\n", " ")
 
 
 def as_mrkdwn(text: str) -> Mrkdwn:
@@ -43,24 +79,39 @@ def as_mrkdwn(text: str) -> Mrkdwn:
     return text if isinstance(text, Mrkdwn) else Mrkdwn(escape(text))
 
 
+_BACKTICKS = re.compile(r"`+")
+
+
 class _Template(string.Formatter):
+    """One per template: it follows whether the next value sits inside the template's own code."""
+
+    def __init__(self) -> None:
+        self.code = ""  # "`" inside an inline code span, "```" inside a code block
+
     def parse(self, format_string: str) -> Iterable[tuple[str, str | None, str | None, str | None]]:
         for literal, field, spec, conversion in super().parse(format_string):
-            yield escape(literal), field, spec, conversion
+            for run in _BACKTICKS.findall(literal):
+                fence = "```" if len(run) >= 3 else "`"
+                if not self.code:
+                    self.code = fence
+                elif self.code == fence:
+                    self.code = ""
+            yield _entities(literal), field, spec, conversion
 
     def format_field(self, value: Any, format_spec: str) -> str:
         if isinstance(value, Mrkdwn) and not format_spec:
             return value
-        return escape(format(value, format_spec))
-
-
-_TEMPLATE = _Template()
+        shown = format(value, format_spec)
+        if self.code:
+            return escape_code(shown, fenced=self.code == "```")
+        return escape(shown)
 
 
 def md(template: str, /, *args: object, **kwargs: object) -> Mrkdwn:
     """Our own mrkdwn template (its `*`, `_` and backticks are formatting; its `<`, `>`, `&` are text),
-    with every value escaped unless it is markup already: `md("*{}* by {}", name, user(u))`."""
-    return Mrkdwn(_TEMPLATE.vformat(template, args, kwargs))
+    with every value escaped unless it is markup already: `md("*{}* by {}", name, user(u))`. A value in
+    the template's code (`md("`{}`", deployment_id)`) is shown exactly and cannot end the code early."""
+    return Mrkdwn(_Template().vformat(template, args, kwargs))
 
 
 def lines(parts: Sequence[str]) -> Mrkdwn:
@@ -99,7 +150,8 @@ _ENTITY = re.compile(r"<(@|#|!subteam\^)([A-Z0-9]+)(?:\|([^>]*))?>|<(https?://[^
 
 def readable(text: str, names: Mapping[str, str] | None = None, *, urls: bool = False) -> str:
     """Mrkdwn as a person reads it: mentions as @name/#name, links as their label (and URL, with
-    `urls`), entities decoded last so that escaped text never reads as markup."""
+    `urls`), look-alikes as the characters they stand for, entities decoded last so that escaped text
+    never reads as markup."""
     names = names or {}
 
     def entity(match: re.Match[str]) -> str:
@@ -112,7 +164,8 @@ def readable(text: str, names: Mapping[str, str] | None = None, *, urls: bool = 
         shown = label or names.get(ident, ident)
         return ("#" if sigil == "#" else "@") + shown
 
-    decoded = _ENTITY.sub(entity, text)
+    decoded = _ENTITY.sub(entity, text).replace(_QUOTE_GUARD + "&gt;", "&gt;")
+    decoded = "".join(_ORIGINALS.get(c, c) for c in decoded)
     return decoded.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
@@ -142,8 +195,8 @@ def truncate(text: Mrkdwn, limit: int, *, more: str = "…") -> Mrkdwn:
         for marker in _MARKERS:
             if marker == "`" and "```" in line:
                 continue
-            if line.count(marker) % 2:
-                at = line.rfind(marker)
-                line = line[:at] + line[at + 1 :]
+            at = [i for i, c in enumerate(line) if c == marker and not _inert(line, i)]
+            if len(at) % 2:
+                line = line[: at[-1]] + line[at[-1] + 1 :]
         cut = cut[:start] + line
     return Mrkdwn(cut.rstrip() + more + fence)

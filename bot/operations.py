@@ -126,7 +126,8 @@ class Operations:
             metrics.outcome(metrics.ERROR)
             log.exception("request failed")
             self.tell(
-                inv, ":warning: Something went wrong on my side. Check `/chain status` before trying again."
+                inv,
+                md(":warning: Something went wrong on my side. Check `/chain status` before trying again."),
             )
 
     # -- commands ---------------------------------------------------------------------------------------
@@ -158,7 +159,7 @@ class Operations:
         elif self.open_modal is not None:
             self.open_modal(command, inv)
         else:
-            self.tell(inv, "Forms are not available here; type the full command (see `/chain help`).")
+            self.tell(inv, md("Forms are not available here; type the full command (see `/chain help`)."))
 
     def status(self, command: StatusCommand, inv: Invocation) -> None:
         chain = self.planner.chain(command.chain)
@@ -487,7 +488,9 @@ class Operations:
         if rollout.finished_at is None or self.clock() - rollout.finished_at > self.timing.rollback_window:
             self.refuse(
                 inv,
-                "The rollback window for that change has closed. Use `/chain promote` with the deployment id instead.",
+                md(
+                    "The rollback window for that change has closed. Use `/chain promote` with the deployment id instead."
+                ),
             )
             return
         # By the chain's id: its name may be shared with another team's chain, or be no valid token.
@@ -516,7 +519,7 @@ _PAST = {
 
 def _unreadable(exc: BasetenError) -> str:
     if isinstance(exc, BasetenInvalidName):
-        return (
+        return md(
             "Not shown: chainops cannot address this environment, since its name is not made of letters, "
             "digits, `-`, `_` and `.`. See it in Baseten, or rename it there."
         )

@@ -18,7 +18,7 @@ from bot.baseten.models import (
 )
 from bot.catalog import Catalog
 from bot.commands import InstanceTypeCommand, PromoteCommand
-from bot.markup import Mrkdwn, as_mrkdwn
+from bot.markup import Mrkdwn, as_mrkdwn, md
 from bot.plans import ChainletChange, InstanceTypePlan, PromotePlan
 
 
@@ -30,7 +30,7 @@ class Refusal(Exception):
     def __init__(self, message: str, *, field: str = "chain") -> None:
         super().__init__(message)
         self.field = field
-        # Plain text is escaped; markup (mentions of approvers) is kept as built.
+        # Plain text is escaped; markup (`md(...)`: code spans, mentions of approvers) is kept as built.
         self.text: Mrkdwn = as_mrkdwn(message)
 
 
@@ -39,16 +39,25 @@ def _listing(names: list[str], limit: int = 12) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "") if names else "none"
 
 
-def _hint(word: str, names: list[str]) -> str:
+def _hint(word: str, names: list[str]) -> Mrkdwn:
     close = difflib.get_close_matches(word, names, n=1)
-    return f" Did you mean `{close[0]}`?" if close else ""
+    return md(" Did you mean `{}`?", close[0]) if close else Mrkdwn("")
 
 
-def _ambiguous(name: str, chains: list[Chain]) -> str:
-    candidates = "; ".join(
-        f"team {c.team_name}: `{c.id}`" for c in sorted(chains, key=lambda c: (c.team_name, c.id))
+def _rolling_out(chain_name: str, env: str, candidate: str) -> Mrkdwn:
+    return md(
+        "{}/{} is already rolling out `{}`; wait for it to finish, then try again.",
+        chain_name,
+        env,
+        candidate,
     )
-    return f"{len(chains)} chains are named `{name}` ({candidates}). Use the id of the one you mean."
+
+
+def _ambiguous(name: str, chains: list[Chain]) -> Mrkdwn:
+    candidates = Mrkdwn("; ").join(
+        md("team {}: `{}`", c.team_name, c.id) for c in sorted(chains, key=lambda c: (c.team_name, c.id))
+    )
+    return md("{} chains are named `{}` ({}). Use the id of the one you mean.", len(chains), name, candidates)
 
 
 class Planner:
@@ -72,14 +81,21 @@ class Planner:
             if named:
                 return named[0]
         names = sorted({c.name for c in chains})
-        raise Refusal(f"No chain named `{name_or_id}`.{_hint(name_or_id, names)} Chains: {_listing(names)}")
+        raise Refusal(
+            md("No chain named `{}`.{} Chains: {}", name_or_id, _hint(name_or_id, names), _listing(names))
+        )
 
     def environment(self, chain: Chain, env_name: str) -> ChainEnvironment:
         names = self.baseten.list_environment_names(chain.id)
         if env_name not in names:
             raise Refusal(
-                f"No environment `{env_name}` in {chain.name}.{_hint(env_name, names)} "
-                f"Environments: {_listing(sorted(names))}",
+                md(
+                    "No environment `{}` in {}.{} Environments: {}",
+                    env_name,
+                    chain.name,
+                    _hint(env_name, names),
+                    _listing(sorted(names)),
+                ),
                 field="env",
             )
         return self.baseten.get_environment(chain.id, env_name)
@@ -91,7 +107,8 @@ class Planner:
             recent = self.baseten.list_deployments(chain.id)[:5]
             shown = ", ".join(f"{d.id} ({d.status.value})" for d in recent) or "none"
             raise Refusal(
-                f"No deployment `{deployment_id}` in {chain.name}. Newest: {shown}", field="deployment"
+                md("No deployment `{}` in {}. Newest: {}", deployment_id, chain.name, shown),
+                field="deployment",
             ) from None
 
     def plan_promote(self, command: PromoteCommand, *, kind: str = "promote") -> PromotePlan:
@@ -100,30 +117,30 @@ class Planner:
         deployment = self.deployment(chain, command.deployment_id)
         if deployment.chain_id != chain.id:
             raise Refusal(
-                f"Deployment `{deployment.id}` belongs to another chain, not {chain.name}.",
+                md("Deployment `{}` belongs to another chain, not {}.", deployment.id, chain.name),
                 field="deployment",
             )
         current = env.current_deployment
         if current is not None and current.id == deployment.id:
             raise Refusal(
-                f"Deployment `{deployment.id}` is already live in {chain.name}/{env.name}.",
+                md("Deployment `{}` is already live in {}/{}.", deployment.id, chain.name, env.name),
                 field="deployment",
             )
         if env.candidate_deployment is not None:
-            raise Refusal(
-                f"{chain.name}/{env.name} is already rolling out `{env.candidate_deployment.id}`; "
-                "wait for it to finish, then try again.",
-                field="env",
-            )
+            raise Refusal(_rolling_out(chain.name, env.name, env.candidate_deployment.id), field="env")
         if deployment.status.phase is Phase.OFF:
             raise Refusal(
-                f"Deployment `{deployment.id}` is {deployment.status.value.lower()}. Chains have no reactivation "
-                "endpoint: reactivate it in Baseten first, or promote another deployment.",
+                md(
+                    "Deployment `{}` is {}. Chains have no reactivation endpoint: reactivate it in Baseten "
+                    "first, or promote another deployment.",
+                    deployment.id,
+                    deployment.status.value.lower(),
+                ),
                 field="deployment",
             )
         if deployment.status.phase is Phase.FAILED:
             raise Refusal(
-                f"Deployment `{deployment.id}` is {deployment.status.value}; it cannot serve traffic.",
+                md("Deployment `{}` is {}; it cannot serve traffic.", deployment.id, deployment.status.value),
                 field="deployment",
             )
         return PromotePlan(
@@ -155,21 +172,31 @@ class Planner:
             if setting is None:
                 names = sorted(settings)
                 raise Refusal(
-                    f"No chainlet `{change.chainlet}` in {chain.name}/{env.name}.{_hint(change.chainlet, names)} "
-                    f"Chainlets: {_listing(names)}",
+                    md(
+                        "No chainlet `{}` in {}/{}.{} Chainlets: {}",
+                        change.chainlet,
+                        chain.name,
+                        env.name,
+                        _hint(change.chainlet, names),
+                        _listing(names),
+                    ),
                     field=f"chainlet:{change.chainlet}",
                 )
             new = types.get(change.instance_type_id)
             if new is None:
                 raise Refusal(
-                    f"No instance type `{change.instance_type_id}`.{_hint(change.instance_type_id, list(types))} "
-                    f"Instance types: {_listing(_ordered_ids(types.values()), 20)}",
+                    md(
+                        "No instance type `{}`.{} Instance types: {}",
+                        change.instance_type_id,
+                        _hint(change.instance_type_id, list(types)),
+                        _listing(_ordered_ids(types.values()), 20),
+                    ),
                     field=f"chainlet:{change.chainlet}",
                 )
             current: InstanceType | None = setting.instance_type
             if current is not None and current.id == new.id:
                 raise Refusal(
-                    f"`{change.chainlet}` already runs on `{new.id}` in {chain.name}/{env.name}.",
+                    md("`{}` already runs on `{}` in {}/{}.", change.chainlet, new.id, chain.name, env.name),
                     field=f"chainlet:{change.chainlet}",
                 )
             scaling = setting.autoscaling_settings
@@ -185,11 +212,7 @@ class Planner:
                 )
             )
         if env.candidate_deployment is not None:
-            raise Refusal(
-                f"{chain.name}/{env.name} is already rolling out `{env.candidate_deployment.id}`; "
-                "wait for it to finish, then try again.",
-                field="env",
-            )
+            raise Refusal(_rolling_out(chain.name, env.name, env.candidate_deployment.id), field="env")
         return InstanceTypePlan(
             chain_id=chain.id,
             chain_name=chain.name,

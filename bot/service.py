@@ -21,6 +21,7 @@ from bot.follower import Follower, FollowerSettings, new_owner_id
 from bot.forms import Forms
 from bot.gateway import Gateway
 from bot.invocation import Invocation, tell
+from bot.markup import md
 from bot.operations import Operations, Timing
 from bot.outbox import Outbox, OutboxSender, OutboxSettings
 from bot.planner import Planner
@@ -40,7 +41,7 @@ DROPPED = (
     ":warning: I'm restarting and did not get to this request; nothing was changed. "
     "Please run it again in a minute."
 )
-INTERRUPTED = (
+INTERRUPTED = md(
     ":warning: I'm restarting and could not finish this request. "
     "Check `/chain status` in a minute before trying again."
 )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from bot import commands
 from bot.commands import Command, FormCommand, HelpCommand, UsageError, show
+from bot.markup import Mrkdwn, md
 from bot.workpool import Priority
 
 HELP_FLAGS = ("--help", "-h")
@@ -41,8 +42,8 @@ class Verb:
         return " ".join([*self.arguments, *(f"[{o.flag}]" for o in self.options)])
 
     @property
-    def usage(self) -> str:
-        return f"`{' '.join(filter(None, ('/chain', self.name, self.synopsis)))}`"
+    def usage(self) -> Mrkdwn:
+        return md("`{}`", " ".join(filter(None, ("/chain", self.name, self.synopsis))))
 
     @property
     def opens_form(self) -> bool:
@@ -57,7 +58,9 @@ class Verb:
 
 def _help(args: list[str], verb: Verb) -> Command:
     if len(args) > 1:
-        raise UsageError(f"help: too many arguments (`{show(' '.join(args[1:]))}`). Usage: {verb.usage}")
+        raise UsageError(
+            md("help: too many arguments (`{}`). Usage: {}", show(" ".join(args[1:])), verb.usage)
+        )
     return HelpCommand(topic=find(args[0]).name if args else None)
 
 
@@ -111,7 +114,7 @@ VERBS: tuple[Verb, ...] = (
     Verb(
         name="lock",
         arguments=("<chain>", "<env>", "[reason ...]"),
-        summary="Refuse changes to an environment until it is unlocked (unless forced with `--force`).",
+        summary=md("Refuse changes to an environment until it is unlocked (unless forced with `--force`)."),
         example="/chain lock hello-chain production launch freeze",
         priority=Priority.WRITE,
         request=commands.LockCommand,
@@ -145,7 +148,7 @@ def find(name: str) -> Verb:
     verb = _BY_NAME.get(name.lower())
     if verb is None:
         names = ", ".join(v.name for v in VERBS)
-        raise UsageError(f"Unknown command `{show(name)}`. Commands: {names}.")
+        raise UsageError(md("Unknown command `{}`. Commands: {}.", show(name), names))
     return verb
 
 

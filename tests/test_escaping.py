@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 from bot.baseten.models import DeploymentStatus
+from bot.markup import md, readable
 from tests.fakes.slack_api import text_of
 from tests.world import World
 
@@ -90,3 +91,61 @@ def test_a_baseten_error_message_is_shown_as_text(world: World) -> None:
     reply = parent.replies[-1]
     assert "<!everyone>" not in raw(reply)
     assert "deployment <dep> & <!everyone> is not promotable" in text_of(reply)
+
+
+FORMATTED = "*ALL CLEAR* ~frozen~ _deploy now_ ```x```"
+RTL = "\u202e"
+
+
+def test_a_lock_reason_with_formatting_is_shown_as_typed_in_the_announcement_and_every_refusal(
+    world: World,
+) -> None:
+    # The fake Slack knows what was typed and refuses it shown as formatting, or any RTL override.
+    world.command(f"lock hello-chain production {FORMATTED} {RTL}reversed")
+
+    [message] = world.channel_messages()
+    assert readable(message.text) == f":lock: @U0ALICE locked hello-chain/*production*: {FORMATTED} reversed"
+    assert "locked hello-chain/*production*:" in message.text  # the bot's own formatting stays formatting
+    for pattern in ("*ALL CLEAR*", "~frozen~", "_deploy now_", "```", RTL):
+        assert pattern not in raw(message)
+
+    world.command("promote hello-chain production dep-hello-4", response="refused")
+    world.command("status hello-chain production", response="status")
+    for name in ("refused", "status"):
+        shown = world.slack.shown_responses(name)
+        assert f"{FORMATTED} reversed" in readable(text_of(shown))
+        assert "*ALL CLEAR*" not in raw(shown) and RTL not in raw(shown)
+    assert world.writes == []
+
+
+def test_names_from_baseten_with_formatting_are_shown_as_typed_and_cannot_leave_a_code_span(
+    world: World,
+) -> None:
+    name = "*team* `a` ~old~"
+    world.slack.typed.append(name)  # as if typed: the fake refuses it shown as formatting
+    world.sim.add_chain(name, "chain-fmt", {"_Pre_": "1x4", "Ok`x": "1x2"}, {"production": (1, 2)})
+    world.sim.add_deployment("chain-fmt", "dep-fmt-1", environment="production")
+    world.slack.typed += ["_Pre_", "Ok`x"]
+
+    world.command("status chain-fmt", response="status")
+
+    [shown] = world.slack.shown_responses("status")
+    header, *rest = shown["blocks"]
+    assert header["text"] == {
+        "type": "plain_text",
+        "text": f"{name} · production",
+        "emoji": True,
+    }  # not parsed
+    mrkdwn = raw(rest) + shown["text"]
+    assert "*team*" not in mrkdwn and "`a`" not in mrkdwn and "~old~" not in mrkdwn and "_Pre_" not in mrkdwn
+    assert readable(shown["text"]) == f"Status of {name}"
+    seen = readable(text_of(rest))
+    assert "*_Pre_*\n:large_green_circle: ACTIVE" in seen and "*Ok`x*" in seen and "`dep-fmt-1`" in seen
+
+
+def test_a_value_in_the_bots_own_code_is_shown_exactly_and_cannot_end_it() -> None:
+    assert md("Deployment `{}` is live", "dep_1*2") == "Deployment `dep_1*2` is live"
+    assert md("`{}`", "a`b` *x*") == "`a\u02cbb\u02cb *x*`"  # a backtick in the value cannot close the span
+    assert md("```{}```", "x```y\nz < 1") == "```x\u02cb\u02cb\u02cby\nz &lt; 1```"
+    assert md("*{}* says {}", "hello_chain", "*hi*") == "*hello_chain* says \u2217hi\u2217"
+    assert readable(md("{}", "> quoted\n*bold* `code` \u202eend")) == "> quoted\n*bold* `code` end"

@@ -214,3 +214,42 @@ def test_mrkdwn_rule_reports_each_problem() -> None:
     problems = slack_rules.mrkdwn_problems("<!channel> a & b <https://x.example|ok>", "t")
     assert len(problems) == 2
     assert slack_rules.mrkdwn_problems("<@U1> &amp; <#C1|deploys>", "t") == []
+
+
+def test_formatting_a_person_typed_must_not_reach_slack_as_formatting() -> None:
+    typed = ["lock hello-chain production *ALL CLEAR* ~frozen~ _deploy now_ ```x``` `y` hello_chain"]
+    problems = slack_rules.mrkdwn_problems(
+        "locked: *ALL CLEAR* ~frozen~ _deploy now_ ```x``` `y`", "t", typed
+    )
+    for piece in ("*ALL CLEAR*", "~frozen~", "_deploy now_", "```x```", "`y`"):
+        assert any(repr(piece) in p and "would show as formatting" in p for p in problems)
+    # Shown as typed: look-alikes, the bot's own formatting around it, and words with an underscore.
+    assert (
+        slack_rules.mrkdwn_problems("locked *hello_chain*: ∗ALL CLEAR∗ ∼frozen∼ ˍdeploy nowˍ", "t", typed)
+        == []
+    )
+    # Inside the bot's own code span nothing is formatted; a backtick ending it early is.
+    assert slack_rules.mrkdwn_problems("`*ALL CLEAR*`", "t", typed) == []
+    assert slack_rules.mrkdwn_problems("see `x` `y` here", "t", typed) != []
+
+
+def test_bidirectional_controls_are_refused_in_mrkdwn_and_plain_text(
+    slack: FakeSlack, client: WebClient
+) -> None:
+    assert slack_rules.mrkdwn_problems("reason: \u202eevil", "t")
+    with pytest.raises(SlackApiError):
+        client.chat_postMessage(
+            channel="C1",
+            text="ok",
+            blocks=[{"type": "header", "text": {"type": "plain_text", "text": "a\u2066b"}}],
+        )
+    assert any("bidirectional" in v for v in slack.violations)
+
+
+def test_the_fake_learns_what_people_type(slack: FakeSlack) -> None:
+    payloads = SlackPayloads(signing_secret="s", response_url_base=slack)
+    payloads.slash_command("lock hello-chain production *ALL CLEAR*")
+    values = {"reason": {"text": {"type": "plain_text_input", "value": "_now_"}}}
+    payloads.view_submission(callback_id="c", values=values)
+
+    assert slack.typed == ["lock hello-chain production *ALL CLEAR*", "_now_"]

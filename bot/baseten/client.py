@@ -98,7 +98,8 @@ def _path(template: str, params: dict[str, str]) -> str:
         if not _SEGMENT.fullmatch(value):
             shown = value if len(value) <= 40 else value[:40] + "…"
             raise BasetenInvalidName(
-                f"`{shown}` is not a valid {kind}: use letters, digits, `-`, `_` and `.` "
+                # Plain text, shown as typed in Slack: quotes, not a code span, mark the name.
+                f'"{shown}" is not a valid {kind}: use letters, digits, dashes, underscores and dots '
                 "(starting with a letter or digit).",
                 kind=kind.split()[0],
             )

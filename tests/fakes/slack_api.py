@@ -134,6 +134,8 @@ class FakeSlack:
         self._rate_limits: dict[str, list[int]] = {}  # method -> [remaining, retry_after]
         # Every payload Slack would refuse, with the reason; a test using this fake fails if any is left.
         self.violations: list[str] = []
+        # What people typed (and names Baseten gave, when a test says so): shown as typed, never as formatting.
+        self.typed: list[str] = []
         self.clock: Callable[[], float] = time.time
         self._url_serial = 0
         # method -> [(status, error code, channel or None for any)]
@@ -367,7 +369,7 @@ class FakeSlack:
                 if error is None:
                     return status, {}, {"X-Html": "1"}
                 return 200, _error(error), {}
-            elif problems := _payload_problems(method, params):
+            elif problems := _payload_problems(method, params, self.typed):
                 self.violations.append(f"{method}: " + "; ".join(problems))
                 code = "invalid_blocks" if method.startswith("chat.") else "invalid_arguments"
                 if all(problem.startswith("metadata") for problem in problems):
@@ -637,7 +639,7 @@ class FakeSlack:
         name, _, _serial = path.partition("/")
         with self._lock:
             origin = self._origins.get(path) or self._origins.get(name) or _Origin(channel=None)
-            if problems := slack_rules.check_message(body, surface=f"respond/{name}"):
+            if problems := slack_rules.check_message(body, surface=f"respond/{name}", typed=self.typed):
                 self.violations.append("; ".join(problems))
                 return 400, "invalid_blocks"
             if origin.created_at is not None and self.clock() - origin.created_at > RESPONSE_URL_SECONDS:
@@ -705,9 +707,9 @@ class FakeSlack:
         if kind == "block_suggestion":
             problems = slack_rules.check_options(answer)
         elif kind == "view_submission":
-            problems = slack_rules.check_view_response(answer, payload.get("view"))
+            problems = slack_rules.check_view_response(answer, payload.get("view"), self.typed)
         else:
-            problems = slack_rules.check_message(answer, surface="ack")
+            problems = slack_rules.check_message(answer, surface="ack", typed=self.typed)
         if problems:
             with self._lock:
                 self.violations.append(f"ack of {kind or 'command'}: " + "; ".join(problems))
@@ -745,13 +747,15 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
 }
 
 
-def _payload_problems(method: str, params: dict[str, Any]) -> list[str]:
+def _payload_problems(method: str, params: dict[str, Any], typed: list[str]) -> list[str]:
     if method in ("chat.postMessage", "chat.update"):
-        return slack_rules.check_message(params, surface=method) + _metadata_problems(params.get("metadata"))
+        return slack_rules.check_message(params, surface=method, typed=typed) + _metadata_problems(
+            params.get("metadata")
+        )
     if method == "chat.postEphemeral":
-        return slack_rules.check_message(params, surface=method)
+        return slack_rules.check_message(params, surface=method, typed=typed)
     if method in ("views.open", "views.update", "views.push"):
-        return slack_rules.check_view(params.get("view"))
+        return slack_rules.check_view(params.get("view"), typed)
     return []
 
 

@@ -68,6 +68,7 @@ class SlackPayloads:
         response_url_name: str | None = None,
         trigger_id: str | None = None,
     ) -> SignedRequest:
+        self._typed(text)
         fields = {
             "token": VERIFICATION_TOKEN,
             "team_id": self.team_id,
@@ -158,6 +159,10 @@ class SlackPayloads:
         blocks: list[dict[str, Any]] | None = None,
     ) -> SignedRequest:
         """`blocks`: the view as shown (Slack sends them back with the state)."""
+        for block in values.values():
+            for element in block.values():
+                if isinstance(element.get("value"), str):
+                    self._typed(element["value"])
         payload = {
             "type": "view_submission",
             "team": self._team(),
@@ -264,6 +269,11 @@ class SlackPayloads:
         if isinstance(self._base, FakeSlack) and (known := self._base.message(channel, ts)):
             return known.as_dict()
         return {"type": "message", "ts": ts, "text": "", "user": "UBOT", "bot_id": "BBOT", "blocks": []}
+
+    def _typed(self, text: str) -> None:
+        """The fake Slack learns what people type, to check it is shown as typed."""
+        if isinstance(self._base, FakeSlack) and text:
+            self._base.typed.append(text)
 
     def _user(self, user: str) -> dict[str, str]:
         return {"id": user, "username": _user_name(user), "name": _user_name(user), "team_id": self.team_id}

@@ -2,7 +2,9 @@
 
 Block Kit structure and documented limits come from slack_sdk's own models (`Block.parse`, `View(**...)`,
 `to_dict()` validates recursively). The rules slack_sdk does not check live here: a view with inputs needs
-`submit`, block counts per surface, and mrkdwn that Slack would turn into markup we did not intend.
+`submit`, block counts per surface, and mrkdwn that Slack would turn into markup we did not intend:
+unescaped `&`, `<`, `>`, and formatting that a person typed (the fake knows what was typed: `typed`)
+shown as formatting rather than as typed. Bidirectional controls are refused everywhere.
 
 Each check returns a list of reasons; an empty list means Slack would accept the payload."""
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from slack_sdk.errors import SlackObjectFormationError
@@ -33,11 +35,42 @@ _ANGLED = re.compile(r"<([^<>]*)>")
 _ENTITY = re.compile(r"&(amp|lt|gt);")
 _ESCAPED = re.compile(r"&(amp|lt|gt);")
 _DOUBLE = re.compile(r"&amp;(amp|lt|gt);")
+# Right-to-left overrides, embeddings, isolates and marks: they reorder what follows them on the line.
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# What Slack renders as formatting: a marker not inside a word, text, the same marker not inside a word.
+_SPANS = [
+    re.compile(rf"(?<![^\W_]){m}[^\s{m}](?:[^{m}\n]*[^\s{m}])?{m}(?![^\W_])") for m in (r"\*", "_", "~")
+] + [re.compile(r"```.+?```", re.DOTALL), re.compile(r"`[^`\s](?:[^`\n]*[^`\s])?`")]
+_CODE = re.compile(r"```.*?```|`[^`\n]*`", re.DOTALL)
 
 
-def mrkdwn_problems(text: str, where: str) -> list[str]:
-    """Unescaped `&`, `<`, `>` and markup the bot must not send, in one mrkdwn string."""
-    problems: list[str] = []
+def formatting_in(typed: str) -> list[str]:
+    """The pieces of what a person typed that Slack would show as formatting if sent as they are."""
+    return [match.group() for span in _SPANS for match in span.finditer(typed)]
+
+
+def _bidi_problems(text: str, where: str) -> list[str]:
+    if found := _BIDI.search(text):
+        return [f"{where}: bidirectional control U+{ord(found.group()):04X} reorders the text after it"]
+    return []
+
+
+def _formatting_problems(text: str, where: str, typed: Sequence[str]) -> list[str]:
+    """Formatting a person typed, sent so that Slack formats it instead of showing it as typed. Inside
+    the bot's own code spans nothing is formatted, except a backtick that ends the span early."""
+    outside_code = _CODE.sub(" ", text)
+    problems = []
+    for piece in {p for t in typed for p in formatting_in(t)}:
+        sent = piece.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        where_to_look = text if piece.startswith("`") else outside_code
+        if piece in where_to_look or sent in where_to_look:
+            problems.append(f"{where}: typed {piece!r} would show as formatting, not as typed")
+    return problems
+
+
+def mrkdwn_problems(text: str, where: str, typed: Sequence[str] = ()) -> list[str]:
+    """Unescaped `&`, `<`, `>`, markup the bot must not send, and typed formatting, in one mrkdwn string."""
+    problems: list[str] = _bidi_problems(text, where) + _formatting_problems(text, where, typed)
     rest: list[str] = []
     last = 0
     for match in _ANGLED.finditer(text):
@@ -66,10 +99,12 @@ def plain_text_problems(text: str, where: str) -> list[str]:
     """plain_text is shown as typed: an entity there means text was escaped by mistake."""
     if _ESCAPED.search(text):
         return [f"{where}: plain_text shows an HTML entity literally: {_excerpt(text, '&')}"]
-    return []
+    return _bidi_problems(text, where)
 
 
-def check_message(params: dict[str, Any], *, surface: str = "message") -> list[str]:
+def check_message(
+    params: dict[str, Any], *, surface: str = "message", typed: Sequence[str] = ()
+) -> list[str]:
     """chat.postMessage, chat.update, chat.postEphemeral and response_url bodies."""
     problems: list[str] = []
     blocks = params.get("blocks")
@@ -79,7 +114,7 @@ def check_message(params: dict[str, Any], *, surface: str = "message") -> list[s
             return [f"{surface}: blocks must be an array"]
         if len(blocks) > MAX_MESSAGE_BLOCKS:
             problems.append(f"{surface}: {len(blocks)} blocks (at most {MAX_MESSAGE_BLOCKS})")
-        problems += _blocks_problems(blocks, surface)
+        problems += _blocks_problems(blocks, surface, typed)
     if text is not None:
         if not isinstance(text, str):
             problems.append(f"{surface}: text must be a string")
@@ -87,11 +122,11 @@ def check_message(params: dict[str, Any], *, surface: str = "message") -> list[s
             if len(text) > MAX_MESSAGE_TEXT:
                 problems.append(f"{surface}: text of {len(text)} characters")
             if params.get("mrkdwn", True) not in (False, "false"):
-                problems += mrkdwn_problems(text, f"{surface} text")
+                problems += mrkdwn_problems(text, f"{surface} text", typed)
     return problems
 
 
-def check_view(view: Any) -> list[str]:
+def check_view(view: Any, typed: Sequence[str] = ()) -> list[str]:
     """views.open, views.update, views.push and `response_action: update|push` bodies."""
     if isinstance(view, str):
         try:
@@ -120,7 +155,7 @@ def check_view(view: Any) -> list[str]:
     for key in ("title", "submit", "close"):
         if isinstance(view.get(key), dict):
             problems += plain_text_problems(str(view[key].get("text", "")), f"view {key}")
-    problems += _blocks_problems(blocks, "view")
+    problems += _blocks_problems(blocks, "view", typed)
     ids = [b.get("block_id") for b in blocks if isinstance(b, dict) and b.get("block_id")]
     if len(ids) != len(set(ids)):
         problems.append("view: duplicate block_id")
@@ -149,13 +184,15 @@ def check_options(body: dict[str, Any]) -> list[str]:
     return problems
 
 
-def check_view_response(body: dict[str, Any], view: dict[str, Any] | None = None) -> list[str]:
+def check_view_response(
+    body: dict[str, Any], view: dict[str, Any] | None = None, typed: Sequence[str] = ()
+) -> list[str]:
     """The answer to a view_submission: `errors` keyed by input block_ids, or a view to show."""
     action = body.get("response_action")
     if action is None:
         return [] if not body else [f"view_submission answer without response_action: {sorted(body)}"]
     if action in ("update", "push"):
-        return check_view(body.get("view"))
+        return check_view(body.get("view"), typed)
     if action == "clear":
         return []
     if action != "errors":
@@ -182,7 +219,7 @@ def check_view_response(body: dict[str, Any], view: dict[str, Any] | None = None
 # -- pieces ----------------------------------------------------------------------------------------------
 
 
-def _blocks_problems(blocks: list[Any], surface: str) -> list[str]:
+def _blocks_problems(blocks: list[Any], surface: str, typed: Sequence[str] = ()) -> list[str]:
     problems: list[str] = []
     for index, raw in enumerate(blocks):
         where = f"{surface} block {index}"
@@ -204,7 +241,7 @@ def _blocks_problems(blocks: list[Any], surface: str) -> list[str]:
         for node, path in _typed_texts(raw, where):
             text = str(node.get("text", ""))
             if node.get("type") == "mrkdwn":
-                problems += mrkdwn_problems(text, path)
+                problems += mrkdwn_problems(text, path, typed)
             else:
                 problems += plain_text_problems(text, path)
     return problems
