@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from bot import metrics, verbs
+from bot.markup import readable
 from bot.workpool import Priority
 from tests.world import World
 
@@ -128,7 +129,7 @@ def test_too_many_arguments_say_so_and_which(world: World, text: str) -> None:
 
     shown = world.private_text()
     extra = text.split(maxsplit=len(verb.arguments) + 1)[-1]  # the words past the last argument
-    assert shown == f"{verb.name}: too many arguments (`{extra}`). Usage: {verb.usage}"
+    assert shown == f"{verb.name}: too many arguments (`{extra}`). Usage: {readable(verb.usage)}"
     assert world.channel_messages() == [] and world.writes == []
 
 
