@@ -1,10 +1,12 @@
-"""`python -m bot` serves Slack; `python -m bot console` and `python -m bot simulator` try it locally.
+"""`python -m bot` serves Slack; `python -m bot console` and `python -m bot simulator` try it locally;
+`python -m bot --help` says so.
 
 `serve` (the default) picks Socket Mode when SLACK_APP_TOKEN is set and HTTP otherwise; `http` and
 `socket` insist on one, so a Procfile line can never start the wrong kind of process."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
@@ -14,26 +16,65 @@ from types import FrameType
 
 from bot import logs
 
-USAGE = "python -m bot [serve|http|socket|console|simulator]"
+SERVING = {
+    "serve": (
+        "serve Slack: Socket Mode if SLACK_APP_TOKEN is set, HTTP otherwise (the default)",
+        "Serve Slack in Socket Mode when SLACK_APP_TOKEN is set, and over HTTP on $PORT otherwise. This is "
+        "what plain `python -m bot` does. Needs SLACK_BOT_TOKEN and BASETEN_API_KEY, and SLACK_SIGNING_SECRET "
+        "for HTTP.",
+    ),
+    "http": (
+        "serve Slack over HTTP on $PORT (the Procfile's web process)",
+        "Serve Slack over HTTP on $PORT: Slack posts commands, buttons, forms and menus to /slack/events, and "
+        "GET /healthz answers 200 once the bot is ready. SLACK_APP_TOKEN is ignored. Needs SLACK_BOT_TOKEN, "
+        "SLACK_SIGNING_SECRET and BASETEN_API_KEY.",
+    ),
+    "socket": (
+        "serve Slack in Socket Mode (the Procfile's worker process)",
+        "Serve Slack in Socket Mode: the bot connects to Slack, so no public URL is needed. Needs "
+        "SLACK_APP_TOKEN (xapp-...), SLACK_BOT_TOKEN and BASETEN_API_KEY.",
+    ),
+}
+# These two describe their own options: `python -m bot console --help`.
+TRYING = {
+    "console": "try chainops in this terminal, on the built-in Baseten simulator (see `console --help`)",
+    "simulator": "serve the built-in Baseten simulator over HTTP (see `simulator --help`)",
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    cli = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="chainops: Slack chat-ops for Baseten Chains.",
+        epilog="Configuration comes from environment variables (README.md, Configuration); a missing or "
+        "malformed one stops start-up with one line naming it.",
+    )
+    commands = cli.add_subparsers(dest="command", metavar="<command>", title="commands")
+    for name, (summary, description) in SERVING.items():
+        commands.add_parser(name, help=summary, description=description)
+    for name, summary in TRYING.items():
+        commands.add_parser(name, help=summary, add_help=False)
+    return cli
 
 
 def main(argv: list[str]) -> int:
-    command = argv[0] if argv else "serve"
+    cli = parser()
+    args, rest = cli.parse_known_args(argv)
+    command = args.command or "serve"
+    if rest and command not in TRYING:
+        cli.error(f"unrecognized arguments: {' '.join(rest)}")
     # The console prints what Slack would show; request logs would bury it.
     level = logging.WARNING if command == "console" else logging.INFO
     logs.configure(level, os.environ.get("CHAINOPS_LOG_FORMAT", "text"))
     if command == "console":
         from bot.console.runner import main as console_main
 
-        return int(console_main(argv[1:]))
+        return int(console_main(rest))
     if command == "simulator":
         from bot.baseten.sim_server import main as simulator_main
 
-        return int(simulator_main(argv[1:]))
-    if command in ("serve", "http", "socket"):
-        return serve(mode=None if command == "serve" else command)
-    print(f"chainops: unknown command {command!r}. Use: {USAGE}", file=sys.stderr)
-    return 2
+        return int(simulator_main(rest))
+    return serve(mode=None if command == "serve" else command)
 
 
 def serve(mode: str | None) -> int:
@@ -54,7 +95,7 @@ def serve(mode: str | None) -> int:
     except ConfigError as exc:
         print(f"chainops: {exc}", file=sys.stderr)
         return 2
-    app = build_app(chainops, client=gateway.client)
+    app = build_app(chainops)
     chainops.start()
     if settings.chainops_metrics_port is not None:
         from prometheus_client import start_http_server
@@ -74,7 +115,7 @@ def serve(mode: str | None) -> int:
         if settings.slack_app_token is not None:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-            log.info("chainops connecting to Slack in Socket Mode")
+            log.info("chainops connecting to Slack in Socket Mode (%s)", settings.where())
             handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
             try:
                 handler.start()  # type: ignore[no-untyped-call]
@@ -95,7 +136,7 @@ def serve(mode: str | None) -> int:
                 health=chainops.healthy,
             )
             server = create(door, port=settings.port, connection_limit=settings.chainops_http_connections)
-            log.info("chainops serving HTTP on port %s", settings.port)
+            log.info("chainops serving HTTP on port %s (%s)", settings.port, settings.where())
             try:
                 server.run()
             finally:

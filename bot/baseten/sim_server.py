@@ -92,10 +92,18 @@ def serve(simulator: BasetenSimulator, host: str = "127.0.0.1", port: int = 0) -
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot simulator")
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--step-seconds", type=float, default=5.0, help="seconds per rollout step")
+    parser = argparse.ArgumentParser(
+        prog="python -m bot simulator",
+        description="Serve the built-in Baseten simulator over HTTP, for a bot in a test workspace: set "
+        "BASETEN_API_URL to its address (any BASETEN_API_KEY is accepted).",
+    )
+    parser.add_argument("--port", type=int, default=8765, help="port to listen on (default: %(default)s)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)"
+    )
+    parser.add_argument(
+        "--step-seconds", type=float, default=5.0, help="seconds per rollout step (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
     server = serve(BasetenSimulator(step_seconds=args.step_seconds), args.host, args.port)
     print(
