@@ -9,7 +9,6 @@ from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
-from slack_sdk import WebClient
 
 import handlers
 from bot import metrics
@@ -25,12 +24,7 @@ class MeasuredApp(App):
             return super().dispatch(req)
 
 
-def build_app(
-    chainops: Chainops,
-    *,
-    client: WebClient | None = None,
-    authorize: Callable[..., AuthorizeResult] | None = None,
-) -> App:
+def build_app(chainops: Chainops, *, authorize: Callable[..., AuthorizeResult] | None = None) -> App:
     settings = chainops.settings
     kwargs: dict[str, Any] = {
         "signing_secret": settings.slack_signing_secret.get_secret_value() or "unused-in-socket-mode",
@@ -43,10 +37,13 @@ def build_app(
     if authorize is not None:
         kwargs["authorize"] = authorize
     else:
-        # The client carries the bot token; giving Bolt both only earns a warning at every start.
-        token = settings.slack_bot_token.get_secret_value()
-        kwargs["client"] = client or WebClient(token=token, base_url=settings.slack_api_url)
+        # Bolt reads SLACK_BOT_TOKEN from the environment whatever it is given, and warns at every start
+        # when a client comes with it; so it gets the token, and builds its client from it.
+        kwargs["token"] = settings.slack_bot_token.get_secret_value()
     app = MeasuredApp(**kwargs)
+    # Bolt only copies its client's settings into the client of each request; chainops' own calls to
+    # Slack go through the gateway.
+    app.client.base_url = settings.slack_api_url
     # Bolt logs the whole body of a request whose signature fails; HTTP mode's front door refuses those
     # before Bolt with one short line, so Bolt's line could only ever leak a body.
     logging.getLogger("slack_bolt.RequestVerification").addFilter(lambda _record: False)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 
 class ConfigError(Exception):
@@ -51,6 +54,25 @@ class Settings(BaseSettings):
             raise ValueError("must be a sqlite:/// or postgres(ql):// URL")
         return value
 
+    @field_validator("baseten_api_url", "slack_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL")
+        return value.strip()
+
+    @field_validator("chainops_audit_channel")
+    @classmethod
+    def _channel_id(cls, value: str | None) -> str | None:
+        # Slack posts by id; a name such as #deploys would fail at the first announcement instead.
+        if value is not None and not re.fullmatch(r"[CG][A-Z0-9]{2,}", value.strip()):
+            raise ValueError(
+                "must be a channel id such as C0123ABCDE, not a channel name (the id is at the bottom of "
+                "the channel's details in Slack)"
+            )
+        return value.strip() if value else value
+
     @field_validator(
         "chainops_policy",
         "chainops_audit_channel",
@@ -67,6 +89,13 @@ class Settings(BaseSettings):
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
+
+    def where(self) -> str:
+        """Which Baseten and which database, for the start-up line: no password, query or key."""
+        baseten = urlsplit(self.baseten_api_url)
+        host = f"{baseten.hostname}:{baseten.port}" if baseten.port else baseten.hostname
+        database = make_url(self.database_url).set(query={}).render_as_string(hide_password=True)
+        return f"Baseten at {baseten.scheme}://{host}{baseten.path.rstrip('/')}, database {database}"
 
     def require_slack(self) -> None:
         """Serving Slack needs the bot token and, in HTTP mode, the signing secret."""
@@ -85,4 +114,5 @@ def load_settings() -> Settings:
         first = exc.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
         # Never echo the value: it may be a secret.
-        raise ConfigError(f"{name} is invalid: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{name} is invalid: {message}") from None

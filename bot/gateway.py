@@ -28,6 +28,9 @@ class NotInChannel(SlackFailure):
     """The bot cannot post in the channel; the requester must invite it."""
 
 
+NOT_IN_CHANNEL = ("not_in_channel", "channel_not_found", "is_archived")  # Slack's codes for it
+
+
 class SlackUnavailable(SlackFailure):
     """Slack could not answer (5xx, a body that is not JSON, a timeout): the same call may work later.
 
@@ -219,7 +222,7 @@ def _classify(method: str, status: int, data: object, headers: dict[str, Any]) -
         return SlackRateLimited(f"Slack {method} was rate limited", wait)
     if status >= 500 or not isinstance(error, str) or error in _TRANSIENT or " " in error:
         return SlackUnavailable(f"Slack {method} failed: HTTP {status}", sent=error not in _NOTHING_DONE)
-    if error in ("not_in_channel", "channel_not_found", "is_archived"):
+    if error in NOT_IN_CHANNEL:
         return NotInChannel(error)
     if error == "hash_conflict":
         return StaleView(error)

@@ -95,4 +95,7 @@ def configure(level: int, log_format: str) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if log_format.strip().lower() == "json" else TextFormatter())
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    # httpx logs every request at INFO (one per rollout poll); chainops logs one line per change instead.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(level if level <= logging.DEBUG else logging.WARNING)
     logging.captureWarnings(True)  # so warnings, too, come out one line each in the chosen format

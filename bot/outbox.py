@@ -20,6 +20,7 @@ from typing import Any
 
 from bot import markup
 from bot.gateway import (
+    NOT_IN_CHANNEL,
     Blocks,
     Gateway,
     MessageMetadata,
@@ -375,7 +376,8 @@ class OutboxSender:
         if message.thread_key and message.ts is None:
             parent = self.store.message(message.thread_key)
             if parent is None or parent.state == OutboxState.DEAD:
-                self._drop(message, "its thread's first message could not be posted")
+                refused = parent is not None and parent.error in NOT_IN_CHANNEL
+                self._drop(message, "its thread's first message could not be posted", expected=refused)
                 return _Sent.SKIPPED
             if parent.ts is None:
                 return _Sent.SKIPPED  # the parent goes first
@@ -417,7 +419,7 @@ class OutboxSender:
             unsure = exc.sent and message.ts is None
             return self._retry_later(message, now, str(exc), unsure=unsure, settle=unsure and exc.unanswered)
         except NotInChannel as exc:
-            self._drop(message, f"the bot is not in the channel ({exc})", error=str(exc))
+            self._drop(message, f"the bot is not in the channel ({exc})", error=str(exc), expected=True)
             self._refused(message, str(exc))
             return _Sent.SKIPPED
         except SlackFailure as exc:
@@ -510,11 +512,15 @@ class OutboxSender:
             return False, None
         return True, self.gateway.permalink(target.channel, target.ts)
 
-    def _drop(self, message: OutboxMessage, why: str, *, error: str | None = None) -> None:
-        """Give up on a message, loudly: one line with where it was going and what it said."""
+    def _drop(
+        self, message: OutboxMessage, why: str, *, error: str | None = None, expected: bool = False
+    ) -> None:
+        """Give up on a message, loudly: one line with where it was going and what it said. A channel
+        that has not invited the bot is expected (the requester is told how to invite it): not an error."""
         self.store.dead(message.id, error=error or why)
         summary = " ".join(message.text.split())[:120]
-        log.error("gave up on a Slack message to %s (%s): %s", message.channel, why, summary)
+        level = logging.INFO if expected else logging.ERROR
+        log.log(level, "gave up on a Slack message to %s (%s): %s", message.channel, why, summary)
 
     def _refused(self, message: OutboxMessage, code: str) -> None:
         """The channel no longer takes the message: whoever waits for this first attempt tells the

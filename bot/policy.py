@@ -86,6 +86,11 @@ class Policy:
         self._groups: dict[str, tuple[float, frozenset[str]]] = {}
         self._lock = threading.Lock()
 
+    @property
+    def environments(self) -> list[str]:
+        """The environments the policy file has rules for."""
+        return sorted(self.rules.environments) if self.rules else []
+
     def _rule(self, env: str) -> Rule:
         assert self.rules is not None
         env_rule = self.rules.environments.get(env, Rule())

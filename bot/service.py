@@ -4,6 +4,7 @@ the operations and the follower, shared by every listener."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from bot import metrics
 from bot.baseten.client import BasetenClient
+from bot.baseten.errors import BasetenError
 from bot.catalog import Catalog
 from bot.config import Settings
 from bot.follower import Follower, FollowerSettings, new_owner_id
@@ -64,6 +66,7 @@ class Chainops:
     outbox: Outbox  # every channel post and update goes through it
     sender: OutboxSender  # delivers the outbox to Slack
     _closed: bool = field(default=False, init=False)
+    _policy_check: threading.Thread | None = field(default=None, init=False)
     _health: RepeatedFailure = field(
         default_factory=lambda: RepeatedFailure(log, "the database health check"), init=False
     )
@@ -73,9 +76,19 @@ class Chainops:
         return self
 
     def start(self) -> None:
-        """Start the background threads: the rollout follower and Slack delivery."""
+        """Start the background threads: the rollout follower, Slack delivery, and a look at whether the
+        policy's environments exist (in the background: an unreachable Baseten must not hold up start)."""
         self.follower.start()
         self.sender.start()
+        self._policy_check = threading.Thread(
+            target=check_policy_environments, args=(self.policy, self.baseten), daemon=True
+        )
+        self._policy_check.start()
+
+    def policy_checked(self, timeout: float) -> None:
+        """Wait (at most `timeout`) for the start-up look at the policy's environments to be done."""
+        if self._policy_check is not None:
+            self._policy_check.join(timeout)
 
     def after_ack(self, priority: Priority, inv: Invocation, fn: Callable[..., Any], /, *args: Any) -> None:
         """Run acknowledged work on the pool. Its person hears once if it takes a while, and is told to
@@ -131,6 +144,26 @@ class Chainops:
         if not drained.interrupted:  # interrupted work may still be talking to Baseten until the exit
             self.baseten.close()
         self.store.engine.dispose()
+
+
+def check_policy_environments(policy: Policy, baseten: BasetenClient) -> None:
+    """Warn about each environment the policy names that no chain has: its rules govern nothing, which
+    is most likely a typo (`prod` for `production`)."""
+    named = set(policy.environments)
+    if not named:
+        return
+    try:
+        for chain in baseten.list_chains():
+            named -= set(baseten.list_environment_names(chain.id))
+            if not named:
+                return
+    except BasetenError as exc:
+        log.warning("could not check the environments CHAINOPS_POLICY names against Baseten: %s", exc.message)
+        return
+    except RuntimeError:  # the Baseten client was closed: the process stopped before Baseten answered
+        return
+    for env in sorted(named):
+        log.warning("CHAINOPS_POLICY names environment %r, which no chain in Baseten has", env)
 
 
 def build(

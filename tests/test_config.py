@@ -45,3 +45,41 @@ def test_metrics_port_is_off_unless_set_and_log_format_is_text_or_json(monkeypat
     monkeypatch.setenv("CHAINOPS_LOG_FORMAT", "xml")
     with pytest.raises(ConfigError, match="CHAINOPS_LOG_FORMAT is invalid"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    "name, value, said",
+    [
+        ("BASETEN_API_URL", "notaurl", "BASETEN_API_URL is invalid: must be an http:// or https:// URL"),
+        ("BASETEN_API_URL", "api.baseten.co", "BASETEN_API_URL is invalid"),
+        ("SLACK_API_URL", "ftp://slack.com/api/", "SLACK_API_URL is invalid"),
+        ("CHAINOPS_AUDIT_CHANNEL", "general", "CHAINOPS_AUDIT_CHANNEL is invalid: must be a channel id such as C0123ABCDE, not a channel name"),
+        ("CHAINOPS_AUDIT_CHANNEL", "#deploys", "CHAINOPS_AUDIT_CHANNEL is invalid"),
+        ("CHAINOPS_AUDIT_CHANNEL", "U0ALICE", "CHAINOPS_AUDIT_CHANNEL is invalid"),
+    ],
+)
+def test_urls_and_the_audit_channel_are_refused_in_one_line_when_malformed(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, said: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value).startswith(said) and "\n" not in str(caught.value)
+    assert "Value error" not in str(caught.value)
+
+
+def test_well_formed_urls_and_channel_ids_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BASETEN_API_URL", "http://127.0.0.1:8765")
+    monkeypatch.setenv("CHAINOPS_AUDIT_CHANNEL", " C0AUDIT ")
+    settings = load_settings()
+    assert (settings.baseten_api_url, settings.chainops_audit_channel) == ("http://127.0.0.1:8765", "C0AUDIT")
+
+
+def test_the_start_line_names_baseten_and_the_database_without_secrets() -> None:
+    settings = Settings(
+        database_url="postgres://chainops:hunter2@db.example.com:5432/chainops?password=hunter3",
+        baseten_api_url="https://key:hunter4@api.baseten.co/?token=hunter5",
+    )
+    where = settings.where()
+    assert where == "Baseten at https://api.baseten.co, database postgresql+psycopg://chainops:***@db.example.com:5432/chainops"
+    assert "hunter" not in where

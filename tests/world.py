@@ -149,7 +149,7 @@ def make_world(
     contract = ContractTransport(sim)
     chainops = build(settings, gateway=gateway, transport=contract, clock=clock, policy=policy)
     chainops.baseten._sleep = lambda _s: None  # retries are immediate in tests  # noqa: SLF001
-    app = build_app(chainops, client=gateway.client)
+    app = build_app(chainops)
     _check_acks(app, slack)
     if own_slack:
         slack.clock = clock  # response_url lifetimes follow the bot's clock

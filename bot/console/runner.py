@@ -359,6 +359,12 @@ def main(argv: list[str], *, stdin: TextIO | None = None, out: TextIO | None = N
         "--grace", type=float, default=GRACE_SECONDS, help="seconds to wait for rollouts at end of input"
     )
     parser.add_argument(
+        "--real-baseten",
+        action="store_true",
+        help="talk to the Baseten at BASETEN_API_URL with BASETEN_API_KEY instead of the built-in simulator: "
+        "changes you confirm are really made",
+    )
+    parser.add_argument(
         "--keep-db",
         action="store_true",
         help="keep the session's SQLite database at exit and say where it is (without DATABASE_URL, "
@@ -374,6 +380,9 @@ def main(argv: list[str], *, stdin: TextIO | None = None, out: TextIO | None = N
         return 2
     try:
         return _run(settings, args, stdin, out)
+    except ConfigError as exc:  # e.g. a policy file that does not parse: one line, as in HTTP mode
+        print(f"chainops: {exc}", file=sys.stderr)
+        return 2
     finally:
         if scratch is not None and args.keep_db:
             print(
@@ -387,24 +396,35 @@ def main(argv: list[str], *, stdin: TextIO | None = None, out: TextIO | None = N
 
 def _run(settings: Settings, args: argparse.Namespace, stdin: TextIO, out: TextIO) -> int:
     transport = None
-    if settings.baseten_api_key is None:
-        from bot.baseten.simulator import BasetenSimulator
-
-        transport = BasetenSimulator(step_seconds=args.step_seconds)
-        settings.baseten_api_url = "https://simulator.invalid"
+    if args.real_baseten:
+        # Only on request, and said so loudly: what is confirmed here changes real chains.
+        if settings.baseten_api_key is None:
+            raise ConfigError("BASETEN_API_KEY is not set (--real-baseten needs your Baseten API key)")
         print(
-            "chainops console on the built-in Baseten simulator (no BASETEN_API_KEY): chains hello-chain, summarizer",
+            f"!! chainops console on the REAL Baseten at {settings.baseten_api_url}\n"
+            "!! Changes you confirm here are made to your chains, as they would be from Slack.",
             file=out,
             flush=True,
         )
     else:
-        print(f"chainops console on Baseten at {settings.baseten_api_url}", file=out, flush=True)
+        from bot.baseten.simulator import BasetenSimulator
+
+        transport = BasetenSimulator(step_seconds=args.step_seconds)
+        settings.baseten_api_url = "https://simulator.invalid"
+        ignored = " (BASETEN_API_KEY is not used; --real-baseten uses it)" if settings.baseten_api_key else ""
+        settings.baseten_api_key = None  # a real key has no business with the simulator
+        print(
+            f"chainops console on the built-in Baseten simulator: chains hello-chain, summarizer{ignored}",
+            file=out,
+            flush=True,
+        )
     work = WorkPool(8, "console-work")
     gateway = ConsoleGateway(out, user_names={USER: USER_NAME})
     settings.chainops_slack_pace = 0.0  # one reader at a terminal: no need to space messages out
     chainops = build(settings, gateway=gateway, transport=transport, work=work)
     console = Console(chainops, gateway, work, stdin)
     chainops.start()
+    chainops.policy_checked(timeout=5.0)  # its warnings, if any, come before the first prompt
     if console.interactive:
         gateway.say("Type `/chain help`, a `/chain ...` command, a button number, `help` or `quit`.")
     try:
