@@ -437,11 +437,15 @@ class Operations:
     # -- history and locks ------------------------------------------------------------------------------
 
     def history(self, command: HistoryCommand, inv: Invocation) -> None:
-        chain = ChainRef.of(self.planner.chain(command.chain)) if command.chain else None
+        found = self.planner.chain(command.chain) if command.chain else None
+        chain = ChainRef.of(found) if found else None
         chain_name = chain.name if chain else None
         changes = self.audit.changes(chain=chain, env=command.env, limit=command.limit)
         scope = (f" to {chain_name}" if chain_name else "") + (f"/{command.env}" if command.env else "")
         if not changes:
+            if found is not None and command.env:
+                # Nothing recorded may be a mistyped environment: say so, with the one most likely meant.
+                self.planner.environment_name(found, command.env)
             self.tell(inv, f"No changes recorded yet{scope}.")
             return
         self.tell(inv, f"Recent changes{scope}", blocks.history(f"Recent changes{scope}", changes))
@@ -462,7 +466,14 @@ class Operations:
     def unlock(self, command: UnlockCommand, inv: Invocation) -> None:
         chain = self.planner.chain(command.chain)
         self._may_guard(inv, command.env)
-        self._post_or_tell(inv, self.locks.unlock(ChainRef.of(chain), command.env, user=inv.user))
+        try:
+            text = self.locks.unlock(ChainRef.of(chain), command.env, user=inv.user)
+        except Refusal:
+            # Not locked: a mistyped environment is named as such (a lock on an environment Baseten no
+            # longer has is still lifted above, so the name is checked only now).
+            self.planner.environment_name(chain, command.env)
+            raise
+        self._post_or_tell(inv, text)
 
     def _post_or_tell(self, inv: Invocation, text: Mrkdwn) -> None:
         """Announce in the channel; if the bot is not in it, the outbox tells the person instead."""

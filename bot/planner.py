@@ -39,9 +39,31 @@ def _listing(names: list[str], limit: int = 12) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "") if names else "none"
 
 
+# How alike a typed word and a name must be (difflib's ratio) to be offered as "Did you mean": one typo in
+# a short id (`2x9` for `2x8`: 0.67) passes; a word sharing a letter or two with a name does not.
+SUGGESTION_CUTOFF = 0.6
+SUGGESTION_PREFIX = 3  # a typed start of a name this long or longer (`prod`) names it, if only one
+
+
+def suggestion(word: str, names: Iterable[str]) -> str | None:
+    """The one name the person most likely meant, or None when nothing is close: the same name in
+    other letter case, the only name the word begins, or the closest name past the cutoff."""
+    by_lower: dict[str, str] = {}
+    for name in names:
+        by_lower.setdefault(name.lower(), name)
+    typed = word.lower()
+    if typed in by_lower:
+        return by_lower[typed]
+    starting = [name for lower, name in by_lower.items() if lower.startswith(typed)]
+    if len(typed) >= SUGGESTION_PREFIX and len(starting) == 1:
+        return starting[0]
+    close = difflib.get_close_matches(typed, list(by_lower), n=1, cutoff=SUGGESTION_CUTOFF)
+    return by_lower[close[0]] if close else None
+
+
 def _hint(word: str, names: list[str]) -> Mrkdwn:
-    close = difflib.get_close_matches(word, names, n=1)
-    return md(" Did you mean `{}`?", close[0]) if close else Mrkdwn("")
+    close = suggestion(word, names)
+    return md(" Did you mean `{}`?", close) if close else Mrkdwn("")
 
 
 def _rolling_out(chain_name: str, env: str, candidate: str) -> Mrkdwn:
@@ -85,7 +107,8 @@ class Planner:
             md("No chain named `{}`.{} Chains: {}", name_or_id, _hint(name_or_id, names), _listing(names))
         )
 
-    def environment(self, chain: Chain, env_name: str) -> ChainEnvironment:
+    def environment_name(self, chain: Chain, env_name: str) -> None:
+        """Refuse a name the chain has no environment of, suggesting the one most likely meant."""
         names = self.baseten.list_environment_names(chain.id)
         if env_name not in names:
             raise Refusal(
@@ -98,6 +121,9 @@ class Planner:
                 ),
                 field="env",
             )
+
+    def environment(self, chain: Chain, env_name: str) -> ChainEnvironment:
+        self.environment_name(chain, env_name)
         return self.baseten.get_environment(chain.id, env_name)
 
     def deployment(self, chain: Chain, deployment_id: str) -> ChainDeployment:
