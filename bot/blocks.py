@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 from bot.audit import Change
-from bot.baseten.models import ChainDeployment, Chainlet, DeploymentStatus, Phase, PromotionCleanupStrategy
+from bot.baseten.models import (
+    ChainDeployment,
+    Chainlet,
+    DeploymentStatus,
+    InstanceType,
+    Phase,
+    PromotionCleanupStrategy,
+)
 from bot.durations import duration
 from bot.ids import Action
 from bot.markup import Mrkdwn, as_mrkdwn, lines, link, md, plain_text, truncate, user
@@ -16,6 +23,8 @@ from bot.plans import InstanceTypePlan, PromotePlan
 from bot.verbs import Verb
 
 Blocks = list[dict[str, Any]]
+# Instance types by the display name a chainlet reports (`ChainletV1.instance_type_name`).
+Hardware = Mapping[str, InstanceType]
 
 EMOJI = {
     Phase.IN_PROGRESS: ":hourglass_flowing_sand:",
@@ -141,41 +150,56 @@ def see_status(chain_name: str, env: str) -> Mrkdwn:
     return md("(see `/chain status {} {}`)", chain_name, env)
 
 
-def chainlet_fields(chainlet: Chainlet) -> list[Mrkdwn]:
+def hardware(instance_type: InstanceType) -> Mrkdwn:
+    """An instance type the one way it is shown everywhere: the id commands take, then what it has."""
+    return md("`{}` ({})", instance_type.id, instance_type.summary)
+
+
+def chainlet_hardware(chainlet: Chainlet, types: Hardware | None) -> Mrkdwn:
+    """A chainlet names its instance type by display name; shown by id when Baseten's list knows it."""
+    known = (types or {}).get(chainlet.instance_type_name)
+    return hardware(known) if known is not None else as_mrkdwn(chainlet.instance_type_name)
+
+
+def chainlet_fields(chainlet: Chainlet, types: Hardware | None = None) -> list[Mrkdwn]:
     scaling = chainlet.autoscaling_settings
     replicas = f"{scaling.min_replica}–{scaling.max_replica}" if scaling else "not set yet"
     return [
         md("*{}*\n{} {}", chainlet.name, emoji(chainlet.status), chainlet.status.value),
-        md("*Instance type*\n{}", chainlet.instance_type_name),
+        md("*Instance type*\n{}", chainlet_hardware(chainlet, types)),
         md("*Active replicas*\n{}", chainlet.active_replica_count),
         md("*Autoscaling*\n{}", replicas),
     ]
 
 
-def chainlet_line(chainlet: Chainlet) -> Mrkdwn:
+def chainlet_line(chainlet: Chainlet, types: Hardware | None = None) -> Mrkdwn:
     return md(
         "{} *{}* {} · {} · {} active",
         emoji(chainlet.status),
         chainlet.name,
         chainlet.status.value,
-        chainlet.instance_type_name,
+        chainlet_hardware(chainlet, types),
         chainlet.active_replica_count,
     )
 
 
 def deployment_blocks(
-    deployment: ChainDeployment, *, where: tuple[str, str] | None = None, detailed: int = FIELD_CHAINLETS
+    deployment: ChainDeployment,
+    *,
+    where: tuple[str, str] | None = None,
+    detailed: int = FIELD_CHAINLETS,
+    types: Hardware | None = None,
 ) -> Blocks:
     """The chainlets: the first `detailed` with a section each (name, status, type, replicas,
     autoscaling), the rest one line each, and a count of any that do not fit."""
     blocks: Blocks = []
     for chainlet in deployment.chainlets[:detailed]:
-        fields = chainlet_fields(chainlet)
+        fields = chainlet_fields(chainlet, types)
         blocks.append(section(fields[0], fields[1:]))
     rest = deployment.chainlets[detailed:]
     if rest:
         more = md("chainlets {}", see_status(*where)) if where else Mrkdwn("chainlets")
-        blocks.append(section(listing([chainlet_line(c) for c in rest], more=more)))
+        blocks.append(section(listing([chainlet_line(c, types) for c in rest], more=more)))
     return blocks
 
 
@@ -186,6 +210,7 @@ def status_message(
     lock_line: str | None = None,
     *,
     detailed: int = FIELD_CHAINLETS,
+    types: Hardware | None = None,
 ) -> Blocks:
     blocks: Blocks = [header(f"{chain_name} · {env}")]
     if lock_line:
@@ -204,7 +229,7 @@ def status_message(
             )
         )
     )
-    blocks.extend(deployment_blocks(deployment, where=(chain_name, env), detailed=detailed))
+    blocks.extend(deployment_blocks(deployment, where=(chain_name, env), detailed=detailed, types=types))
     return blocks
 
 
@@ -234,8 +259,8 @@ def environments_status(chain_name: str, shown: list[Blocks], hidden: int) -> Bl
 def _instance_line(plan_change: Any) -> Mrkdwn:
     current = plan_change.current
     new = plan_change.new
-    before = md("`{}` ({})", current.id, current.summary) if current else md("_unknown_")
-    return md("*{}*: {} → `{}` ({})", plan_change.chainlet, before, new.id, new.summary)
+    before = hardware(current) if current else md("_unknown_")
+    return md("*{}*: {} → {}", plan_change.chainlet, before, hardware(new))
 
 
 def _hourly(price_per_minute: float | None) -> str:
@@ -429,17 +454,25 @@ def closed(plan: PromotePlan | InstanceTypePlan, outcome: str) -> Blocks:
 # -- rollouts -----------------------------------------------------------------------------------------
 
 
-def chainlet_list(deployment: ChainDeployment, *, where: tuple[str, str] | None = None) -> dict[str, Any]:
+def chainlet_list(
+    deployment: ChainDeployment, *, where: tuple[str, str] | None = None, types: Hardware | None = None
+) -> dict[str, Any]:
     """One compact line per chainlet, as many as fit; the rollout's message and its thread both use it."""
     more = md("chainlets {}", see_status(*where)) if where else Mrkdwn("chainlets")
-    return section(listing([chainlet_line(c) for c in deployment.chainlets], more=more))
+    return section(listing([chainlet_line(c, types) for c in deployment.chainlets], more=more))
 
 
-def following(note: str, deployment: ChainDeployment, *, where: tuple[str, str] | None = None) -> Blocks:
+def following(
+    note: str,
+    deployment: ChainDeployment,
+    *,
+    where: tuple[str, str] | None = None,
+    types: Hardware | None = None,
+) -> Blocks:
     """The first reply in a rollout's thread: what Baseten accepted, and its chainlets."""
     blocks: Blocks = [section(note)]
     if deployment.chainlets:
-        blocks.append(chainlet_list(deployment, where=where))
+        blocks.append(chainlet_list(deployment, where=where, types=types))
     return blocks
 
 
@@ -451,6 +484,7 @@ def rollout_parent(
     state_line: str,
     where: tuple[str, str] | None = None,
     chain_id: str | None = None,
+    types: Hardware | None = None,
 ) -> Blocks:
     blocks: Blocks = [section(headline)]
     state = md("{} · {}", state_line, duration(seconds))
@@ -469,7 +503,7 @@ def rollout_parent(
             )
         )
         if deployment.chainlets:
-            blocks.append(chainlet_list(deployment, where=where))
+            blocks.append(chainlet_list(deployment, where=where, types=types))
     else:
         blocks.append(context(state))
     return blocks

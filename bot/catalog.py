@@ -3,15 +3,19 @@ menus answer within Slack's 3 seconds and a burst of commands does not hammer Ba
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from bot.baseten.client import BasetenClient
+from bot.baseten.errors import BasetenError
 from bot.baseten.models import Chain, InstanceType
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 class _Cached(Generic[T]):
@@ -46,6 +50,15 @@ class Catalog:
 
     def instance_types(self) -> list[InstanceType]:
         return self._types.get()
+
+    def instance_types_by_name(self) -> dict[str, InstanceType]:
+        """For showing a chainlet's instance type by id: chainlets name it by display name. Empty when
+        Baseten cannot list them now (the display name is shown as it is)."""
+        try:
+            return {t.name: t for t in self.instance_types()}
+        except BasetenError as exc:
+            log.info("instance types not listed (%s); showing them by name", exc.message)
+            return {}
 
     def prices_per_minute(self) -> dict[str, float]:
         return {p.instance_type.id: p.price for p in self._prices.get()}

@@ -22,6 +22,9 @@ MAX_INPUT = 1000
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")]
 # Chainlets are named after their classes, which can be long; they travel in request bodies, not paths.
 ChainletName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,299}$")]
+# An instance type by id (`A10G:8x32`) or by the name Baseten shows (`A10G 24GiB (1x, 8 vCPU, 32 GiB)`),
+# in any letter case. It is looked up in Baseten's list; only the id it resolves to is ever sent.
+InstanceTypeRef = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
 class UsageError(Exception):
@@ -62,7 +65,7 @@ class PromoteCommand(_Command):
 
 class InstanceTypeChange(_Command):
     chainlet: ChainletName
-    instance_type_id: Name
+    instance_type: InstanceTypeRef
 
 
 class InstanceTypeCommand(_Command):
@@ -218,13 +221,15 @@ def instance_type(args: list[str], verb: Verb) -> Command:
             raise UsageError(
                 md("`{}` should look like `<chainlet>=<instance_type>`, e.g. `HelloWorld=1x4`.", show(pair))
             )
-        _names({"chainlet name": chainlet, "instance type": instance_type}, verb)
+        _names({"chainlet name": chainlet}, verb)
+        if len(instance_type) > 200:
+            raise UsageError(f"`{show(instance_type)}` is too long for an instance type. Usage: {verb.usage}")
         if chainlet in seen:
             raise UsageError(
                 md("Chainlet `{}` is named twice; give each chainlet one instance type.", show(chainlet))
             )
         seen.add(chainlet)
-        changes.append(InstanceTypeChange(chainlet=chainlet, instance_type_id=instance_type))
+        changes.append(InstanceTypeChange(chainlet=chainlet, instance_type=instance_type.strip()))
     return InstanceTypeCommand(chain=chain, env=env, changes=tuple(changes), force="--force" in flags)
 
 

@@ -50,6 +50,7 @@ class Execution:
         audit: AuditTrail,
         clock: Callable[[], float],
         audit_channel: str | None,
+        instance_types: Callable[[], blocks.Hardware] = dict,
     ) -> None:
         self.store = store
         self.baseten = baseten
@@ -58,6 +59,7 @@ class Execution:
         self.audit = audit
         self.clock = clock
         self.audit_channel = audit_channel
+        self.instance_types = instance_types  # to show chainlets' instance types by id
 
     def run(
         self,
@@ -140,7 +142,9 @@ class Execution:
             )
         else:
             note = md("Baseten accepted the change; following deployment `{}`.", deployment.id)
-        reply = blocks.following(note, deployment, where=(plan.chain_name, plan.env))
+        reply = blocks.following(
+            note, deployment, where=(plan.chain_name, plan.env), types=self.instance_types()
+        )
         self.outbox.post(channel, note, reply, thread=parent)
 
     def executed(self, rollout: Rollout, plan: AnyPlan | None) -> None:

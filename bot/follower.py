@@ -68,8 +68,10 @@ class Follower:
         settle: Callable[[Rollout, bool], None] | None = None,
         clock: Callable[[], float] = time.time,
         owner: str | None = None,
+        instance_types: Callable[[], blocks.Hardware] = dict,
     ) -> None:
         self.store = store
+        self.instance_types = instance_types  # to show chainlets' instance types by id
         self.baseten = baseten
         self.outbox = outbox
         self.settings = settings
@@ -601,6 +603,7 @@ class Follower:
                 state_line=state_line,
                 where=(rollout.chain_name, rollout.env),
                 chain_id=rollout.chain_id,
+                types=self.instance_types(),
             ),
         )
 

@@ -303,7 +303,7 @@ class Forms:
                 continue
             chosen = _selected(state, block_id)
             if chosen and chosen != setting.instance_type.id:
-                changes.append(InstanceTypeChange(chainlet=setting.chainlet_name, instance_type_id=chosen))
+                changes.append(InstanceTypeChange(chainlet=setting.chainlet_name, instance_type=chosen))
         return changes
 
 

@@ -60,7 +60,7 @@ def deployment_option(deployment: ChainDeployment) -> dict[str, Any]:
 
 
 def instance_type_option(instance_type: InstanceType) -> dict[str, Any]:
-    return option(f"{instance_type.id} · {instance_type.summary}", instance_type.id)
+    return option(f"{instance_type.id} ({instance_type.summary})", instance_type.id)
 
 
 def _chain_input(meta: FormMetadata) -> dict[str, Any]:

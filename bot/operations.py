@@ -97,6 +97,7 @@ class Operations:
             audit=self.audit,
             clock=clock,
             audit_channel=audit_channel,
+            instance_types=planner.catalog.instance_types_by_name,
         )
 
     # -- answering --------------------------------------------------------------------------------------
@@ -171,6 +172,7 @@ class Operations:
         # One environment in detail; several with one line per chainlet, as many as fit in a message.
         detailed = STATUS_DETAILED_CHAINLETS if len(names) == 1 else 0
         per_env: list[blocks.Blocks] = []
+        types = self.planner.catalog.instance_types_by_name()
         for name in names[:STATUS_ENVIRONMENTS]:
             try:
                 env = self.baseten.get_environment(chain.id, name)
@@ -182,7 +184,9 @@ class Operations:
                 continue
             lock_line = self.locks.status_line(ChainRef.of(chain), name)
             per_env.append(
-                blocks.status_message(chain.name, name, env.current_deployment, lock_line, detailed=detailed)
+                blocks.status_message(
+                    chain.name, name, env.current_deployment, lock_line, detailed=detailed, types=types
+                )
             )
         block_list = blocks.environments_status(chain.name, per_env, len(names) - len(per_env))
         if not names:

@@ -190,7 +190,7 @@ class Planner:
         chain = self.chain(command.chain)
         env = self.environment(chain, command.env)
         settings = {s.chainlet_name: s for s in env.chainlet_settings}
-        types = {t.id: t for t in self.catalog.instance_types()}
+        types = self.catalog.instance_types()
         prices = self.catalog.prices_per_minute()
         changes: list[ChainletChange] = []
         for change in command.changes:
@@ -208,17 +208,7 @@ class Planner:
                     ),
                     field=f"chainlet:{change.chainlet}",
                 )
-            new = types.get(change.instance_type_id)
-            if new is None:
-                raise Refusal(
-                    md(
-                        "No instance type `{}`.{} Instance types: {}",
-                        change.instance_type_id,
-                        _hint(change.instance_type_id, list(types)),
-                        _listing(_ordered_ids(types.values()), 20),
-                    ),
-                    field=f"chainlet:{change.chainlet}",
-                )
+            new = _instance_type(change.instance_type, types, field=f"chainlet:{change.chainlet}")
             current: InstanceType | None = setting.instance_type
             if current is not None and current.id == new.id:
                 raise Refusal(
@@ -248,6 +238,26 @@ class Planner:
             changes=tuple(changes),
             force=command.force,
         )
+
+
+def _instance_type(typed: str, types: list[InstanceType], *, field: str) -> InstanceType:
+    """An instance type by its id or by the name Baseten shows, in any letter case."""
+    wanted = typed.strip().lower()
+    found = [t for t in types if t.id.lower() == wanted] or [t for t in types if t.name.lower() == wanted]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        ids = Mrkdwn(", ").join(md("`{}`", t.id) for t in ordered(found))
+        raise Refusal(
+            md("`{}` is the name of several instance types ({}); use the id.", typed, ids), field=field
+        )
+    by_key = {t.id: t.id for t in types} | {t.name: t.id for t in types}
+    close = suggestion(typed, by_key)
+    hint = md(" Did you mean `{}`?", by_key[close]) if close else Mrkdwn("")
+    raise Refusal(
+        md("No instance type `{}`.{} Instance types: {}", typed, hint, _listing(_ordered_ids(types), 20)),
+        field=field,
+    )
 
 
 def ordered(types: Iterable[InstanceType]) -> list[InstanceType]:

@@ -219,6 +219,7 @@ def build(
         settle=operations.execution.settle,
         clock=clock,
         owner=owner,
+        instance_types=catalog.instance_types_by_name,
     )
     work = work or WorkPool(settings.chainops_workers)
     # Socket Mode has no signing secret; the bot token is the secret every process of the app has there.

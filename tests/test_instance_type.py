@@ -49,3 +49,43 @@ def test_unknown_price_is_said_not_guessed(world: World) -> None:
     preview = world.private_text()
     assert "price unknown" in preview
     assert "Change in hourly cost: unknown" in preview
+
+
+def test_an_instance_type_is_taken_by_id_or_by_the_name_status_shows_in_any_letter_case(world: World) -> None:
+    world.command(
+        'instance-type hello-chain production RandInt="a10g 24gib (1x, 8 vcpu, 32 gib)" HelloWorld=2X8'
+    )
+
+    preview = world.private_text()
+    assert "RandInt*: `1x2` (1 vCPU · 2 GiB) → `A10G:8x32` (8 vCPU · 32 GiB · 1× A10G)" in preview
+    assert "HelloWorld*: `1x4` (1 vCPU · 4 GiB) → `2x8` (2 vCPU · 8 GiB)" in preview
+    world.click(world.buttons()["chainops_confirm"])
+    [write] = updates(world)
+    assert write.json["updates"] == [
+        {"chainlet_name": "RandInt", "instance_type_id": "A10G:8x32"},
+        {"chainlet_name": "HelloWorld", "instance_type_id": "2x8"},
+    ]
+
+
+def test_status_and_the_rollout_show_each_instance_type_by_id_with_cpu_and_memory(world: World) -> None:
+    world.command("status summarizer production", response="status")
+    shown = world.private_text("status")
+    assert "*Instance type*\n`A10G:8x32` (8 vCPU · 32 GiB · 1× A10G)" in shown
+    assert "*Instance type*\n`2x8` (2 vCPU · 8 GiB)" in shown
+    assert "(1x, 8 vCPU, 32 GiB)" not in shown  # Baseten's display name has CPU and memory its own way
+
+    world.command("instance-type summarizer production Tokenize=4x16")
+    world.click(world.buttons()["chainops_confirm"])
+    world.follow(seconds=10)
+    [parent] = world.channel_messages()
+    assert "*Summarize* DEPLOYING · `A10G:8x32` (8 vCPU · 32 GiB · 1× A10G)" in text_of(parent)
+    assert "`A10G:8x32` (8 vCPU · 32 GiB · 1× A10G)" in text_of(parent.replies[0])
+    assert "`4x16` (4 vCPU · 16 GiB)" in text_of(parent.replies[0])
+
+
+def test_an_instance_type_nobody_has_is_refused_with_the_closest_id(world: World) -> None:
+    world.command('instance-type hello-chain production RandInt="A10G 24GiB (1x, 8 vCPU, 32 GB)"')
+
+    shown = world.private_text()
+    assert "No instance type `A10G 24GiB (1x, 8 vCPU, 32 GB)`. Did you mean `A10G:8x32`?" in shown
+    assert updates(world) == []
