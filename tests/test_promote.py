@@ -41,8 +41,8 @@ def test_confirmed_promote_reaches_baseten_once_and_opens_a_thread(world: World)
     reply = text_of(parent.replies[0]).splitlines()
     chainlets = [line for line in reply if "UPDATING" in line]
     assert chainlets == [
-        ":hourglass_flowing_sand: *HelloWorld* UPDATING · 1x4 (1 vCPU, 4 GiB) · 0 active",
-        ":hourglass_flowing_sand: *RandInt* UPDATING · 1x2 (1 vCPU, 2 GiB) · 0 active",
+        ":hourglass_flowing_sand: *HelloWorld* UPDATING · `1x4` (1 vCPU · 4 GiB) · 0 active",
+        ":hourglass_flowing_sand: *RandInt* UPDATING · `1x2` (1 vCPU · 2 GiB) · 0 active",
     ]
     world.follow()
     assert set(chainlets) <= set(text_of(world.channel_messages()[0]).splitlines())
