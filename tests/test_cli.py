@@ -55,3 +55,10 @@ def test_an_unknown_command_or_argument_is_a_usage_error() -> None:
     assert unknown.returncode == extra.returncode == 2
     assert "invalid choice: 'frobnicate'" in unknown.stderr and "Traceback" not in unknown.stderr
     assert "unrecognized arguments: --port 80" in extra.stderr
+
+
+def test_a_malformed_variable_stops_the_server_with_one_line() -> None:
+    result = bot("http", SLACK_BOT_TOKEN="xoxb-1", SLACK_SIGNING_SECRET="s", BASETEN_API_KEY="k", BASETEN_API_URL="notaurl")
+
+    assert result.returncode == 2
+    assert result.stderr == "chainops: BASETEN_API_URL is invalid: must be an http:// or https:// URL\n"
