@@ -446,6 +446,11 @@ def approval_request(
     return blocks
 
 
+def confirmed(verb: Mrkdwn, *, thread: Mrkdwn | None = None) -> Mrkdwn:
+    """What a preview says once its change goes ahead; `thread` is the link to it, once known."""
+    return md(":white_check_mark: {}; follow it in the {}.", verb, thread or "thread")
+
+
 def closed(plan: PromotePlan | InstanceTypePlan, outcome: str) -> Blocks:
     """A used, cancelled or expired preview: the same summary, no buttons, and what happened."""
     return [*plan_summary(plan), context(outcome)]

@@ -138,9 +138,38 @@ def usergroup(group_id: str) -> Mrkdwn:
 
 def link(url: str, label: str) -> Mrkdwn:
     """A link whose label is shown as text; the URL must be one we built (http or https)."""
-    if not url.startswith(("https://", "http://")) or any(c in url for c in "<>| \n"):
+    return Mrkdwn(f"<{_checked_url(url)}|{escape(label).replace('|', '¦')}>")
+
+
+def _checked_url(url: str) -> str:
+    if not url.startswith(("https://", "http://")) or any(c in url for c in '<>| \n"\\'):
         raise ValueError("not a link we can show")
-    return Mrkdwn(f"<{url}|{escape(label).replace('|', '¦')}>")
+    return url
+
+
+_PENDING = "<chainops:pending-link|"
+_PENDING_LINK = re.compile(re.escape(_PENDING) + r"([^>]*)>")
+
+
+def pending_link(label: str) -> Mrkdwn:
+    """A link to a message that is not posted yet: the outbox points it at that message's permalink
+    when it sends (`resolve_pending`), so the link is never guessed and never built from text."""
+    return Mrkdwn(f"{_PENDING}{escape(label).replace('|', '¦')}>")
+
+
+def has_pending(text: str) -> bool:
+    return _PENDING in text
+
+
+def resolve_pending(text: str, url: str | None) -> str:
+    """Pending links pointed at `url` (checked as `link` checks a URL), or, without one, their label."""
+    try:
+        checked = _checked_url(url) if url is not None else None
+    except ValueError:
+        checked = None
+    if checked is None:
+        return _PENDING_LINK.sub(r"\1", text)
+    return text.replace(_PENDING, f"<{checked}|")
 
 
 # -- reading markup back as text (the console, and plain-text places such as field errors) ------------

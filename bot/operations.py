@@ -25,11 +25,11 @@ from bot.commands import (
     UnlockCommand,
     UsageError,
 )
-from bot.execution import NOT_IN_CHANNEL, AnyPlan, Execution
+from bot.execution import NOT_IN_CHANNEL, AnyPlan, Execution, parent_key
 from bot.gateway import Gateway, SlackFailure
 from bot.invocation import Invocation, invite_hint, tell
 from bot.locks import Locks
-from bot.markup import Mrkdwn, as_mrkdwn, lines, md, readable, user
+from bot.markup import Mrkdwn, as_mrkdwn, lines, md, pending_link, readable, user
 from bot.outbox import Outbox
 from bot.planner import Planner, Refusal
 from bot.plans import ChainRef, describe, dump_plan, load_plan
@@ -352,12 +352,7 @@ class Operations:
                 self._changed_since_preview(confirmation, plan, inv)
                 return
         verb = md("Approved by {}", user(approver)) if approver else Mrkdwn("Confirmed")
-        self._close_preview(
-            confirmation,
-            plan,
-            via=inv.response_url,
-            outcome=md(":white_check_mark: {}; follow it in the thread.", verb),
-        )
+        self._close_preview(confirmation, plan, via=inv.response_url, outcome=blocks.confirmed(verb))
         self.execution.run(
             plan,
             requester=requester,
@@ -366,6 +361,23 @@ class Operations:
             inv=Invocation(requester, confirmation.channel, confirmation.response_url),
             approver=approver,
             unchecked=unchecked,
+        )
+        self._link_thread(confirmation, plan, verb, via=inv.response_url)
+
+    def _link_thread(
+        self, confirmation: Confirmation, plan: AnyPlan, verb: Mrkdwn, *, via: str | None
+    ) -> None:
+        """The closed preview links to the rollout's thread once its message is posted (its link is
+        known only then): queued after the write, so the write never waits for it."""
+        if confirmation.needs_approval or not via:
+            return
+        outcome = blocks.confirmed(verb, thread=pending_link("thread"))
+        self.outbox.respond(
+            via,
+            outcome,
+            blocks.closed(plan, outcome),
+            channel=confirmation.channel,
+            link=parent_key(confirmation.id),
         )
 
     def _not_executed(

@@ -129,6 +129,30 @@ class Outbox:
         self._wake()
         return key
 
+    def respond(self, response_url: str, text: str, blocks: Blocks, *, channel: str, link: str) -> str:
+        """Replace a private message through its response_url once the message `link` names is posted,
+        its pending links (`markup.pending_link`) pointing there. Queued with that channel's messages,
+        so it goes right after the post it links to; dropped if that post never happens."""
+        now = self.clock()
+        key = self.store.add(
+            OutboxMessage(
+                key=uuid.uuid4().hex,
+                channel=channel,
+                link_key=link,
+                respond_url=response_url,
+                text=as_mrkdwn(text),
+                blocks_json=json.dumps(blocks),
+                state=OutboxState.PENDING,
+                version=1,
+                sent_version=0,
+                created_at=now,
+                next_attempt_at=now,
+                attempts=0,
+            )
+        )
+        self._wake()
+        return key
+
     def update(self, key: str, text: str, blocks: Blocks | None = None) -> None:
         """New content for a message already queued: Slack gets only the latest."""
         if self.store.revise(key, as_mrkdwn(text), json.dumps(blocks or [])):
@@ -337,8 +361,8 @@ class OutboxSender:
         answered = False
         try:
             for message in self.store.pending_in(channel, now=now):
-                if message.ts is None and not may_post:
-                    continue  # posts wait for the channel's pace; updates of earlier posts need not
+                if message.ts is None and not may_post and not message.respond_url:
+                    continue  # posts wait for the channel's pace; updates and private answers need not
                 outcome = self._deliver(message, now)
                 answered = answered or outcome in (_Sent.POSTED, _Sent.ANSWERED)
                 if outcome is _Sent.POSTED:
@@ -389,6 +413,13 @@ class OutboxSender:
                 return _Sent.SKIPPED  # the message it links to is not posted yet
             if url:
                 text, blocks = _with_link(text, blocks, url)
+            elif message.respond_url:
+                # Nothing to link to: the private message already says what happened, without the link.
+                self.store.dead(message.id, error="nothing to link to")
+                return _Sent.SKIPPED
+        if message.respond_url:
+            self._respond(message, text, blocks)
+            return _Sent.SKIPPED  # not a Web API call: says nothing about Slack's channels
         try:
             if message.ts is None:
                 if message.unsure_since is not None and (found := self._look_for(message, thread_ts)):
@@ -464,6 +495,18 @@ class OutboxSender:
             ):
                 return posted.ts, message.version
         return None
+
+    def _respond(self, message: OutboxMessage, text: str, blocks: Blocks) -> None:
+        """A private message replaced through its response_url: a courtesy that is tried once, since
+        Slack accepts a response_url only a few times and for 30 minutes."""
+        assert message.respond_url is not None
+        try:
+            self.gateway.respond(message.respond_url, Mrkdwn(text), blocks or None, replace_original=True)
+        except Exception as exc:
+            log.info("could not update a private message (%s); it stays as it was", type(exc).__name__)
+            self.store.dead(message.id, error="response_url failed")
+            return
+        self.store.delivered(message.id, version=message.version, ts="")
 
     def _retry_later(
         self, message: OutboxMessage, now: float, error: str, *, unsure: bool, settle: bool
@@ -602,6 +645,9 @@ def _blocked_by(claim: OutboxChannel, hold: _Hold) -> str:
 
 
 def _with_link(text: str, blocks: Blocks, url: str) -> tuple[str, Blocks]:
+    """The message's pending links pointed at `url`; a message without any gets " · thread" appended."""
+    if markup.has_pending(text):
+        return markup.resolve_pending(text, url), _resolved(blocks, url)
     try:
         suffix = " · " + markup.link(url, "thread")
     except ValueError:
@@ -612,3 +658,13 @@ def _with_link(text: str, blocks: Blocks, url: str) -> tuple[str, Blocks]:
             block["text"] = {**block["text"], "text": Mrkdwn(block["text"]["text"]) + suffix}
             break
     return Mrkdwn(text) + suffix, blocks
+
+
+def _resolved(node: Any, url: str) -> Any:
+    if isinstance(node, str):
+        return markup.resolve_pending(node, url)
+    if isinstance(node, list):
+        return [_resolved(n, url) for n in node]
+    if isinstance(node, dict):
+        return {k: _resolved(v, url) for k, v in node.items()}
+    return node

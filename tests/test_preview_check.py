@@ -46,7 +46,7 @@ def test_slow_baseten_does_not_hold_a_confirmed_change_and_the_thread_says_what_
     # The re-check was asked once and not waited for; the write followed it.
     assert after_click[:2] == [("GET", ENVIRONMENT), ("POST", f"{ENVIRONMENT}/promote")]
     assert [w.json["deployment_id"] for w in world.writes][-1] == "dep-hello-4"
-    assert "Confirmed; follow it in the thread" in world.private_text()
+    assert "Confirmed; follow it in the <https://chainops-test.slack.com/archives/C0DEPLOYS/p" in world.private_text()
     assert any("Baseten was too slow to re-check the environment before the change" in t for t in thread_texts(world))
 
     world.sim.latency = 0.0

@@ -51,6 +51,30 @@ def test_confirmed_promote_reaches_baseten_once_and_opens_a_thread(world: World)
     assert "Confirmed" in world.private_text()
 
 
+def test_confirmed_preview_links_to_the_rollout_thread_once_it_is_posted(world: World) -> None:
+    world.command(PROMOTE)
+    world.click(world.buttons()["chainops_confirm"], response="click")
+
+    [parent] = world.channel_messages()
+    [asked] = world.slack.calls_to("chat.getPermalink")
+    assert asked.params["message_ts"] == parent.ts and asked.error is None
+    thread = f"https://chainops-test.slack.com/archives/C0DEPLOYS/p{parent.ts.replace('.', '')}"
+    preview = world.private("click")
+    assert preview is not None and buttons(preview) == []
+    assert f"Confirmed; follow it in the <{thread}|thread>." in json.dumps(preview["blocks"])
+    assert "Confirmed" in text_of(world.slack.shown_responses("click")[0])  # said at once, linked after
+
+
+def test_a_preview_whose_thread_was_never_posted_keeps_saying_it_without_a_link(world: World) -> None:
+    world.command(PROMOTE)
+    world.slack.channels_without_bot.add("C0DEPLOYS")
+    world.click(world.buttons()["chainops_confirm"], response="click")
+
+    assert world.channel_messages() == [] and world.slack.calls_to("chat.getPermalink") == []
+    shown = json.dumps(world.slack.shown_responses("click"))
+    assert "pending-link" not in shown and "archives" not in shown
+
+
 def test_keep_previous_is_not_destructive_and_runs_at_once(world: World) -> None:
     world.command(PROMOTE + " --keep-previous")
 
@@ -74,7 +98,9 @@ def test_double_click_executes_once(world: World) -> None:
     confirm = world.buttons()["chainops_confirm"]
     world.sim.latency = 0.2  # a slow network widens the window for a second click
 
-    clicks = [threading.Thread(target=world.click, args=(confirm,), kwargs={"response": f"r{i}"}) for i in range(4)]
+    clicks = [
+        threading.Thread(target=world.click, args=(confirm,), kwargs={"response": f"r{i}"}) for i in range(4)
+    ]
     for click in clicks:
         click.start()
     for click in clicks:
@@ -175,7 +201,9 @@ def test_failed_rollout_mentions_requester_and_shows_errors(world: World) -> Non
     assert "RandInt" in closing and "DEPLOY_FAILED" in closing
     assert "failed" in text_of(parent)
     # Where to read the rest: the chain in Baseten's dashboard.
-    assert "Full logs are in <https://app.baseten.co/chains/chain-hello/overview|Baseten>." in json.dumps(parent.replies[-1].blocks)
+    assert "Full logs are in <https://app.baseten.co/chains/chain-hello/overview|Baseten>." in json.dumps(
+        parent.replies[-1].blocks
+    )
 
 
 def test_rollout_messages_link_to_the_chain_in_baseten(world: World) -> None:
@@ -204,7 +232,7 @@ def test_a_failed_chainlets_report_shows_its_final_unleveled_exception_line_esca
     closing = text_of(final)
     # The traceback has no level: asking Baseten for ERROR and above would have dropped all of it.
     assert "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB" in closing
-    assert 'line 42, in <module>' in closing and "check(a < b && c)" in closing  # as a person reads it
+    assert "line 42, in <module>" in closing and "check(a < b && c)" in closing  # as a person reads it
     sent = json.dumps(final.blocks)  # as Slack received it: escaped, so never taken for markup
     assert "in &lt;module&gt;" in sent and "check(a &lt; b &amp;&amp; c)" in sent
     assert "<module>" not in sent and "&amp;lt;" not in sent
@@ -216,7 +244,9 @@ def test_a_failed_chainlets_report_shows_its_final_unleveled_exception_line_esca
 
 def test_log_levels_baseten_adds_later_are_shown_as_errors(world: World) -> None:
     world.contract.newer_baseten = True  # a log level the OpenAPI does not list yet
-    world.sim.fail_rollouts("RandInt", log_lines=[("INFO", "warming up"), ("CRITICAL", "GPU lost"), ("INFO", "bye")])
+    world.sim.fail_rollouts(
+        "RandInt", log_lines=[("INFO", "warming up"), ("CRITICAL", "GPU lost"), ("INFO", "bye")]
+    )
     world.command(PROMOTE)
     world.click(world.buttons()["chainops_confirm"])
     for _ in range(12):

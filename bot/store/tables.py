@@ -176,6 +176,8 @@ class OutboxMessage(Base):
     # A post sent whose answer never came (when it was first sent): Slack may show it, so it is looked
     # for before it is posted again.
     unsure_since: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Set for a private message replaced through this response_url (not posted) once its link is known.
+    respond_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
     state: Mapped[str] = mapped_column(String(16), default=OutboxState.PENDING)
     version: Mapped[int] = mapped_column(Integer, default=1)
