@@ -52,6 +52,7 @@ def test_confirmed_promote_reaches_baseten_once_and_opens_a_thread(world: World)
 
 
 def test_confirmed_preview_links_to_the_rollout_thread_once_it_is_posted(world: World) -> None:
+    world.slack.scopes = {"commands", "chat:write"}  # a permalink needs no scope of its own
     world.command(PROMOTE)
     world.click(world.buttons()["chainops_confirm"], response="click")
 

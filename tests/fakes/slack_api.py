@@ -538,7 +538,10 @@ class FakeSlack:
         return answer
 
     def _permalink(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Needs no scope (Slack documents none); the message must exist, in a channel that does."""
         channel, ts = str(p.get("channel") or ""), str(p.get("message_ts") or "")
+        if not channel or channel in self.deleted_channels:
+            return _error("channel_not_found")
         message = self._by_ts.get((channel, ts))
         if message is None:
             return _error("message_not_found")
