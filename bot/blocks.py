@@ -238,18 +238,24 @@ def unreadable_environment(chain_name: str, env: str, reason: str) -> Blocks:
     return [header(f"{chain_name} · {env}"), context(md(":grey_question: {}", reason))]
 
 
-def environments_status(chain_name: str, shown: list[Blocks], hidden: int) -> Blocks:
-    """Several environments in one message, within Slack's 50 blocks; what does not fit is named."""
+def environments_status(
+    chain_name: str, shown: list[Blocks], hidden: int, *, chain_id: str | None = None
+) -> Blocks:
+    """Several environments in one message, within Slack's 50 blocks; what does not fit is named, and
+    the last line links to the chain in Baseten."""
     blocks: Blocks = []
     for index, env_blocks in enumerate(shown):
         if len(blocks) + len(env_blocks) > MAX_BLOCKS - 1:
             hidden += len(shown) - index
             break
         blocks.extend(env_blocks)
+    footer: list[str] = []
     if hidden:
-        blocks.append(
-            context(md("…and {} more environments: see `/chain status {} <env>`.", hidden, chain_name))
-        )
+        footer.append(md("…and {} more environments: see `/chain status {} <env>`.", hidden, chain_name))
+    if chain_id:
+        footer.append(in_baseten(chain_id, f"{chain_name} in Baseten"))
+    if footer:
+        blocks.append(context(*footer))
     return blocks
 
 

@@ -188,7 +188,9 @@ class Operations:
                     chain.name, name, env.current_deployment, lock_line, detailed=detailed, types=types
                 )
             )
-        block_list = blocks.environments_status(chain.name, per_env, len(names) - len(per_env))
+        block_list = blocks.environments_status(
+            chain.name, per_env, len(names) - len(per_env), chain_id=chain.id
+        )
         if not names:
             block_list.append(blocks.section(md("{} has no environments.", chain.name)))
         self.tell(inv, md("Status of {}", chain.name), block_list)

@@ -11,6 +11,7 @@ def test_status_shows_each_chainlet_of_the_live_deployment(world: World) -> None
     assert "dep-hello-3" in shown
     assert "HelloWorld" in shown and "RandInt" in shown
     assert "ACTIVE" in shown and "Autoscaling" in shown
+    assert shown.splitlines()[-1] == "<https://app.baseten.co/chains/chain-hello/overview|hello-chain in Baseten>"
     assert world.channel_messages() == []
 
 
