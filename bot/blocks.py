@@ -211,7 +211,9 @@ def status_message(
     *,
     detailed: int = FIELD_CHAINLETS,
     types: Hardware | None = None,
+    typed: str | None = None,
 ) -> Blocks:
+    """`typed`: the chain as a person types it in a command, when that is not its name (its id)."""
     blocks: Blocks = [header(f"{chain_name} · {env}")]
     if lock_line:
         blocks.append(context(lock_line))
@@ -229,7 +231,8 @@ def status_message(
             )
         )
     )
-    blocks.extend(deployment_blocks(deployment, where=(chain_name, env), detailed=detailed, types=types))
+    where = (typed or chain_name, env)
+    blocks.extend(deployment_blocks(deployment, where=where, detailed=detailed, types=types))
     return blocks
 
 
@@ -239,10 +242,16 @@ def unreadable_environment(chain_name: str, env: str, reason: str) -> Blocks:
 
 
 def environments_status(
-    chain_name: str, shown: list[Blocks], hidden: int, *, chain_id: str | None = None
+    chain_name: str,
+    shown: list[Blocks],
+    hidden: int,
+    *,
+    chain_id: str | None = None,
+    typed: str | None = None,
 ) -> Blocks:
     """Several environments in one message, within Slack's 50 blocks; what does not fit is named, and
-    the last line links to the chain in Baseten."""
+    the last line links to the chain in Baseten. `typed`: the chain as a person types it in a command,
+    when that is not its name (its id)."""
     blocks: Blocks = []
     for index, env_blocks in enumerate(shown):
         if len(blocks) + len(env_blocks) > MAX_BLOCKS - 1:
@@ -251,7 +260,9 @@ def environments_status(
         blocks.extend(env_blocks)
     footer: list[str] = []
     if hidden:
-        footer.append(md("…and {} more environments: see `/chain status {} <env>`.", hidden, chain_name))
+        footer.append(
+            md("…and {} more environments: see `/chain status {} <env>`.", hidden, typed or chain_name)
+        )
     if chain_id:
         footer.append(in_baseten(chain_id, f"{chain_name} in Baseten"))
     if footer:

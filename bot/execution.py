@@ -143,7 +143,7 @@ class Execution:
         else:
             note = md("Baseten accepted the change; following deployment `{}`.", deployment.id)
         reply = blocks.following(
-            note, deployment, where=(plan.chain_name, plan.env), types=self.instance_types()
+            note, deployment, where=(plan.chain.word, plan.env), types=self.instance_types()
         )
         self.outbox.post(channel, note, reply, thread=parent)
 
@@ -315,7 +315,7 @@ def requester_note(plan: AnyPlan) -> Mrkdwn:
     return md(
         "Your change: {}. Check `/chain status {} {}` to see where it stands.",
         describe(plan),
-        plan.chain_name,
+        plan.chain.word,
         plan.env,
     )
 

@@ -22,6 +22,7 @@ from bot.baseten.models import ChainDeployment, DeploymentStatus, LogLevel, Phas
 from bot.durations import duration
 from bot.markup import Mrkdwn, as_mrkdwn, md
 from bot.outbox import Outbox
+from bot.plans import ChainRef
 from bot.repeated import RepeatedFailure
 from bot.store import Rollout, RolloutState, Store, StoreUnavailable, chainlet_statuses_json
 from bot.workpool import Lane
@@ -251,7 +252,7 @@ class Follower:
         if finished:
             self._last_parent_update.pop(rollout.id, None)
         if lines and not finished:
-            where = md("changes {}", blocks.see_status(rollout.chain_name, rollout.env))
+            where = md("changes {}", blocks.see_status(_typed(rollout), rollout.env))
             self._reply(rollout, blocks.listing(lines, more=where), progress=True)
         if phase is Phase.LIVE and superseded_by is not None:
             self._superseded(rollout, deployment, superseded_by)
@@ -339,7 +340,7 @@ class Follower:
             markup.user(rollout.requester),
             rollout.chain_name,
             rollout.env,
-            rollout.chain_name,
+            _typed(rollout),
             rollout.env,
         )
         self._finished("not_made")
@@ -549,7 +550,7 @@ class Follower:
             markup.user(rollout.requester),
             rollout.deployment_id,
             took,
-            rollout.chain_name,
+            _typed(rollout),
             rollout.env,
         )
         self._reply(rollout, text)
@@ -601,7 +602,7 @@ class Follower:
                 deployment,
                 seconds=now - rollout.started_at,
                 state_line=state_line,
-                where=(rollout.chain_name, rollout.env),
+                where=(_typed(rollout), rollout.env),
                 chain_id=rollout.chain_id,
                 types=self.instance_types(),
             ),
@@ -644,6 +645,11 @@ class Follower:
             request_id=rollout.request_id or None,
             channel=rollout.channel,
         )
+
+
+def _typed(rollout: Rollout) -> str:
+    """The rollout's chain as a person types it in a suggested command (a name, or the id)."""
+    return ChainRef(rollout.chain_id, rollout.chain_name).word
 
 
 def _state_line(phase: Phase) -> str:

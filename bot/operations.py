@@ -173,6 +173,7 @@ class Operations:
         detailed = STATUS_DETAILED_CHAINLETS if len(names) == 1 else 0
         per_env: list[blocks.Blocks] = []
         types = self.planner.catalog.instance_types_by_name()
+        typed = ChainRef.of(chain).word
         for name in names[:STATUS_ENVIRONMENTS]:
             try:
                 env = self.baseten.get_environment(chain.id, name)
@@ -185,11 +186,17 @@ class Operations:
             lock_line = self.locks.status_line(ChainRef.of(chain), name)
             per_env.append(
                 blocks.status_message(
-                    chain.name, name, env.current_deployment, lock_line, detailed=detailed, types=types
+                    chain.name,
+                    name,
+                    env.current_deployment,
+                    lock_line,
+                    detailed=detailed,
+                    types=types,
+                    typed=typed,
                 )
             )
         block_list = blocks.environments_status(
-            chain.name, per_env, len(names) - len(per_env), chain_id=chain.id
+            chain.name, per_env, len(names) - len(per_env), chain_id=chain.id, typed=typed
         )
         if not names:
             block_list.append(blocks.section(md("{} has no environments.", chain.name)))

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from bot.baseten.models import Chain, DeploymentStatus, InstanceType, PromotionCleanupStrategy
+from bot.commands import Name
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,18 @@ class ChainRef:
     @classmethod
     def of(cls, chain: Chain) -> ChainRef:
         return cls(chain.id, chain.name)
+
+    @property
+    def word(self) -> str:
+        """How a person names this chain in a command: by name when it can be typed as one, else by id."""
+        try:
+            _COMMAND_NAME.validate_python(self.name)
+        except ValidationError:
+            return self.id
+        return self.name
+
+
+_COMMAND_NAME: TypeAdapter[str] = TypeAdapter(Name)
 
 
 class _Plan(BaseModel):

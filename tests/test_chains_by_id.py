@@ -146,3 +146,12 @@ def test_a_lock_kept_by_chain_name_before_the_upgrade_still_holds(database_url: 
     finally:
         world.chainops.close()
         world.slack.close()
+
+
+def test_commands_suggested_for_a_chain_whose_name_is_no_token_name_it_by_id(world: World) -> None:
+    environments = {f"env-{i:02d}": (0, 1) for i in range(12)}
+    world.sim.add_chain("Hello Chain ✨ (eu)", "chain-odd", {"Main": "1x2"}, environments)
+
+    world.command("status chain-odd")
+
+    assert "…and 2 more environments: see `/chain status chain-odd <env>`." in world.private_text()
