@@ -23,7 +23,7 @@ from bot.gateway import Gateway
 from bot.invocation import Invocation, invite_hint, tell
 from bot.markup import Mrkdwn, md, user
 from bot.outbox import Outbox
-from bot.plans import InstanceTypePlan, PromotePlan, describe, load_plan
+from bot.plans import ChainRef, InstanceTypePlan, PromotePlan, describe, load_plan
 from bot.store import ConfirmationState, Rollout, RolloutState, Store, chainlet_statuses_json
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,7 @@ class Execution:
             rollout.requester,
             plan=plan,
             kind=rollout.kind,
-            chain_name=rollout.chain_name,
+            chain=ChainRef(rollout.chain_id, rollout.chain_name),
             env=rollout.env,
             request_id=rollout.request_id or None,
             channel=rollout.channel,

@@ -639,7 +639,7 @@ class Follower:
             event,
             rollout.requester,
             kind=rollout.kind,
-            chain_name=rollout.chain_name,
+            chain=ChainRef(rollout.chain_id, rollout.chain_name),
             env=rollout.env,
             summary=rollout.deployment_id,
             request_id=rollout.request_id or None,

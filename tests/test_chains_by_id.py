@@ -67,6 +67,11 @@ def test_the_id_picks_the_chain_and_every_later_step_keeps_to_it(world: World) -
     promote = "/v1/chains/chain-hello-beta/environments/production/promote"
     assert writes_to(world) == [(promote, "dep-beta-2"), (promote, "dep-beta-1")]
     assert not any(r.path.startswith("/v1/chains/chain-hello/") for r in world.sim.requests)
+    # Every step is recorded as team beta's chain: requests, decisions, executions and outcomes.
+    with world.chainops.store.engine.connect() as conn:
+        recorded = set(conn.execute(text("SELECT event, chain_id FROM audit_events")))
+    assert {"requested", "confirmed", "executed", "succeeded"} <= {event for event, _ in recorded}
+    assert {chain_id for _, chain_id in recorded} == {"chain-hello-beta"}
 
 
 def test_locks_history_and_preview_checks_belong_to_one_chain_not_to_its_name(world: World) -> None:
