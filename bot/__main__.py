@@ -31,8 +31,9 @@ SERVING = {
     ),
     "socket": (
         "serve Slack in Socket Mode (the Procfile's worker process)",
-        "Serve Slack in Socket Mode: the bot connects to Slack, so no public URL is needed. Needs "
-        "SLACK_APP_TOKEN (xapp-...), SLACK_BOT_TOKEN and BASETEN_API_KEY.",
+        "Serve Slack in Socket Mode: the bot connects to Slack, so no public URL is needed; set "
+        "CHAINOPS_METRICS_PORT for GET /healthz and /metrics. Needs SLACK_APP_TOKEN (xapp-...), "
+        "SLACK_BOT_TOKEN and BASETEN_API_KEY.",
     ),
 }
 # These two describe their own options: `python -m bot console --help`.
@@ -82,6 +83,7 @@ def serve(mode: str | None) -> int:
     from bot.config import ConfigError, load_settings
     from bot.gateway import WebApiGateway
     from bot.service import build
+    from bot.store import DatabaseUnusable
 
     try:
         settings = load_settings()
@@ -92,16 +94,18 @@ def serve(mode: str | None) -> int:
         settings.require_slack()
         gateway = WebApiGateway(settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
         chainops = build(settings, gateway=gateway)
-    except ConfigError as exc:
+    except (ConfigError, DatabaseUnusable) as exc:
         print(f"chainops: {exc}", file=sys.stderr)
         return 2
     app = build_app(chainops)
     chainops.start()
     if settings.chainops_metrics_port is not None:
-        from prometheus_client import start_http_server
+        from bot.front_door import serve_side_door
 
-        start_http_server(settings.chainops_metrics_port, registry=chainops.metrics)
-        logging.getLogger("chainops").info("metrics on port %s", settings.chainops_metrics_port)
+        serve_side_door(
+            settings.chainops_metrics_port, metrics=chainops.metrics, health=chainops.health.problems
+        )
+        logging.getLogger("chainops").info("metrics and /healthz on port %s", settings.chainops_metrics_port)
 
     stopping_since: list[float] = []
 
@@ -117,6 +121,7 @@ def serve(mode: str | None) -> int:
 
             log.info("chainops connecting to Slack in Socket Mode (%s)", settings.where())
             handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
+            chainops.health.watch(lambda: None if handler.client.is_connected() else "not connected to Slack")
             try:
                 handler.start()  # type: ignore[no-untyped-call]
             finally:
@@ -133,7 +138,7 @@ def serve(mode: str | None) -> int:
                 signing_secret=settings.slack_signing_secret.get_secret_value(),
                 replays=Replays(chainops.store),
                 metrics=None if own_port else chainops.metrics,
-                health=chainops.healthy,
+                health=chainops.health.problems,
             )
             server = create(door, port=settings.port, connection_limit=settings.chainops_http_connections)
             log.info("chainops serving HTTP on port %s (%s)", settings.port, settings.where())

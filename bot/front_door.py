@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from http import HTTPStatus
@@ -18,7 +19,7 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from bot.metrics import exposition
 from bot.refusals import refused
 from bot.replays import SIGNATURE_LIFETIME, Replays, checking
-from bot.server import MAX_BODY, WSGIApp
+from bot.server import MAX_BODY, WSGIApp, create
 
 CONTENT_TYPES = ("application/x-www-form-urlencoded", "application/json")
 
@@ -97,19 +98,32 @@ def front_door(
     signing_secret: str,
     replays: Replays | None = None,
     metrics: CollectorRegistry | None = None,
-    health: Callable[[], bool] = lambda: True,
+    health: Callable[[], list[str]] = list,
 ) -> WSGIApp:
     """Every path the HTTP port answers."""
     slack = SlackEndpoint(app, signing_secret, replays)
+    rest = side_door(metrics=metrics, health=health)
+
+    def route(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "") == "/slack/events":
+            return slack(environ, start_response)
+        return rest(environ, start_response)
+
+    return route
+
+
+def side_door(*, metrics: CollectorRegistry | None, health: Callable[[], list[str]]) -> WSGIApp:
+    """`/healthz` (and `/metrics`, when given): for the HTTP port, and for a port of their own.
+
+    `/healthz` answers 200 "ok", or 503 with what stops the bot from serving, one reason per line."""
 
     def route(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if path == "/slack/events":
-            return slack(environ, start_response)
         if path == "/healthz":
-            return (
-                respond(start_response, 200, "ok") if health() else respond(start_response, 503, "unhealthy")
-            )
+            problems = health()
+            if problems:
+                return respond(start_response, 503, "unhealthy\n" + "\n".join(problems))
+            return respond(start_response, 200, "ok")
         if path == "/metrics" and metrics is not None:
             body, content_type = exposition(metrics)
             start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
@@ -117,6 +131,12 @@ def front_door(
         return respond(start_response, 404, "not found")
 
     return route
+
+
+def serve_side_door(port: int, *, metrics: CollectorRegistry, health: Callable[[], list[str]]) -> None:
+    """`/metrics` and `/healthz` on a port of their own, in the background (Socket Mode's only port)."""
+    server = create(side_door(metrics=metrics, health=health), port=port)
+    threading.Thread(target=server.run, name="chainops-side-door", daemon=True).start()
 
 
 def respond(start_response: StartResponse, status: int, text: str) -> Iterable[bytes]:

@@ -21,17 +21,17 @@ from bot.catalog import Catalog
 from bot.config import Settings
 from bot.follower import Follower, FollowerSettings, new_owner_id
 from bot.forms import Forms
-from bot.gateway import Gateway
+from bot.gateway import Gateway, WebApiGateway
+from bot.health import Health, slack_token_check
 from bot.invocation import Invocation, tell
 from bot.markup import md
 from bot.operations import Operations, Timing
 from bot.outbox import Outbox, OutboxSender, OutboxSettings
 from bot.planner import Planner
 from bot.policy import Policy, load_policy
-from bot.repeated import RepeatedFailure
 from bot.replays import unless_replayed
 from bot.sealed import Seal
-from bot.store import Store, StoreUnavailable, connect
+from bot.store import Store, connect
 from bot.workpool import Priority, WorkPool
 
 log = logging.getLogger(__name__)
@@ -65,19 +65,19 @@ class Chainops:
     metrics: CollectorRegistry  # what /metrics serves
     outbox: Outbox  # every channel post and update goes through it
     sender: OutboxSender  # delivers the outbox to Slack
+    health: Health  # what /healthz reports
     _closed: bool = field(default=False, init=False)
     _policy_check: threading.Thread | None = field(default=None, init=False)
-    _health: RepeatedFailure = field(
-        default_factory=lambda: RepeatedFailure(log, "the database health check"), init=False
-    )
 
     def __deepcopy__(self, memo: dict[int, object]) -> Chainops:
         # Bolt copies the context for lazy listeners; the process's services are shared, never copied.
         return self
 
     def start(self) -> None:
-        """Start the background threads: the rollout follower, Slack delivery, and a look at whether the
-        policy's environments exist (in the background: an unreachable Baseten must not hold up start)."""
+        """Start the background threads: the health checks, the rollout follower, Slack delivery, and a
+        look at whether the policy's environments exist (in the background: an unreachable Baseten must
+        not hold up start)."""
+        self.health.start()
         self.follower.start()
         self.sender.start()
         self._policy_check = threading.Thread(
@@ -112,16 +112,6 @@ class Chainops:
         # A read that never finished changed nothing; a change under way may have reached Baseten.
         tell(self.gateway, inv, INTERRUPTED if started and priority is not Priority.READ else DROPPED)
 
-    def healthy(self) -> bool:
-        """False while the database cannot be used (`/healthz` answers 503)."""
-        try:
-            self.store.check()
-        except StoreUnavailable as exc:
-            self._health.failed(exc)
-            return False
-        self._health.succeeded()
-        return True
-
     def close(self, *, started: float | None = None) -> None:
         """Stop within SHUTDOWN_BUDGET of `started` (monotonic; now by default): acknowledged work runs
         while time allows, then whoever is still waiting is told to retry."""
@@ -141,6 +131,7 @@ class Chainops:
         self.follower.stop(timeout=max(0.5, deadline - 2.0 - time.monotonic()))
         # What is still waiting for Slack stays in the outbox; the next process delivers it.
         self.sender.stop(timeout=max(0.5, deadline - 1.0 - time.monotonic()))
+        self.health.stop()
         if not drained.interrupted:  # interrupted work may still be talking to Baseten until the exit
             self.baseten.close()
         self.store.engine.dispose()
@@ -251,4 +242,9 @@ def build(
         metrics.registry_for(rollouts=store.following_rollouts, outbox=store.outbox_backlog),
         outbox,
         sender,
+        Health(
+            store,
+            owner,
+            slack_token=slack_token_check(gateway.client) if isinstance(gateway, WebApiGateway) else None,
+        ),
     )

@@ -1,6 +1,6 @@
 """Durable state: pending confirmations, followed rollouts, environment locks and the audit trail."""
 
-from bot.store.database import connect
+from bot.store.database import DatabaseUnusable, connect
 from bot.store.progress import chainlet_statuses_json
 from bot.store.repository import Store, StoreUnavailable
 from bot.store.tables import (
@@ -16,6 +16,7 @@ __all__ = [
     "AuditEvent",
     "Confirmation",
     "ConfirmationState",
+    "DatabaseUnusable",
     "EnvironmentLock",
     "Rollout",
     "RolloutState",

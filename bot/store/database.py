@@ -5,12 +5,39 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Column, Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import DBAPIError
 
 from bot.store.tables import Base
 
 
+class DatabaseUnusable(Exception):
+    """The database could not be opened or upgraded at start: one line naming it, never its password."""
+
+
 def connect(url: str) -> Engine:
     """Open the database and bring its schema up to date (new tables and new columns)."""
+    engine = _engine(url)
+    try:
+        upgrade(engine)
+    except (DBAPIError, OSError) as exc:
+        engine.dispose()
+        raise DatabaseUnusable(f"cannot use the database {_where(engine)}: {_reason(exc)}") from None
+    return engine
+
+
+def _where(engine: Engine) -> str:
+    if engine.dialect.name == "sqlite":
+        return f"file {engine.url.database}"
+    return engine.url.render_as_string(hide_password=True)
+
+
+def _reason(exc: BaseException) -> str:
+    cause = getattr(exc, "orig", None) or exc
+    first = str(cause).strip().splitlines()
+    return first[0] if first else type(cause).__name__
+
+
+def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -24,7 +51,6 @@ def connect(url: str) -> Engine:
             pool_timeout=5,
             connect_args={"connect_timeout": 3},
         )
-    upgrade(engine)
     return engine
 
 

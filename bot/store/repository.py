@@ -20,10 +20,13 @@ from bot.store.tables import (
     Confirmation,
     ConfirmationState,
     EnvironmentLock,
+    HealthProbe,
     Rollout,
     RolloutState,
     SeenRequest,
 )
+
+PROBES_KEPT = 86400.0  # seconds a stopped process's last health probe is kept
 
 
 class StoreUnavailable(Exception):
@@ -70,9 +73,16 @@ class Store:
             raise StoreUnavailable(message)
 
     def check(self) -> None:
-        """Raise StoreUnavailable unless the database answers (the health check)."""
+        """Raise StoreUnavailable unless the database answers."""
         with self._session() as s:
             s.execute(text("SELECT 1"))
+
+    def probe_write(self, owner: str, now: float) -> None:
+        """Raise StoreUnavailable unless the database takes a write and its commit (the health check: a
+        full disk or a read-only database answers reads and refuses every change)."""
+        with self._session() as s:
+            s.merge(HealthProbe(owner=owner, probed_at=now))
+            s.execute(delete(HealthProbe).where(HealthProbe.probed_at < now - PROBES_KEPT))
 
     # -- confirmations ---------------------------------------------------------------------------------
 

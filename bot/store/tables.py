@@ -207,3 +207,12 @@ class OutboxChannel(Base):
     blocked_by: Mapped[str] = mapped_column(String(16), default="")
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_until: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class HealthProbe(Base):
+    """The last write each process made to prove the database takes writes (`/healthz`)."""
+
+    __tablename__ = "health_probes"
+
+    owner: Mapped[str] = mapped_column(String(64), primary_key=True)
+    probed_at: Mapped[float] = mapped_column(Float)
