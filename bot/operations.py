@@ -378,9 +378,13 @@ class Operations:
     ) -> None:
         """The closed preview links to the rollout's thread once its message is posted (its link is
         known only then): queued after the write, so the write never waits for it."""
-        if confirmation.needs_approval or not via:
-            return
         outcome = blocks.confirmed(verb, thread=pending_link("thread"))
+        if confirmation.needs_approval:
+            key = approval_key(confirmation.id)
+            self.outbox.update(key, outcome, blocks.closed(plan, outcome), link=parent_key(confirmation.id))
+            return
+        if not via:
+            return
         self.outbox.respond(
             via,
             outcome,

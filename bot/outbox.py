@@ -153,9 +153,10 @@ class Outbox:
         self._wake()
         return key
 
-    def update(self, key: str, text: str, blocks: Blocks | None = None) -> None:
-        """New content for a message already queued: Slack gets only the latest."""
-        if self.store.revise(key, as_mrkdwn(text), json.dumps(blocks or [])):
+    def update(self, key: str, text: str, blocks: Blocks | None = None, *, link: str | None = None) -> None:
+        """New content for a message already queued: Slack gets only the latest. With `link`, its pending
+        links (`markup.pending_link`) point to that message, and the update waits until it is posted."""
+        if self.store.revise(key, as_mrkdwn(text), json.dumps(blocks or []), link_key=link):
             self._wake()
         else:
             log.warning("no message %s to update", key)
@@ -407,7 +408,7 @@ class OutboxSender:
                 return _Sent.SKIPPED  # the parent goes first
             thread_ts = parent.ts
         text, blocks = message.text, json.loads(message.blocks_json)
-        if message.link_key and message.ts is None:
+        if message.link_key and (message.ts is None or markup.has_pending(text)):
             ready, url = self._link(message.link_key)
             if not ready:
                 return _Sent.SKIPPED  # the message it links to is not posted yet
@@ -417,6 +418,8 @@ class OutboxSender:
                 # Nothing to link to: the private message already says what happened, without the link.
                 self.store.dead(message.id, error="nothing to link to")
                 return _Sent.SKIPPED
+            else:
+                text, blocks = markup.resolve_pending(text, None), _resolved(blocks, None)
         if message.respond_url:
             self._respond(message, text, blocks)
             return _Sent.SKIPPED  # not a Web API call: says nothing about Slack's channels
@@ -660,7 +663,7 @@ def _with_link(text: str, blocks: Blocks, url: str) -> tuple[str, Blocks]:
     return Mrkdwn(text) + suffix, blocks
 
 
-def _resolved(node: Any, url: str) -> Any:
+def _resolved(node: Any, url: str | None) -> Any:
     if isinstance(node, str):
         return markup.resolve_pending(node, url)
     if isinstance(node, list):

@@ -113,6 +113,18 @@ def test_approval_executes_once_and_names_both(governed: World) -> None:
     assert len(announcement) == 1 and "is promoting" in announcement[0].text
 
 
+def test_an_approved_request_links_to_the_rollout_thread(governed: World) -> None:
+    governed.command(PROMOTE)
+    message, actions = approval_message(governed)
+
+    governed.click(actions["chainops_approve"], user="U0BOB", message_ts=message.ts, response="bob")
+
+    approval, parent = governed.channel_messages()
+    thread = f"https://chainops-test.slack.com/archives/C0DEPLOYS/p{parent.ts.replace('.', '')}"
+    assert buttons(approval) == []
+    assert f"Approved by <@U0BOB>; follow it in the <{thread}|thread>." in text_of(approval)
+
+
 def test_reject_and_cancel(governed: World) -> None:
     governed.command(PROMOTE)
     message, actions = approval_message(governed)

@@ -92,8 +92,10 @@ class OutboxStore:
         except IntegrityError:
             pass  # another replica adopted it first
 
-    def revise(self, key: str, text: str, blocks_json: str) -> bool:
-        """New content for a message: only the latest content is ever sent. False if the key is unknown."""
+    def revise(self, key: str, text: str, blocks_json: str, *, link_key: str | None = None) -> bool:
+        """New content for a message: only the latest content is ever sent. False if the key is unknown.
+        `link_key`: the message its pending links point to (the update waits for it to be posted)."""
+        linked = {"link_key": link_key} if link_key else {}
         with self._session() as s:
             result = s.execute(
                 update(OutboxMessage)
@@ -103,6 +105,7 @@ class OutboxStore:
                     blocks_json=blocks_json,
                     version=OutboxMessage.version + 1,
                     state=OutboxState.PENDING,
+                    **linked,
                 )
             )
             return _rowcount(result) == 1
