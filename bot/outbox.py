@@ -66,7 +66,8 @@ class OutboxSettings:
     max_backoff: float = 60.0
     # While channels back off because Slack failed, one of them is tried this often: when it works,
     # every channel waiting for Slack goes at once, so an outage's end is seen within seconds.
-    probe_interval: float = 2.0
+    # 1.5 s keeps the look-ups of unanswered posts (conversations.history, Tier 3) under 50 a minute.
+    probe_interval: float = 1.5
     unsure_settle: float = 3.0  # an unanswered post is looked for no sooner than this after it
 
 
@@ -432,13 +433,7 @@ class OutboxSender:
                     )
                     self.store.delivered(message.id, version=version, ts=ts)
                     return _Sent.ANSWERED
-                ts = self.gateway.post(
-                    message.channel,
-                    Mrkdwn(text),
-                    blocks or None,
-                    thread_ts=thread_ts,
-                    metadata=_metadata(message),
-                )
+                ts = self._post(message, Mrkdwn(text), blocks, thread_ts, now)
                 self.store.delivered(message.id, version=message.version, ts=ts)
                 return _Sent.POSTED
             self.gateway.update(message.channel, message.ts, Mrkdwn(text), blocks or None)
@@ -449,9 +444,9 @@ class OutboxSender:
             self._rate_limited(message.channel, exc.retry_after)
             return _Hold(now + exc.retry_after, rate_limited=True)
         except SlackUnavailable as exc:
-            # A post Slack may have made before its answer was lost is looked for before it is sent again.
-            unsure = exc.sent and message.ts is None
-            return self._retry_later(message, now, str(exc), unsure=unsure, settle=unsure and exc.unanswered)
+            # A post Slack may still be making is looked for only once Slack has had time to finish it.
+            settle = exc.sent and exc.unanswered and message.ts is None
+            return self._retry_later(message, now, str(exc), settle=settle)
         except NotInChannel as exc:
             self._drop(message, f"the bot is not in the channel ({exc})", error=str(exc), expected=True)
             self._refused(message, str(exc))
@@ -459,6 +454,23 @@ class OutboxSender:
         except SlackFailure as exc:
             self._drop(message, str(exc), error=str(exc))
             return _Sent.SKIPPED
+
+    def _post(
+        self, message: OutboxMessage, text: Mrkdwn, blocks: Blocks, thread_ts: str | None, now: float
+    ) -> str:
+        """Post, having first recorded that the post may be made: if its answer never comes, or this
+        process dies before recording it, the next try looks for it in Slack before posting again."""
+        fresh = message.unsure_since is None
+        if fresh:
+            self.store.sending(message.id, now=now)
+        try:
+            return self.gateway.post(
+                message.channel, text, blocks or None, thread_ts=thread_ts, metadata=_metadata(message)
+            )
+        except SlackFailure as exc:
+            if fresh and not (isinstance(exc, SlackUnavailable) and exc.sent):
+                self.store.not_sent(message.id)  # Slack surely made nothing: nothing to look for
+            raise
 
     def _look_for(self, message: OutboxMessage, thread_ts: str | None) -> tuple[str, int] | None:
         """The ts and content version of this message if Slack shows it already, else None."""
@@ -511,12 +523,10 @@ class OutboxSender:
             return
         self.store.delivered(message.id, version=message.version, ts="")
 
-    def _retry_later(
-        self, message: OutboxMessage, now: float, error: str, *, unsure: bool, settle: bool
-    ) -> _Sent | _Hold:
+    def _retry_later(self, message: OutboxMessage, now: float, error: str, *, settle: bool) -> _Sent | _Hold:
         """`settle`: a post left unanswered is looked for only once Slack has had time to finish it."""
         retry_at = self.clock() + self.settings.unsure_settle if settle else now
-        row = self.store.failed(message.id, now=now, error=error, retry_at=retry_at, unsure=unsure)
+        row = self.store.failed(message.id, now=now, error=error, retry_at=retry_at)
         if (
             row is not None
             and row.failing_since is not None

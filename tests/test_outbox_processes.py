@@ -4,6 +4,7 @@ delays neither changes nor answers in another."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,5 +92,64 @@ def test_a_burst_in_one_channel_delays_no_change_and_no_answer_in_another(tmp_pa
         posts = [c.at for c in slack.calls_to("chat.postMessage") if c.params.get("channel") == "C0DEPLOYS" and c.error is None]
         gaps = [b - a for a, b in zip(posts, posts[1:], strict=False)]
         assert min(gaps) >= 0.9  # paced for Slack, not flooding it
+    finally:
+        bot.kill()
+
+
+def confirm_promote(bot, slack, payloads) -> None:  # type: ignore[no-untyped-def]
+    bot.send(payloads.slash_command(PROMOTE))
+    slack.wait_for(lambda: "Confirm" in text_of(slack.last_response()))
+    [confirm] = [b for b in buttons(slack.last_response()) if b["action_id"] == "chainops_confirm"]
+    bot.send(payloads.block_action(action_id="chainops_confirm", value=confirm["value"], container_is_ephemeral=True))
+
+
+def closing_posts(slack) -> list:  # type: ignore[no-untyped-def]
+    return [c for c in slack.calls_to("chat.postMessage") if c.error is None and "is live in" in str(c.params.get("text"))]
+
+
+def test_a_bot_killed_while_slack_makes_its_post_finds_it_after_the_restart_and_posts_once(tmp_path: Path, outside) -> None:  # type: ignore[no-untyped-def]
+    slack, sim, env, payloads = outside
+    slack.answer_late("chat.postMessage", 8.0)  # Slack makes the rollout's message but answers late
+    bot = start_bot(tmp_path, env)
+    try:
+        confirm_promote(bot, slack, payloads)
+        slack.wait_for(lambda: len(promote_writes(sim)) == 1, timeout=10)
+        slack.wait_for(lambda: len(slack.calls_to("chat.postMessage")) == 1, timeout=10)
+        time.sleep(1.0)  # the bot records Baseten's answer; Slack's is still 6 s away
+        bot.kill()  # before Slack's answer came: the bot never learnt the post's ts
+        assert len(slack.messages("C0DEPLOYS")) == 1
+
+        bot = start_bot(tmp_path, env, name="restarted")
+        slack.wait_for(lambda: len(closing_posts(slack)) == 1, timeout=40)
+
+        [parent] = slack.messages("C0DEPLOYS")  # found again, not posted a second time
+        replies = [text_of(r) for r in parent.replies]
+        assert sum("is live in" in r for r in replies) == 1
+        assert [b["action_id"] for b in buttons(parent.replies[-1])] == ["chainops_rollback"]
+        assert len(slack.calls_to("conversations.history")) >= 1
+    finally:
+        bot.kill()
+
+
+def test_after_a_slack_outage_the_closing_message_and_its_roll_back_arrive_within_five_seconds(tmp_path: Path, outside) -> None:  # type: ignore[no-untyped-def]
+    slack, sim, env, payloads = outside
+    slack.fail_next("chat.postMessage", times=100_000, status=500)
+    slack.fail_next("chat.update", times=100_000, status=503)
+    bot = start_bot(tmp_path, env)
+    try:
+        confirm_promote(bot, slack, payloads)
+        slack.wait_for(lambda: len(promote_writes(sim)) == 1, timeout=10)
+        time.sleep(20)  # the outage lasts: the rollout finishes meanwhile, and the channel backs off
+        tries = len(slack.calls_to("chat.postMessage"))
+        slack.wait_for(lambda: len(slack.calls_to("chat.postMessage")) > tries, timeout=30)
+
+        slack.heal()  # right after a try failed, when the channel was told to wait longest
+        healed = time.monotonic()
+        slack.wait_for(lambda: len(closing_posts(slack)) == 1, timeout=60)
+
+        [closing] = closing_posts(slack)
+        assert closing.at - healed <= 5.0  # the thread's four posts, one a second, after a try within 1.5 s
+        [parent] = slack.messages("C0DEPLOYS")
+        assert [b["action_id"] for b in buttons(parent.replies[-1])] == ["chainops_rollback"]
     finally:
         bot.kill()

@@ -262,18 +262,27 @@ class OutboxStore:
                 .values(state=OutboxState.PENDING)
             )
 
-    def failed(
-        self, message_id: int, *, now: float, error: str, retry_at: float, unsure: bool = False
-    ) -> OutboxMessage | None:
-        """A failed attempt; `unsure`: a post that Slack may have made all the same."""
+    def sending(self, message_id: int, *, now: float) -> None:
+        """A post is about to go: until its answer is recorded, Slack may show it without our knowing."""
+        with self._session() as s:
+            s.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message_id, OutboxMessage.unsure_since.is_(None))
+                .values(unsure_since=now)
+            )
+
+    def not_sent(self, message_id: int) -> None:
+        """Slack answered that it made nothing: there is no post to look for."""
+        with self._session() as s:
+            s.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(unsure_since=None))
+
+    def failed(self, message_id: int, *, now: float, error: str, retry_at: float) -> OutboxMessage | None:
         with self._session() as s:
             row = s.get(OutboxMessage, message_id)
             if row is None:
                 return None
             row.attempts += 1
             row.failing_since = row.failing_since or now
-            if unsure and row.unsure_since is None:
-                row.unsure_since = now
             row.error = error[:200]
             row.next_attempt_at = retry_at
             return row
