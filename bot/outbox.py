@@ -459,16 +459,15 @@ class OutboxSender:
         self, message: OutboxMessage, text: Mrkdwn, blocks: Blocks, thread_ts: str | None, now: float
     ) -> str:
         """Post, having first recorded that the post may be made: if its answer never comes, or this
-        process dies before recording it, the next try looks for it in Slack before posting again."""
-        fresh = message.unsure_since is None
-        if fresh:
-            self.store.sending(message.id, now=now)
+        process dies before recording it, the next try looks for it in Slack before posting again.
+        Earlier tries were looked for just before, so only this one's time is kept."""
+        self.store.sending(message.id, now=now)
         try:
             return self.gateway.post(
                 message.channel, text, blocks or None, thread_ts=thread_ts, metadata=_metadata(message)
             )
         except SlackFailure as exc:
-            if fresh and not (isinstance(exc, SlackUnavailable) and exc.sent):
+            if not (isinstance(exc, SlackUnavailable) and exc.sent):
                 self.store.not_sent(message.id)  # Slack surely made nothing: nothing to look for
             raise
 

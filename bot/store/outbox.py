@@ -265,11 +265,7 @@ class OutboxStore:
     def sending(self, message_id: int, *, now: float) -> None:
         """A post is about to go: until its answer is recorded, Slack may show it without our knowing."""
         with self._session() as s:
-            s.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == message_id, OutboxMessage.unsure_since.is_(None))
-                .values(unsure_since=now)
-            )
+            s.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(unsure_since=now))
 
     def not_sent(self, message_id: int) -> None:
         """Slack answered that it made nothing: there is no post to look for."""

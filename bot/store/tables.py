@@ -173,7 +173,7 @@ class OutboxMessage(Base):
     # about; a thread's replies are covered by their parent's.
     notify_user: Mapped[str | None] = mapped_column(String(32), nullable=True)
     notify_about: Mapped[str | None] = mapped_column(Text, nullable=True)
-    # When a post first went out whose answer was never recorded (it never came, or the process died):
+    # When a post last went out whose answer was never recorded (it never came, or the process died):
     # Slack may show it, so it is looked for before it is posted again.
     unsure_since: Mapped[float | None] = mapped_column(Float, nullable=True)
     # Set for a private message replaced through this response_url (not posted) once its link is known.
