@@ -223,7 +223,9 @@ def instance_type(args: list[str], verb: Verb) -> Command:
             )
         _names({"chainlet name": chainlet}, verb)
         if len(instance_type) > 200:
-            raise UsageError(f"`{show(instance_type)}` is too long for an instance type. Usage: {verb.usage}")
+            raise UsageError(
+                md("`{}` is too long for an instance type. Usage: {}", show(instance_type), verb.usage)
+            )
         if chainlet in seen:
             raise UsageError(
                 md("Chainlet `{}` is named twice; give each chainlet one instance type.", show(chainlet))

@@ -32,7 +32,7 @@ OPTIONS_PER_VIEW = 2000  # instance-type options over all chainlet selects (Slac
 SUBMIT_NEXT = "Next"
 SUBMIT_PREVIEW = "Preview"
 # What "Preview" does, said on the form: it only shows; the change waits for the preview's Confirm.
-PREVIEW_NOTE = "*Preview* shows what will change; nothing changes until you confirm it."
+PREVIEW_NOTE = md("*Preview* shows what will change; nothing changes until you confirm it.")
 
 
 def chainlet_block_id(chainlet_name: str) -> str:
@@ -194,7 +194,7 @@ def promote_modal(
         context(
             note
             or (
-                f"Newest deployments first. {PREVIEW_NOTE}"
+                md("Newest deployments first. {}", PREVIEW_NOTE)
                 if ready
                 else "Choose a chain to see its environments and deployments."
             )
@@ -292,7 +292,7 @@ def instance_type_modal(
         context(
             note
             or (
-                f"Current types are preselected. {PREVIEW_NOTE}"
+                md("Current types are preselected. {}", PREVIEW_NOTE)
                 if ready
                 else "Choose a chain and an environment."
             )

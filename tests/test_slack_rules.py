@@ -228,6 +228,8 @@ def test_formatting_a_person_typed_must_not_reach_slack_as_formatting() -> None:
         slack_rules.mrkdwn_problems("locked *hello_chain*: ∗ALL CLEAR∗ ∼frozen∼ ˍdeploy nowˍ", "t", typed)
         == []
     )
+    # The bot's own formatting sent as text shows look-alikes although nobody typed a `*`.
+    assert "nobody typed it" in slack_rules.mrkdwn_problems("\u2217Preview\u2217 shows the change", "t", [])[0]
     # Inside the bot's own code span nothing is formatted; a backtick ending it early is.
     assert slack_rules.mrkdwn_problems("`*ALL CLEAR*`", "t", typed) == []
     assert slack_rules.mrkdwn_problems("see `x` `y` here", "t", typed) != []

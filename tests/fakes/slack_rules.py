@@ -55,11 +55,23 @@ def _bidi_problems(text: str, where: str) -> list[str]:
     return []
 
 
+# What the bot sends instead of a formatting character in text (bot/markup.py), and that character.
+_LOOKALIKES = {"\u2217": "*", "\u02cd": "_", "\u223c": "~", "\u02cb": "`"}
+
+
 def _formatting_problems(text: str, where: str, typed: Sequence[str]) -> list[str]:
     """Formatting a person typed, sent so that Slack formats it instead of showing it as typed. Inside
-    the bot's own code spans nothing is formatted, except a backtick that ends the span early."""
+    the bot's own code spans nothing is formatted, except a backtick that ends the span early.
+
+    The other way round too: a look-alike where nobody typed the character it stands for is the bot's
+    own formatting sent as text (a plain string instead of `md(...)`), and shows as `∗Preview∗`."""
     outside_code = _CODE.sub(" ", text)
-    problems = []
+    problems = [
+        f"{where}: {original!r} sent as text although nobody typed it (build the markup with md()): "
+        f"{_excerpt(text, lookalike)}"
+        for lookalike, original in _LOOKALIKES.items()
+        if lookalike in text and not any(original in t for t in typed)
+    ]
     for piece in {p for t in typed for p in formatting_in(t)}:
         sent = piece.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         where_to_look = text if piece.startswith("`") else outside_code
