@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from bot import markup
+from bot import markup, posted
 from bot.gateway import (
     NOT_IN_CHANNEL,
     Blocks,
     Gateway,
-    MessageMetadata,
     NotInChannel,
     SlackFailure,
     SlackRateLimited,
@@ -44,10 +43,6 @@ from bot.workpool import Lane
 
 log = logging.getLogger(__name__)
 
-# Every post carries its outbox key in Slack message metadata, so a post whose answer never came can be
-# recognised in the channel's history instead of being posted twice.
-EVENT_TYPE = "chainops_message"
-LOOKBACK = 60.0  # seconds before an unanswered post to read from (Slack's clock may differ from ours)
 LONG_HOLD = 5.0  # a Retry-After longer than this is logged, once per hold of the channel
 WHY_REFUSED = {
     "not_in_channel": "I'm no longer a member of it",
@@ -426,12 +421,11 @@ class OutboxSender:
             return _Sent.SKIPPED  # not a Web API call: says nothing about Slack's channels
         try:
             if message.ts is None:
-                if message.unsure_since is not None and (found := self._look_for(message, thread_ts)):
-                    ts, version = found
+                if (found := self._look_for(message, thread_ts)) is not None:
                     log.info(
                         "found the unanswered post to %s in Slack; not posting it again", message.channel
                     )
-                    self.store.delivered(message.id, version=version, ts=ts)
+                    self.store.delivered(message.id, version=found.version, ts=found.ts)
                     return _Sent.ANSWERED
                 ts = self._post(message, Mrkdwn(text), blocks, thread_ts, now)
                 self.store.delivered(message.id, version=message.version, ts=ts)
@@ -464,20 +458,30 @@ class OutboxSender:
         self.store.sending(message.id, now=now)
         try:
             return self.gateway.post(
-                message.channel, text, blocks or None, thread_ts=thread_ts, metadata=_metadata(message)
+                message.channel,
+                text,
+                blocks or None,
+                thread_ts=thread_ts,
+                metadata=posted.metadata(message.key, message.version),
             )
         except SlackFailure as exc:
             if not (isinstance(exc, SlackUnavailable) and exc.sent):
                 self.store.not_sent(message.id)  # Slack surely made nothing: nothing to look for
             raise
 
-    def _look_for(self, message: OutboxMessage, thread_ts: str | None) -> tuple[str, int] | None:
-        """The ts and content version of this message if Slack shows it already, else None."""
-        if message.unsure_since is None or not message.channel.startswith(("C", "G")):
+    def _look_for(self, message: OutboxMessage, thread_ts: str | None) -> posted.Found | None:
+        """This message as Slack shows it already, if a try whose answer never came did post it."""
+        if message.unsure_since is None or not posted.readable(message.channel):
             return None  # a DM by user id has no history the bot may read: it is sent again
         try:
-            found = self.gateway.history(
-                message.channel, oldest=message.unsure_since - LOOKBACK, thread_ts=thread_ts
+            return posted.find(
+                self.gateway,
+                channel=message.channel,
+                key=message.key,
+                text=message.text,
+                version=message.version,
+                since=message.unsure_since,
+                thread_ts=thread_ts,
             )
         except (SlackUnavailable, SlackRateLimited):
             raise
@@ -491,24 +495,6 @@ class OutboxSender:
                     exc,
                 )
             return None
-        for posted in found:
-            meta = posted.metadata
-            if (
-                meta is not None
-                and meta.event_type == EVENT_TYPE
-                and meta.event_payload.get("key") == message.key
-            ):
-                version = meta.event_payload.get("version")
-                return posted.ts, version if isinstance(version, int) else 0
-        for posted in found:  # a client or proxy that dropped the metadata: the same text from a bot
-            if (
-                posted.metadata is None
-                and posted.bot_id
-                and posted.ts != thread_ts
-                and posted.text == message.text
-            ):
-                return posted.ts, message.version
-        return None
 
     def _respond(self, message: OutboxMessage, text: str, blocks: Blocks) -> None:
         """A private message replaced through its response_url: a courtesy that is tried once, since
@@ -638,12 +624,6 @@ def _duration(seconds: float) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.0f} h"
-
-
-def _metadata(message: OutboxMessage) -> MessageMetadata:
-    return MessageMetadata(
-        event_type=EVENT_TYPE, event_payload={"key": message.key, "version": message.version}
-    )
 
 
 def _blocked_by(claim: OutboxChannel, hold: _Hold) -> str:
