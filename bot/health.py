@@ -152,6 +152,7 @@ class Health:
             self._stopping.wait(self._database_every)
 
     def stop(self) -> None:
+        # A probe stuck on an unreachable database must not eat the shutdown budget: the thread is a daemon.
         self._stopping.set()
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=1)

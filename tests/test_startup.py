@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -16,10 +17,12 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError
 
 from bot.front_door import front_door
+from bot.health import database_problem
 from bot.server import create
-from bot.store import connect
+from bot.store import StoreUnavailable, connect
 from tests.conftest import reset_postgres
 from tests.fakes.slack_api import text_of
 from tests.processes import ROOT, free_port, outside_world, start_bot
@@ -228,3 +231,23 @@ def test_a_postgresql_turned_read_only_makes_healthz_503_until_it_takes_writes_a
             bot.kill()
             admin.dispose()
     assert "Traceback" not in bot.log()
+
+
+@pytest.mark.parametrize(
+    ("driver_says", "healthz_says"),
+    [
+        ("database or disk is full", "the database's disk is full: every change is refused"),
+        ('could not extend file "base/16384/2619": No space left on device', "the database's disk is full: every change is refused"),
+        ("attempt to write a readonly database", "the database is read-only: every change is refused"),
+        ("cannot execute INSERT in a read-only transaction", "the database is read-only: every change is refused"),
+        ("permission denied for table health_probes", "the database refuses writes (permission denied): every change is refused"),
+    ],
+)
+def test_why_the_database_takes_no_writes_is_said_in_words(driver_says: str, healthz_says: str) -> None:
+    try:
+        try:
+            raise OperationalError("INSERT INTO health_probes ...", {}, sqlite3.OperationalError(driver_says))
+        except OperationalError as exc:
+            raise StoreUnavailable("the database cannot be used (OperationalError)") from exc
+    except StoreUnavailable as unavailable:
+        assert database_problem(unavailable) == healthz_says
