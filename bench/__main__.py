@@ -18,7 +18,7 @@ from bench.one_channel_burst import one_channel_burst
 from bench.report import Row, finished, started, table
 from bench.rollouts import rollouts_at_scale
 from bench.shutdown import shutdown
-from bench.slow_baseten import slow_baseten
+from bench.slow_baseten import slow_baseten, slow_slack
 from bench.startup import startup
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +30,7 @@ BENCHMARKS: dict[str, Callable[..., list[Row]]] = {
     "one-channel-burst": one_channel_burst,
     "startup": startup,
     "slow-baseten": slow_baseten,
+    "slow-slack": slow_slack,
     "shutdown": shutdown,
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bot.plans import ChainRef, InstanceTypePlan, PromotePlan, describe
 from bot.store import AuditEvent, Store
@@ -12,6 +13,7 @@ from bot.store import AuditEvent, Store
 OUTCOMES = (
     "executed",
     "failed",
+    "not_run",
     "not_made",
     "cancelled",
     "rejected",
@@ -58,7 +60,10 @@ class AuditTrail:
         self.store = store
         self.clock = clock
 
-    def record(
+    def record(self, event: str, actor: str, **fields: Any) -> None:
+        self.store.audit(self.event(event, actor, **fields))
+
+    def event(
         self,
         event: str,
         actor: str,
@@ -73,26 +78,25 @@ class AuditTrail:
         approver: str | None = None,
         channel: str | None = None,
         thread_ts: str | None = None,
-    ) -> None:
+    ) -> AuditEvent:
+        """An event as `record` stores it, for a caller that stores it in its own transaction."""
         if plan is not None:
             kind, chain, env, summary = plan.kind, plan.chain, plan.env, summary or describe(plan)
         if chain is not None:
             chain_name = chain.name
-        self.store.audit(
-            AuditEvent(
-                at=self.clock(),
-                event=event,
-                actor=actor,
-                kind=kind,
-                chain_id=chain.id if chain is not None else "",
-                chain_name=chain_name,
-                env=env,
-                summary=summary,
-                confirmation_id=request_id,
-                approver=approver,
-                channel=channel,
-                thread_ts=thread_ts,
-            )
+        return AuditEvent(
+            at=self.clock(),
+            event=event,
+            actor=actor,
+            kind=kind,
+            chain_id=chain.id if chain is not None else "",
+            chain_name=chain_name,
+            env=env,
+            summary=summary,
+            confirmation_id=request_id,
+            approver=approver,
+            channel=channel,
+            thread_ts=thread_ts,
         )
 
     def changes(self, *, chain: ChainRef | None, env: str | None, limit: int) -> list[Change]:
@@ -111,7 +115,12 @@ class AuditTrail:
                 changes.append(_standing(request))
                 continue
             events = self.store.events_for(request.confirmation_id) if request.confirmation_id else []
-            outcomes = [e.event for e in events if e.event in OUTCOMES]
+            outcomes = [
+                # Not run says why (changed since the preview, locked...): Baseten was never asked.
+                f"not run: {e.summary}" if e.event == "not_run" and e.summary else e.event
+                for e in events
+                if e.event in OUTCOMES
+            ]
             forced = next((e for e in events if e.event == "forced"), None)
             changes.append(
                 Change(

@@ -24,7 +24,14 @@ from bot.markup import Mrkdwn, as_mrkdwn, md
 from bot.outbox import Outbox
 from bot.plans import ChainRef
 from bot.repeated import RepeatedFailure
-from bot.store import Rollout, RolloutState, Store, StoreUnavailable, chainlet_statuses_json
+from bot.store import (
+    Rollout,
+    RolloutState,
+    Store,
+    StoreUnavailable,
+    WriteState,
+    chainlet_statuses_json,
+)
 from bot.workpool import Lane
 
 log = logging.getLogger(__name__)
@@ -67,6 +74,8 @@ class Follower:
         settings: FollowerSettings,
         on_tick: Callable[[], None] | None = None,
         settle: Callable[[Rollout, bool], None] | None = None,
+        writing: Callable[[str], bool] | None = None,
+        resume: Callable[[Rollout], None] | None = None,
         clock: Callable[[], float] = time.time,
         owner: str | None = None,
         instance_types: Callable[[], blocks.Hardware] = dict,
@@ -80,6 +89,10 @@ class Follower:
         self.owner = owner or new_owner_id()
         self._on_tick = on_tick
         self._settle = settle  # an unanswered write resolved: made (True) or not (False)
+        # A change claimed but not sent: whether this process is sending it now, and how to send it
+        # when nobody is (its process died, or its database went away, between the claim and the write).
+        self._writing = writing or (lambda _rollout_id: False)
+        self._resume = resume
         self.audit = AuditTrail(store, clock)
         # Daemon threads: a poll stuck on a slow Baseten must not hold the process past its shutdown.
         self._pool = Lane(settings.workers, "chainops-poll")
@@ -208,7 +221,17 @@ class Follower:
         if now - rollout.started_at > self.settings.rollout_timeout:
             self._give_up(rollout, now)
             return
+        if self._writing(rollout.id):
+            # Its write is under way in this process: whatever it answers is recorded by the writer.
+            self.store.save_rollout(
+                rollout.id, owner=self.owner, next_poll_at=now + self.settings.poll_interval
+            )
+            return
         try:
+            if rollout.write_state == WriteState.INTENT:
+                if self._resume is not None:
+                    self._resume(rollout)
+                return
             if not rollout.deployment_id:
                 resolved = self._resolve(rollout, now)
                 if resolved is None:
@@ -319,7 +342,10 @@ class Follower:
         candidate = env.candidate_deployment or env.current_deployment
         changed = candidate is not None and candidate.id != rollout.previous_deployment_id
         if changed and candidate is not None:
-            self.store.save_rollout(rollout.id, owner=self.owner, deployment_id=candidate.id)
+            if not self.store.save_rollout(
+                rollout.id, owner=self.owner, deployment_id=candidate.id, write_state=WriteState.ANSWERED
+            ):
+                return None
             self._reply(rollout, md("Baseten made the change; following deployment `{}`.", candidate.id))
             if self._settle is not None:
                 self._settle(rollout, True)
@@ -330,9 +356,15 @@ class Follower:
                 rollout.id, owner=self.owner, next_poll_at=now + self.settings.poll_interval
             )
             return None
-        self.store.save_rollout(
-            rollout.id, owner=self.owner, state=RolloutState.FAILED, finished_at=now, lease_owner=None
-        )
+        if not self.store.save_rollout(
+            rollout.id,
+            owner=self.owner,
+            state=RolloutState.FAILED,
+            finished_at=now,
+            lease_owner=None,
+            write_state=WriteState.ANSWERED,
+        ):
+            return None
         text = md(
             ":warning: {} Baseten's answer to this change never arrived, and {}/*{}* shows no new "
             "deployment: the change was not made. Check `/chain status {} {}` and run the command again "

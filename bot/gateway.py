@@ -4,13 +4,13 @@ the console implements the same protocol, so no flow exists twice."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any, Protocol
 from urllib.error import URLError
 
 from pydantic import BaseModel
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 
 from bot import metrics
@@ -117,6 +117,8 @@ class WebApiGateway:
     def __init__(self, token: str, *, base_url: str = "https://slack.com/api/", timeout: int = 10) -> None:
         self.client = metrics.MeteredWebClient(token=token, base_url=base_url, timeout=timeout)
         self.client.retry_handlers = []
+        self._held_until = 0.0  # monotonic end of the latest hold Slack put on private answers
+        self._held_lock = threading.Lock()
 
     def post(
         self,
@@ -163,9 +165,9 @@ class WebApiGateway:
     def respond(
         self, response_url: str, text: str, blocks: Blocks | None = None, *, replace_original: bool = False
     ) -> None:
-        hook = WebhookClient(
-            response_url, timeout=10, retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)]
-        )
+        # No retry handler: one that sleeps out a 429's Retry-After (120 s, say) would hold this thread,
+        # and whatever waits behind it, that long. A hold is waited out on a timer instead.
+        hook = WebhookClient(response_url, timeout=10, retry_handlers=[])
         started = time.monotonic()
         try:
             resp = hook.send(
@@ -175,8 +177,31 @@ class WebApiGateway:
             metrics.slack_call("response_url", "unreachable", time.monotonic() - started)
             raise
         metrics.slack_call("response_url", _webhook_outcome(resp.status_code), time.monotonic() - started)
-        if resp.status_code >= 300:
+        if resp.status_code == 429:
+            wait = _retry_after(resp.headers)
+            self._hold_private(wait)
+            retry = threading.Timer(wait, self._respond_later, (response_url, text, blocks, replace_original))
+            retry.daemon = True
+            retry.start()
+        elif resp.status_code >= 300:
             log.warning("response_url answered HTTP %s", resp.status_code)
+
+    def _respond_later(
+        self, response_url: str, text: str, blocks: Blocks | None, replace_original: bool
+    ) -> None:
+        try:
+            self.respond(response_url, text, blocks, replace_original=replace_original)
+        except Exception as exc:  # a late private answer is a courtesy; its change is in the thread
+            log.warning("could not answer privately after Slack's hold (%s)", type(exc).__name__)
+
+    def _hold_private(self, wait: float) -> None:
+        """One log line per hold Slack puts on private answers, however many answers it holds."""
+        now = time.monotonic()
+        with self._held_lock:
+            logged = now < self._held_until
+            self._held_until = max(self._held_until, now + wait)
+        if not logged:
+            log.warning("Slack is rate limiting private answers (429): holding them for %.0f s", wait)
 
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
         return str(self._call("views_open", trigger_id=trigger_id, view=view)["view"]["id"])
@@ -214,12 +239,7 @@ def _classify(method: str, status: int, data: object, headers: dict[str, Any]) -
     status and Slack's error code are read, never the body itself."""
     error = data.get("error") if isinstance(data, dict) else None
     if status == 429 or error == "ratelimited":
-        retry_after = next((v for k, v in headers.items() if k.lower() == "retry-after"), "1")
-        try:
-            wait = max(0.0, float(retry_after))
-        except (TypeError, ValueError):
-            wait = 1.0
-        return SlackRateLimited(f"Slack {method} was rate limited", wait)
+        return SlackRateLimited(f"Slack {method} was rate limited", _retry_after(headers))
     if status >= 500 or not isinstance(error, str) or error in _TRANSIENT or " " in error:
         return SlackUnavailable(f"Slack {method} failed: HTTP {status}", sent=error not in _NOTHING_DONE)
     if error in NOT_IN_CHANNEL:
@@ -227,6 +247,16 @@ def _classify(method: str, status: int, data: object, headers: dict[str, Any]) -
     if error == "hash_conflict":
         return StaleView(error)
     return SlackFailure(f"Slack {method} failed: {error}")
+
+
+def _retry_after(headers: Any) -> float:
+    retry_after = next((v for k, v in dict(headers or {}).items() if k.lower() == "retry-after"), "1")
+    if isinstance(retry_after, list):  # the webhook client keeps every value of a header
+        retry_after = retry_after[0] if retry_after else "1"
+    try:
+        return max(0.0, float(retry_after))
+    except (TypeError, ValueError):
+        return 1.0
 
 
 def _webhook_outcome(status: int) -> str:

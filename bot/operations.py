@@ -25,11 +25,11 @@ from bot.commands import (
     UnlockCommand,
     UsageError,
 )
-from bot.execution import NOT_IN_CHANNEL, AnyPlan, Execution, parent_key
+from bot.execution import APPROVAL, PRIVATE, AnyPlan, Execution, Later, approval_key
 from bot.gateway import Gateway, SlackFailure
 from bot.invocation import Invocation, invite_hint, tell
 from bot.locks import Locks
-from bot.markup import Mrkdwn, as_mrkdwn, lines, md, pending_link, readable, user
+from bot.markup import Mrkdwn, as_mrkdwn, lines, md, readable, user
 from bot.outbox import Outbox
 from bot.planner import Planner, Refusal
 from bot.plans import ChainRef, describe, dump_plan, load_plan
@@ -40,11 +40,17 @@ from bot.workpool import answered
 
 log = logging.getLogger(__name__)
 
+CLAIM_UNKNOWN = (
+    ":warning: I lost my database just as you confirmed, so I can't tell whether your confirmation "
+    "was recorded. If it was, the change is made once the database is back and its thread says so; "
+    "if not, nothing was changed. Check `/chain status` in a minute before confirming again."
+)
 STORE_DOWN = (
     ":warning: I can't reach my database right now, so nothing was changed. Please try again in a minute."
 )
 
 
+NOT_IN_CHANNEL = ("not_in_channel", "channel_not_found", "is_archived")
 # Slack accepts a response_url for 30 minutes; keep a margin for a slow sweep.
 RESPONSE_URL_LIFETIME = 29 * 60.0
 STATUS_ENVIRONMENTS = 10  # environments read for `/chain status <chain>`; the rest are named as a count
@@ -76,6 +82,9 @@ class Operations:
         audit_channel: str | None = None,
         clock: Callable[[], float] = time.time,
         open_modal: Callable[[Command, Invocation], None] | None = None,
+        owner: str = "",
+        lease_seconds: float = 30.0,
+        later: Later | None = None,
     ) -> None:
         self.store = store
         self.baseten = baseten
@@ -98,6 +107,9 @@ class Operations:
             clock=clock,
             audit_channel=audit_channel,
             instance_types=planner.catalog.instance_types_by_name,
+            owner=owner,
+            lease_seconds=lease_seconds,
+            later=later,
         )
 
     # -- answering --------------------------------------------------------------------------------------
@@ -222,10 +234,26 @@ class Operations:
         `preview`: always confirm first (a form's submit button says Preview, so it never acts itself)."""
         request_id = uuid.uuid4().hex
         logs.annotate(request_id=request_id, chain=plan.chain_name, environment=plan.env)
+        warning = None
+        if plan.force:
+            lock = self.store.lock(plan.chain_id, plan.chain_name, plan.env)
+            if lock is None:
+                # Nothing is overridden, so nothing is recorded or announced as an override.
+                plan = plan.model_copy(update={"force": False})
+                warning = md(
+                    "`--force`: {}/{} is not locked; nothing to override.", plan.chain_name, plan.env
+                )
+            else:
+                warning = md(
+                    ":warning: Forcing past the lock on {}/{} {}.",
+                    plan.chain_name,
+                    plan.env,
+                    self.locks.describe(lock),
+                )
         self.audit.record("requested", inv.user, plan=plan, request_id=request_id, channel=inv.channel)
         approvers = self.policy.approvers(plan.env)
         if not approvers and not plan.destructive and not preview:
-            self.execution.run(plan, requester=inv.user, channel=inv.channel, request_id=request_id, inv=inv)
+            self._run_at_once(plan, request_id, inv)
             return
         now = self.clock()
         confirmation = Confirmation(
@@ -243,7 +271,6 @@ class Operations:
             state=ConfirmationState.PENDING,
         )
         self.store.add_confirmation(confirmation)
-        warning = ":warning: Forced past an environment lock." if plan.force else None
         if approvers:
             who = mentions(approvers)
             block_list = blocks.approval_request(
@@ -255,8 +282,12 @@ class Operations:
                 block_list,
                 key=approval_key(request_id),
             )
+            # The request is offered in the channel: a channel that refuses the bot refuses it here,
+            # long before anything is approved (nothing waits for Slack between an approval and its write).
             if self.outbox.first_attempt(key) in NOT_IN_CHANNEL:
-                self.store.finish_confirmation(request_id, ConfirmationState.FAILED, "bot not in channel")
+                self.store.close_pending(
+                    request_id, ConfirmationState.NOT_RUN, now=now, outcome="bot not in channel"
+                )
                 self.tell(inv, invite_hint(inv.channel))
                 return
             self.tell(inv, md("Asked {} to approve: {}.", who, describe(plan)))
@@ -266,6 +297,19 @@ class Operations:
                 md("Confirm: {}", describe(plan)),
                 blocks.preview(plan, request_id, ttl=self.timing.confirmation_ttl, warning=warning),
             )
+
+    def _run_at_once(self, plan: AnyPlan, request_id: str, inv: Invocation) -> None:
+        """A change that needs no confirmation: its intent is recorded and its write sent at once."""
+        rollout, rows = self.execution.intent(
+            plan, request_id=request_id, requester=inv.user, channel=inv.channel, answer_url=inv.response_url
+        )
+        event = self.audit.event("confirmed", inv.user, plan=plan, request_id=request_id)
+
+        def record() -> bool:
+            self.store.add_intent(rollout, [event, *rows])
+            return True
+
+        self.execution.run(rollout, plan, record)
 
     def decide(self, confirmation_id: str, decision: str, inv: Invocation) -> None:
         """A button press: confirm, approve, reject or cancel."""
@@ -298,13 +342,7 @@ class Operations:
                 return
         now = self.clock()
         if confirmation.state != ConfirmationState.PENDING:
-            if not confirmation.needs_approval and inv.response_url:
-                # A stale private preview: close it through this click (only a click can replace it).
-                outcome = _stale_outcome(ConfirmationState(confirmation.state))
-                self._close_preview(confirmation, plan, outcome=outcome, via=inv.response_url)
-                metrics.outcome(metrics.REFUSED)
-            else:
-                self.refuse(inv, f"This request was already {_past(confirmation.state)}.")
+            self._decided_already(confirmation, plan, inv)
             return
         if confirmation.expires_at <= now:
             self.expire(confirmation, via=inv.response_url)
@@ -323,98 +361,117 @@ class Operations:
             # A lock taken after the preview was shown still stops it (a forced plan was checked when asked).
             self.locks.check(plan.chain, plan.env, user=requester, force=plan.force)
         except Refusal as exc:
-            if self.store.close_pending(confirmation_id, ConfirmationState.FAILED, now=now, by=inv.user):
-                self.audit.record("failed", inv.user, plan=plan, request_id=confirmation_id)
-                self._close_preview(
-                    confirmation, plan, via=inv.response_url, outcome=md("Not executed: {}", exc.text)
-                )
-            self.refuse(inv, exc.text)
+            self._not_run(confirmation, plan, inv, "locked", exc.text)
             return
-        approver = inv.user if decision == "approve" else None
-        if not self.store.claim_confirmation(confirmation_id, now=now, approver=approver):
-            latest = self.store.confirmation(confirmation_id)
-            self.refuse(inv, f"This request was already {_past(latest.state if latest else 'executing')}.")
-            return
-        self.audit.record(
-            "approved" if approver else "confirmed", inv.user, plan=plan, request_id=confirmation_id
-        )
-        unchecked = False
+        # Everything that may take a while or may refuse happens before the claim, so that once the
+        # confirmation is claimed nothing stands between it and the Baseten write.
         if self.store.changed_since(plan.chain_id, plan.env, confirmation.created_at):
             self._changed_since_preview(confirmation, plan, inv)
             return
+        unchecked = False
         try:
             current = self.baseten.get_environment(
                 plan.chain_id, plan.env, within=PREVIEW_CHECK_BUDGET
             ).current_deployment
         except BasetenUnavailable as exc:
             if not exc.timed_out:
-                self._not_executed(confirmation, plan, inv, exc)
+                self._not_run(confirmation, plan, inv, "Baseten could not be read", exc.message)
                 return
             # Too slow to answer: the change goes ahead; the follower reports if the environment differed.
             log.warning("Baseten too slow to re-check the preview; writing without the check")
             unchecked = True
         except BasetenError as exc:
-            self._not_executed(confirmation, plan, inv, exc)
+            self._not_run(confirmation, plan, inv, "Baseten could not be read", exc.message)
             return
         else:
             if (current.id if current else None) != plan.previous_deployment_id:
                 self._changed_since_preview(confirmation, plan, inv)
                 return
-        verb = md("Approved by {}", user(approver)) if approver else Mrkdwn("Confirmed")
-        self._close_preview(confirmation, plan, via=inv.response_url, outcome=blocks.confirmed(verb))
-        self.execution.run(
+        approver = inv.user if decision == "approve" else None
+        rollout, rows = self.execution.intent(
             plan,
+            request_id=confirmation_id,
             requester=requester,
             channel=confirmation.channel,
-            request_id=confirmation_id,
-            inv=Invocation(requester, confirmation.channel, confirmation.response_url),
             approver=approver,
             unchecked=unchecked,
+            answer_url=None if confirmation.needs_approval else inv.response_url,
+            preview=APPROVAL if confirmation.needs_approval else PRIVATE,
         )
-        self._link_thread(confirmation, plan, verb, via=inv.response_url)
-
-    def _link_thread(
-        self, confirmation: Confirmation, plan: AnyPlan, verb: Mrkdwn, *, via: str | None
-    ) -> None:
-        """The closed preview links to the rollout's thread once its message is posted (its link is
-        known only then): queued after the write, so the write never waits for it."""
-        outcome = blocks.confirmed(verb, thread=pending_link("thread"))
-        if confirmation.needs_approval:
-            key = approval_key(confirmation.id)
-            self.outbox.update(key, outcome, blocks.closed(plan, outcome), link=parent_key(confirmation.id))
-            return
-        if not via:
-            return
-        self.outbox.respond(
-            via,
-            outcome,
-            blocks.closed(plan, outcome),
-            channel=confirmation.channel,
-            link=parent_key(confirmation.id),
+        event = self.audit.event(
+            "approved" if approver else "confirmed", inv.user, plan=plan, request_id=confirmation_id
         )
 
-    def _not_executed(
-        self, confirmation: Confirmation, plan: AnyPlan, inv: Invocation, exc: BasetenError
+        def claim() -> bool:
+            return self.store.claim_with_intent(
+                confirmation_id,
+                rollout,
+                [event, *rows],
+                now=now,
+                since=confirmation.created_at,
+                approver=approver,
+            )
+
+        try:
+            claimed = self.execution.run(rollout, plan, claim)
+        except StoreUnavailable as exc:
+            # The commit may or may not have reached the database: say both, truthfully.
+            self._store_failure.failed(exc)
+            self.tell(inv, CLAIM_UNKNOWN)
+            return
+        if claimed:
+            return
+        latest = self.store.confirmation(confirmation_id)
+        if latest is not None and latest.state == ConfirmationState.PENDING:
+            # Not claimed and still pending: a change to the environment was started since the preview.
+            self._changed_since_preview(confirmation, plan, inv)
+        elif latest is not None:
+            self._decided_already(latest, plan, inv)
+
+    def _decided_already(self, confirmation: Confirmation, plan: AnyPlan, inv: Invocation) -> None:
+        """A click on a request that is no longer pending: say what really became of it."""
+        state = ConfirmationState(confirmation.state)
+        metrics.outcome(metrics.REFUSED)
+        if state is ConfirmationState.EXECUTING:
+            # Its own click closes the preview once Baseten answers; this one only says where it stands.
+            self.tell(inv, "This change is being made right now; its outcome is posted in the thread.")
+            return
+        text = _stale_outcome(confirmation)
+        if not confirmation.needs_approval and inv.response_url:
+            # A stale private preview: close it through this click (only a click can replace it).
+            self._close_preview(confirmation, plan, outcome=text, via=inv.response_url)
+        else:
+            self.tell(inv, text)
+
+    def _not_run(
+        self, confirmation: Confirmation, plan: AnyPlan, inv: Invocation, reason: str, why: str
     ) -> None:
-        metrics.outcome(metrics.ERROR)
-        self.store.finish_confirmation(confirmation.id, ConfirmationState.FAILED, exc.message)
-        self._close_preview(
-            confirmation, plan, via=inv.response_url, outcome=md(":warning: Not executed: {}", exc.message)
-        )
+        """Baseten was never asked to make the change: its own outcome, said once, recorded as such."""
+        metrics.outcome(metrics.REFUSED)
+        outcome = md("Not run: {}", as_mrkdwn(why))
+        if not self.store.close_pending(
+            confirmation.id, ConfirmationState.NOT_RUN, now=self.clock(), by=inv.user, outcome=outcome
+        ):
+            latest = self.store.confirmation(confirmation.id)
+            if latest is not None:
+                self._decided_already(latest, plan, inv)
+            return
+        self.audit.record("not_run", inv.user, plan=plan, request_id=confirmation.id, summary=reason)
+        text = md(":no_entry_sign: {}", outcome)
+        if confirmation.needs_approval or inv.response_url:
+            # Said once: on the preview (or the approval request) itself.
+            self._close_preview(confirmation, plan, via=inv.response_url, outcome=text)
+        else:
+            self.tell(inv, text)
 
     def _changed_since_preview(self, confirmation: Confirmation, plan: AnyPlan, inv: Invocation) -> None:
-        outcome = md("{}/{} changed since the preview, run the command again.", plan.chain_name, plan.env)
-        self.store.finish_confirmation(confirmation.id, ConfirmationState.FAILED, outcome)
-        self.audit.record("failed", inv.user, plan=plan, request_id=confirmation.id)
-        self._close_preview(
-            confirmation, plan, via=inv.response_url, outcome=md(":warning: Not executed: {}", outcome)
-        )
-        self.refuse(inv, outcome)
+        why = md("{}/{} changed since the preview, run the command again.", plan.chain_name, plan.env)
+        self._not_run(confirmation, plan, inv, "changed since the preview", why)
 
     def _close_preview(
         self, confirmation: Confirmation, plan: AnyPlan, *, outcome: str, via: str | None = None
     ) -> None:
-        """Take the buttons off a preview and say what happened to it.
+        """Take the buttons off a preview and say what happened to it (never before a Baseten write).
 
         An approval request is a channel message, updated for everyone. A private preview can only be
         replaced through a click's response_url (`via`): a slash command's response_url cannot replace
@@ -422,7 +479,8 @@ class Operations:
         answered (and the preview closed) when clicked."""
         block_list = blocks.closed(plan, outcome)
         outcome = as_mrkdwn(outcome)
-        answered()
+        if not answered():
+            return
         if confirmation.needs_approval:
             key = approval_key(confirmation.id)
             if confirmation.message_ts:  # asked before the outbox existed
@@ -541,15 +599,11 @@ class Operations:
         self.request(self.planner.plan_promote(command, kind="rollback"), inv)
 
 
-def approval_key(request_id: str) -> str:
-    """The outbox key of a request's approval message in the channel."""
-    return f"approval:{request_id}"
-
-
 _PAST = {
     ConfirmationState.EXECUTING: "being executed",
     ConfirmationState.EXECUTED: "executed",
     ConfirmationState.FAILED: "attempted and failed",
+    ConfirmationState.NOT_RUN: "not run",
     ConfirmationState.CANCELLED: "cancelled",
     ConfirmationState.REJECTED: "rejected",
     ConfirmationState.EXPIRED: "expired",
@@ -566,9 +620,14 @@ def _unreadable(exc: BasetenError) -> str:
     return "Not shown: Baseten no longer finds this environment."
 
 
-def _stale_outcome(state: ConfirmationState) -> str:
+def _stale_outcome(confirmation: Confirmation) -> str:
+    state = ConfirmationState(confirmation.state)
     if state is ConfirmationState.EXPIRED:
         return ":hourglass: This preview expired. Run the command again to get a fresh one."
+    if state is ConfirmationState.NOT_RUN and confirmation.outcome:
+        return md(":no_entry_sign: {}", Mrkdwn(confirmation.outcome))  # stored as sent
+    if state is ConfirmationState.EXECUTED:
+        return ":white_check_mark: This change was already made; its thread has the details."
     return f"This request was already {_past(state)}."
 
 

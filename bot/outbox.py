@@ -100,29 +100,21 @@ class Outbox:
         `notify_url`/`notify_text` answer the person who just acted if the bot is not in the channel, and
         `notify_user` is sent a DM (`notify_about` says which change) if the channel stops taking this
         message or its thread's replies, or Slack fails for longer than the give-up time."""
-        now = self.clock()
-        key = self.store.add(
-            OutboxMessage(
-                key=key or uuid.uuid4().hex,
-                channel=channel,
-                thread_key=thread,
-                merge_key=merge,
-                link_key=link,
-                text=as_mrkdwn(text),
-                blocks_json=json.dumps(blocks or []),
-                notify_url=notify_url,
-                notify_text=as_mrkdwn(notify_text) if notify_text else None,
-                notify_user=notify_user,
-                notify_about=as_mrkdwn(notify_about) if notify_about else None,
-                state=OutboxState.PENDING,
-                version=1,
-                sent_version=0,
-                created_at=now,
-                next_attempt_at=now,
-                attempts=0,
-            )
+        message = self.message(
+            channel,
+            text,
+            blocks,
+            key=key,
+            thread=thread,
+            merge=merge,
+            link=link,
+            notify_url=notify_url,
+            notify_text=notify_text,
+            notify_user=notify_user,
+            notify_about=notify_about,
         )
-        self._wake()
+        key = self.store.add(message)
+        self.wake()
         return key
 
     def respond(self, response_url: str, text: str, blocks: Blocks, *, channel: str, link: str) -> str:
@@ -146,14 +138,51 @@ class Outbox:
                 attempts=0,
             )
         )
-        self._wake()
+        self.wake()
         return key
+
+    def message(
+        self,
+        channel: str,
+        text: str,
+        blocks: Blocks | None = None,
+        *,
+        key: str | None = None,
+        thread: str | None = None,
+        merge: str | None = None,
+        link: str | None = None,
+        notify_url: str | None = None,
+        notify_text: str | None = None,
+        notify_user: str | None = None,
+        notify_about: str | None = None,
+    ) -> OutboxMessage:
+        """A post as `post` queues it, for a caller that stores it in its own transaction (then `wake`)."""
+        now = self.clock()
+        return OutboxMessage(
+            key=key or uuid.uuid4().hex,
+            channel=channel,
+            thread_key=thread,
+            merge_key=merge,
+            link_key=link,
+            text=as_mrkdwn(text),
+            blocks_json=json.dumps(blocks or []),
+            notify_url=notify_url,
+            notify_text=as_mrkdwn(notify_text) if notify_text else None,
+            notify_user=notify_user,
+            notify_about=as_mrkdwn(notify_about) if notify_about else None,
+            state=OutboxState.PENDING,
+            version=1,
+            sent_version=0,
+            created_at=now,
+            next_attempt_at=now,
+            attempts=0,
+        )
 
     def update(self, key: str, text: str, blocks: Blocks | None = None, *, link: str | None = None) -> None:
         """New content for a message already queued: Slack gets only the latest. With `link`, its pending
         links (`markup.pending_link`) point to that message, and the update waits until it is posted."""
         if self.store.revise(key, as_mrkdwn(text), json.dumps(blocks or []), link_key=link):
-            self._wake()
+            self.wake()
         else:
             log.warning("no message %s to update", key)
 
@@ -166,7 +195,7 @@ class Outbox:
         refusal returned here is the caller's to tell; one that comes later is told by the outbox."""
         return self.sender.attempt(key, wait) if self.sender is not None else None
 
-    def _wake(self) -> None:
+    def wake(self) -> None:
         if self.sender is not None:
             self.sender.wake()
 
@@ -410,11 +439,12 @@ class OutboxSender:
                 return _Sent.SKIPPED  # the message it links to is not posted yet
             if url:
                 text, blocks = _with_link(text, blocks, url)
-            elif message.respond_url:
-                # Nothing to link to: the private message already says what happened, without the link.
+            elif message.respond_url and not _posted(self.store.message(message.link_key)):
+                # The message it would link to was never posted: the person was told so instead.
                 self.store.dead(message.id, error="nothing to link to")
                 return _Sent.SKIPPED
             else:
+                # Posted, but no link to it (no permalink): the message goes without the link.
                 text, blocks = markup.resolve_pending(text, None), _resolved(blocks, None)
         if message.respond_url:
             self._respond(message, text, blocks)
@@ -570,7 +600,10 @@ class OutboxSender:
             if message.key in self._awaited:
                 self._refusals[message.key] = code
                 return
-        self._notify(message)
+        if message.ts is None and message.notify_url and message.notify_text:
+            # A first post refused: the person who just acted is answered where they are, not in a DM.
+            self._notify(message)
+            return
         why = WHY_REFUSED.get(code, code)
         self._tell_requester(
             message,
@@ -650,6 +683,10 @@ def _with_link(text: str, blocks: Blocks, url: str) -> tuple[str, Blocks]:
             block["text"] = {**block["text"], "text": Mrkdwn(block["text"]["text"]) + suffix}
             break
     return Mrkdwn(text) + suffix, blocks
+
+
+def _posted(message: OutboxMessage | None) -> bool:
+    return message is not None and message.state != OutboxState.DEAD and message.ts is not None
 
 
 def _resolved(node: Any, url: str | None) -> Any:

@@ -182,6 +182,7 @@ def build(
     planner = Planner(baseten, catalog)
     if policy is None:
         policy = load_policy(settings.chainops_policy, members=gateway.usergroup_members)
+    work = work or WorkPool(settings.chainops_workers)
     operations = Operations(
         store=store,
         baseten=baseten,
@@ -195,6 +196,10 @@ def build(
         ),
         audit_channel=settings.chainops_audit_channel,
         clock=clock,
+        owner=owner,
+        lease_seconds=settings.chainops_lease_seconds,
+        # What a confirmed change says privately goes out beside the next change, never in its way.
+        later=work.run_on_slack_lane,
     )
     follower = Follower(
         store=store,
@@ -208,11 +213,12 @@ def build(
         ),
         on_tick=operations.expire_due,
         settle=operations.execution.settle,
+        writing=operations.execution.writing,
+        resume=operations.execution.resume,
         clock=clock,
         owner=owner,
         instance_types=catalog.instance_types_by_name,
     )
-    work = work or WorkPool(settings.chainops_workers)
     # Socket Mode has no signing secret; the bot token is the secret every process of the app has there.
     seal = Seal.from_secrets(
         settings.slack_signing_secret.get_secret_value(), settings.slack_bot_token.get_secret_value()

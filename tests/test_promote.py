@@ -257,12 +257,15 @@ def test_log_levels_baseten_adds_later_are_shown_as_errors(world: World) -> None
     assert "GPU lost" in closing and "warming up" not in closing
 
 
-def test_bot_not_in_channel_tells_requester_how_to_invite_it(world: World) -> None:
+def test_bot_not_in_channel_tells_requester_privately_how_to_follow_the_change_and_invite_it(world: World) -> None:
     world.slack.channels_without_bot.add("C0SECRET")
     world.command(PROMOTE + " --keep-previous", channel="C0SECRET")
 
-    assert "/invite @chainops" in world.private_text()
-    assert promote_writes(world) == []
+    # Nothing asks Slack before the write: the change is made, and the channel's refusal is said privately.
+    assert len(promote_writes(world)) == 1
+    told = world.private_text()
+    assert "I can't post in" in told and "/chain status hello-chain production" in told
+    assert "/invite @chainops" in told
 
 
 def test_the_preview_says_what_the_environments_promotion_settings_will_do(world: World) -> None:

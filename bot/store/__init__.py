@@ -10,6 +10,7 @@ from bot.store.tables import (
     EnvironmentLock,
     Rollout,
     RolloutState,
+    WriteState,
 )
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "RolloutState",
     "Store",
     "StoreUnavailable",
+    "WriteState",
     "chainlet_statuses_json",
     "connect",
 ]

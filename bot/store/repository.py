@@ -24,6 +24,7 @@ from bot.store.tables import (
     Rollout,
     RolloutState,
     SeenRequest,
+    WriteState,
 )
 
 PROBES_KEPT = 86400.0  # seconds a stopped process's last health probe is kept
@@ -108,15 +109,87 @@ class Store:
             )
             return _rowcount(result) == 1
 
-    def close_pending(
-        self, confirmation_id: str, state: ConfirmationState, *, now: float, by: str | None = None
+    def claim_with_intent(
+        self,
+        confirmation_id: str,
+        rollout: Rollout,
+        rows: list[Any],
+        *,
+        now: float,
+        since: float,
+        approver: str | None = None,
     ) -> bool:
-        """Cancel, reject or expire a confirmation that is still pending; True if this call did it."""
+        """Claim a pending, unexpired confirmation and record its change's intent (the rollout, and
+        `rows` such as its audit event and channel message) in one transaction: either all of it holds,
+        or none. False if another click claimed it first, or a change to the same environment was
+        started through chainops after `since` (the preview is stale; the caller says so)."""
+        with self._session() as s:
+            if self._changed_since(s, rollout.chain_id, rollout.env, since):
+                return False
+            result = s.execute(
+                update(Confirmation)
+                .where(
+                    Confirmation.id == confirmation_id,
+                    Confirmation.state == ConfirmationState.PENDING,
+                    Confirmation.expires_at > now,
+                )
+                .values(state=ConfirmationState.EXECUTING, decided_at=now, approver=approver)
+            )
+            if _rowcount(result) != 1:
+                return False
+            s.add_all([rollout, *rows])
+            return True
+
+    def add_intent(self, rollout: Rollout, rows: list[Any]) -> None:
+        """A change run at once: its intent, audit event and channel message in one transaction."""
+        with self._session() as s:
+            s.add_all([rollout, *rows])
+
+    def mark_sent(self, rollout_id: str, *, owner: str, now: float) -> bool:
+        """The last step before the Baseten write: True for exactly one holder of the rollout's lease.
+        Once it is marked, the write is never sent again, whoever finds the rollout later."""
+        with self._session() as s:
+            result = s.execute(
+                update(Rollout)
+                .where(
+                    Rollout.id == rollout_id,
+                    Rollout.write_state == WriteState.INTENT,
+                    Rollout.lease_owner == owner,
+                    Rollout.state == RolloutState.FOLLOWING,
+                )
+                .values(write_state=WriteState.SENT, last_ok_at=now)
+            )
+            return _rowcount(result) == 1
+
+    def record_answer(self, rollout_id: str, **values: Any) -> bool:
+        """Baseten's answer to the write; False if the rollout was meanwhile resolved from the
+        environment (by another replica that found it unanswered): that one reports, not us."""
+        with self._session() as s:
+            result = s.execute(
+                update(Rollout)
+                .where(Rollout.id == rollout_id, Rollout.write_state == WriteState.SENT)
+                .values(write_state=WriteState.ANSWERED, **values)
+            )
+            return _rowcount(result) == 1
+
+    def close_pending(
+        self,
+        confirmation_id: str,
+        state: ConfirmationState,
+        *,
+        now: float,
+        by: str | None = None,
+        outcome: str | None = None,
+    ) -> bool:
+        """Cancel, reject, expire or not run a confirmation that is still pending; True if this call did it."""
+        values: dict[str, Any] = {"state": state, "decided_at": now, "approver": by}
+        if outcome is not None:
+            values["outcome"] = outcome
         with self._session() as s:
             result = s.execute(
                 update(Confirmation)
                 .where(Confirmation.id == confirmation_id, Confirmation.state == ConfirmationState.PENDING)
-                .values(state=state, decided_at=now, approver=by)
+                .values(**values)
             )
             return _rowcount(result) == 1
 
@@ -150,12 +223,16 @@ class Store:
     def changed_since(self, chain_id: str, env: str, since: float) -> bool:
         """Whether a change to this environment was started through chainops after `since`."""
         with self._session() as s:
-            found = s.scalar(
-                select(Rollout.id)
-                .where(Rollout.chain_id == chain_id, Rollout.env == env, Rollout.started_at > since)
-                .limit(1)
-            )
-            return found is not None
+            return self._changed_since(s, chain_id, env, since)
+
+    @staticmethod
+    def _changed_since(s: Session, chain_id: str, env: str, since: float) -> bool:
+        found = s.scalar(
+            select(Rollout.id)
+            .where(Rollout.chain_id == chain_id, Rollout.env == env, Rollout.started_at > since)
+            .limit(1)
+        )
+        return found is not None
 
     def rollouts(self, state: RolloutState | None = None) -> list[Rollout]:
         with self._session() as s:

@@ -23,6 +23,18 @@ class ConfirmationState(StrEnum):
     CANCELLED = "cancelled"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    # Baseten was never asked to make the change (the preview went stale, a lock, Baseten could not be
+    # read to re-check it): not "failed", which means Baseten said no.
+    NOT_RUN = "not_run"
+
+
+class WriteState(StrEnum):
+    """Where a change's one Baseten write stands. INTENT is recorded with the claim, in one transaction,
+    so a process that dies before sending leaves a row another replica (or the restart) can finish."""
+
+    INTENT = "intent"  # claimed, not sent: whoever holds the rollout's lease may send it
+    SENT = "sent"  # sent, or about to be: never sent again; an answer that never came is resolved
+    ANSWERED = "answered"
 
 
 class RolloutState(StrEnum):
@@ -94,6 +106,12 @@ class Rollout(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_until: Mapped[float] = mapped_column(Float, default=0.0)
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # The write itself: its state, the plan it sends (so a restart can send it), and where the person
+    # who asked is answered privately (a click's response_url closes its preview).
+    write_state: Mapped[str] = mapped_column(String(16), default=WriteState.SENT)
+    plan_json: Mapped[str] = mapped_column(Text, default="")
+    answer_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    preview: Mapped[str] = mapped_column(String(16), default="")  # "private", "approval" or ""
 
     __table_args__ = (Index("ix_rollouts_state_next_poll", "state", "next_poll_at"),)
 

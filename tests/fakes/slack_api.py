@@ -113,6 +113,9 @@ class FakeSlack:
         self.expired_triggers: set[str] = set()
         self.latency: float = 0.0
         self.slow: dict[str, float] = {}  # Web API method -> seconds its answer takes (after doing its work)
+        self.slow_responses: float = 0.0  # seconds a response_url post takes to be answered (after its work)
+        self._respond_limits: list[int] = [0, 0]  # response_url posts still to answer 429, and Retry-After
+        self._released = threading.Event()  # set by heal/close: slow answers go out at once
         self.calls: list[ApiCall] = []
         self.responses: list[dict[str, Any]] = []
 
@@ -158,6 +161,7 @@ class FakeSlack:
     def close(self) -> None:
         """Stop serving; safe to call twice (fixtures and tests both close)."""
         server, self._server = self._server, None
+        self._released.set()
         if server is not None:
             server.shutdown()
             server.server_close()
@@ -224,6 +228,11 @@ class FakeSlack:
         with self._lock:
             self._rate_limits[method] = [times, retry_after]
 
+    def rate_limit_responses(self, times: int = 1, retry_after: int = 120) -> None:
+        """The next `times` response_url posts are answered 429 with `Retry-After` (nothing is shown)."""
+        with self._lock:
+            self._respond_limits = [times, retry_after]
+
     def fail_next(
         self,
         method: str,
@@ -264,6 +273,8 @@ class FakeSlack:
             self._faults.clear()
             self._rate_limits.clear()
             self._late.clear()
+            self._respond_limits = [0, 0]
+        self._released.set()
 
     # -- recordings --------------------------------------------------------------------------------------
 
@@ -882,8 +893,18 @@ def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
                 except ValueError:
                     self._send(400, b"invalid_payload", "text/plain")
                     return
+                with fake._lock:
+                    limited = fake._respond_limits[0] > 0
+                    if limited:
+                        fake._respond_limits[0] -= 1
+                        retry_after = fake._respond_limits[1]
+                if limited:
+                    self._send(429, b"rate_limited", "text/plain", {"Retry-After": str(retry_after)})
+                    return
                 # Slack answers response_url posts with a bare "ok", or an error word and a 4xx.
                 status, word = fake._respond(url.path.removeprefix("/respond/"), body)
+                if fake.slow_responses:
+                    fake._released.wait(fake.slow_responses)
                 self._send(status, word.encode(), "text/plain")
                 return
             if not url.path.startswith("/api/"):
