@@ -290,7 +290,9 @@ class WorkPool(Executor):
                     continue
                 if now - job.submitted_at >= self._slow_after:
                     job.noticed = True
-                    self._put(self._slack, Priority.CLICK, self._notice, (job,), {}, None, None)
+                    # Behind answers on that lane, and within half of it: a wave of notices (every read
+                    # waiting for a slow Baseten) never holds up help or a form.
+                    self._put(self._slack, Priority.READ, self._notice, (job,), {}, None, None)
 
     @staticmethod
     def _notice(job: _Job) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+from bot.workpool import Priority, WorkPool
 from tests.fakes.slack_api import text_of
 from tests.world import World
 
@@ -94,3 +95,26 @@ def test_help_and_usage_are_answered_at_once_while_status_reads_wait_for_a_slow_
     assert "*/chain promote*" in world.private_text("help")
     assert world.private_text("usage").startswith("promote: missing <env> <deployment_id>.")
     assert all("HelloWorld" in world.private_text(f"s{i}") for i in range(16))
+
+
+def test_still_trying_notices_never_hold_up_answers_that_need_no_baseten() -> None:
+    """Hundreds of reads waiting for a slow Baseten each earn a "still trying" notice, all due at once;
+    help (on the lane that never waits for Baseten) is answered before they are all sent."""
+    pool = WorkPool(2, slow_after=0.1, slack_workers=4)
+    release = threading.Event()
+    noticed: list[float] = []
+
+    def notice() -> None:
+        time.sleep(0.05)  # a response_url post
+        noticed.append(time.monotonic())
+
+    try:
+        for _ in range(60):
+            pool.run(Priority.READ, release.wait, on_slow=notice)
+        time.sleep(0.5)  # every read is now due a notice
+        asked = time.monotonic()
+        help_answered = pool.run_on_slack_lane(time.monotonic).result(timeout=10)
+        assert help_answered - asked < 0.2 and len(noticed) < 50
+    finally:
+        release.set()
+        pool.shutdown()
