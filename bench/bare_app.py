@@ -8,8 +8,8 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot.front_door import front_door
-from bot.server import create
+from bot.http.front_door import front_door
+from bot.http.server import create
 
 
 def main() -> int:

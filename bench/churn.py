@@ -9,7 +9,13 @@ from datetime import UTC, datetime
 
 import httpx
 
-from bot.baseten.models import AutoscalingSettings, ChainDeployment, ChainEnvironment, Chainlet, DeploymentStatus
+from bot.baseten.models import (
+    AutoscalingSettings,
+    ChainDeployment,
+    ChainEnvironment,
+    Chainlet,
+    DeploymentStatus,
+)
 
 CYCLE = [DeploymentStatus.BUILDING, DeploymentStatus.DEPLOYING, DeploymentStatus.LOADING_MODEL, DeploymentStatus.UPDATING]
 

@@ -16,9 +16,9 @@ from typing import Any
 from pydantic import SecretStr
 
 from bench.churn import ChurningBaseten
+from bot.bootstrap import build
 from bot.config import Settings
-from bot.gateway import Blocks, MessageMetadata, WebApiGateway
-from bot.service import build
+from bot.slack.gateway import Blocks, MessageMetadata, WebApiGateway
 from bot.store import Rollout, RolloutState
 
 

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from bot.baseten.sim_server import SimulatorServer, serve
-from bot.baseten.simulator import BasetenSimulator
+from bot.baseten.sim.server import SimulatorServer, serve
+from bot.baseten.sim.transport import BasetenSimulator
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import SlackPayloads
 

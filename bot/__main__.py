@@ -14,7 +14,7 @@ import sys
 import time
 from types import FrameType
 
-from bot import logs
+from bot.runtime import logs
 
 SERVING = {
     "serve": (
@@ -72,17 +72,17 @@ def main(argv: list[str]) -> int:
 
         return int(console_main(rest))
     if command == "simulator":
-        from bot.baseten.sim_server import main as simulator_main
+        from bot.baseten.sim.server import main as simulator_main
 
         return int(simulator_main(rest))
     return serve(mode=None if command == "serve" else command)
 
 
 def serve(mode: str | None) -> int:
-    from bot.app import build_app
+    from bot.bootstrap import build
     from bot.config import ConfigError, load_settings
-    from bot.gateway import WebApiGateway
-    from bot.service import build
+    from bot.slack.app import build_app
+    from bot.slack.gateway import WebApiGateway
     from bot.store import DatabaseUnusable
 
     try:
@@ -100,7 +100,7 @@ def serve(mode: str | None) -> int:
     app = build_app(chainops)
     chainops.start()
     if settings.chainops_metrics_port is not None:
-        from bot.front_door import serve_side_door
+        from bot.http.front_door import serve_side_door
 
         serve_side_door(
             settings.chainops_metrics_port, metrics=chainops.metrics, health=chainops.health.problems
@@ -127,9 +127,9 @@ def serve(mode: str | None) -> int:
             finally:
                 handler.close()  # type: ignore[no-untyped-call]
         else:
-            from bot.front_door import front_door
-            from bot.replays import Replays
-            from bot.server import create
+            from bot.http.front_door import front_door
+            from bot.http.replays import Replays
+            from bot.http.server import create
 
             # With a port of their own, metrics stay off the port that faces Slack (and the internet).
             own_port = settings.chainops_metrics_port is not None

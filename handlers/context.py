@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.invocation import Invocation
-from bot.service import Chainops
+from bot.bootstrap import Chainops
+from bot.slack.invocation import Invocation
 
 
 def chainops_of(context: Any) -> Chainops:

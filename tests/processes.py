@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.baseten.sim_server import serve
-from bot.baseten.simulator import BasetenSimulator
+from bot.baseten.sim.server import serve
+from bot.baseten.sim.transport import BasetenSimulator
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import SignedRequest, SlackPayloads
 from tests.world import API_KEY, SECRET, TOKEN

@@ -6,9 +6,9 @@ import threading
 
 import httpx
 
-from bot.front_door import front_door
-from bot.replays import Replays
-from bot.server import create
+from bot.http.front_door import front_door
+from bot.http.replays import Replays
+from bot.http.server import create
 from tests.world import SECRET, World
 
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 from bot.baseten.models import InstanceType
-from bot.baseten.simulator import EPOCH
-from bot.markup import Mrkdwn, truncate
+from bot.baseten.sim.transport import EPOCH
+from bot.slack.markup import Mrkdwn, truncate
 from tests.fakes import slack_rules
 from tests.fakes.slack_api import text_of
 from tests.world import World

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from bot.workpool import Priority, WorkPool
+from bot.runtime.workpool import Priority, WorkPool
 from tests.fakes.slack_api import text_of
 from tests.world import World
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from pydantic import ValidationError
 
 from bot import __version__
@@ -30,14 +29,14 @@ from bot.baseten.errors import (
 from bot.baseten.models import (
     ChainletEnvironmentAutoscalingSettingsUpdate,
     ChainletEnvironmentInstanceTypeUpdate,
+    Phase,
     PromoteToChainEnvironmentRequest,
     UpdateAutoscalingSettings,
     UpdateAutoscalingSettingsStatus,
     UpdateChainletEnvironmentAutoscalingSettingsRequest,
     UpdateChainletEnvironmentInstanceTypeRequest,
 )
-from bot.baseten.models import Phase
-from bot.baseten.simulator import BasetenSimulator
+from bot.baseten.sim.transport import BasetenSimulator
 from tests.world import Clock
 
 KEY = "bt-very-secret"

@@ -18,7 +18,7 @@ from bot.baseten.models import (
     UpdateAutoscalingSettings,
     UpdateChainletEnvironmentAutoscalingSettingsRequest,
 )
-from bot.baseten.simulator import BasetenSimulator
+from bot.baseten.sim.transport import BasetenSimulator
 from tests.contract import ContractTransport, check_request, check_response
 from tests.fakes.slack_api import text_of
 from tests.world import API_KEY, Clock, World

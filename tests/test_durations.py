@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.durations import duration
+from bot.slack.durations import duration
 from tests.fakes.slack_api import text_of
 from tests.world import World, make_world
 

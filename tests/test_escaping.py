@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from bot.baseten.models import DeploymentStatus
-from bot.markup import md, readable
+from bot.slack.markup import md, readable
 from tests.fakes.slack_api import text_of
 from tests.world import World
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.baseten.sim_server import serve
-from bot.baseten.simulator import BasetenSimulator
-from bot.server import MAX_BODY, REQUEST_DEADLINE
+from bot.baseten.sim.server import serve
+from bot.baseten.sim.transport import BasetenSimulator
+from bot.http.server import MAX_BODY, REQUEST_DEADLINE
 from tests.fakes.slack_api import FakeSlack, text_of
 from tests.fakes.slack_payloads import SlackPayloads
 from tests.processes import BotProcess, start_bot

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.metrics import exposition
+from bot.runtime.metrics import exposition
 from tests.fakes.slack_api import FakeSlack, buttons, text_of
 from tests.fakes.slack_payloads import SlackPayloads
 from tests.processes import (
@@ -235,7 +235,7 @@ def test_json_logs_carry_the_request_chain_environment_and_rollout(tmp_path: Pat
         assert entry["chain"] == "hello-chain" and entry["environment"] == "production"
         assert len(entry["rollout_id"]) == 32 and len(entry["request_id"]) == 32
     assert finished["rollout_id"] == accepted["rollout_id"]
-    assert finished["logger"] == "bot.follower" and finished["time"].endswith("+00:00")
+    assert finished["logger"] == "bot.changes.follower" and finished["time"].endswith("+00:00")
     [retried] = [e for e in entries if e["message"].startswith("Baseten read") and e["level"] == "WARNING"]
     assert (retried["chain"], retried["environment"], retried["logger"]) == ("hello-chain", "staging", "bot.baseten.client")
     assert "rollout_id" not in retried
@@ -252,7 +252,7 @@ def test_text_logs_stay_readable_by_default(tmp_path: Path, outside) -> None:  #
     finally:
         bot.terminate()
     [finished] = [line for line in bot.log().splitlines() if "rollout finished: succeeded" in line]
-    assert " INFO bot.follower: rollout finished: succeeded [request_id=" in finished
+    assert " INFO bot.changes.follower: rollout finished: succeeded [request_id=" in finished
     assert "chain=hello-chain environment=production rollout_id=" in finished
     assert not finished.startswith("{")
 

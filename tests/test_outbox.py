@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.gateway import WebApiGateway
-from bot.outbox import Outbox, OutboxSender, OutboxSettings
+from bot.slack.gateway import WebApiGateway
+from bot.slack.outbox import Outbox, OutboxSender, OutboxSettings
 from bot.store import ConfirmationState, Store, connect
 from tests.fakes.slack_api import FakeSlack, buttons, text_of
 from tests.world import TOKEN, Clock, World, make_world
@@ -158,9 +158,9 @@ def test_a_message_slack_keeps_refusing_is_given_up_loudly(
     try:
         world.slack.fail_next("chat.postMessage", times=1000, status=500)
         world.command("lock hello-chain production launch freeze", response="lock")
-        with caplog.at_level(logging.ERROR, logger="bot.outbox"):
+        with caplog.at_level(logging.ERROR, logger="bot.slack.outbox"):
             world.deliver(timeout=8)
-        [line] = [r.getMessage() for r in caplog.records if r.name == "bot.outbox"]
+        [line] = [r.getMessage() for r in caplog.records if r.name == "bot.slack.outbox"]
         assert "C0DEPLOYS" in line and "locked hello-chain/*production*: launch freeze" in line
         assert "xoxb" not in line
         assert world.chainops.store.outbox.depth() == 0
@@ -245,7 +245,7 @@ def test_without_history_scopes_an_unanswered_post_goes_again_and_the_log_says_w
             "groups:history",
         }  # installed before the app asked for them
         world.slack.answer_late("chat.postMessage", 2.0)
-        with caplog.at_level(logging.WARNING, logger="bot.outbox"):
+        with caplog.at_level(logging.WARNING, logger="bot.slack.outbox"):
             world.command("lock hello-chain production launch freeze", response="lock")
 
         assert len(world.channel_messages()) == 2  # the duplicate the README warns of
@@ -353,7 +353,7 @@ def test_a_long_rate_limit_hold_is_one_log_line_and_a_short_one_none(
         outbox, senders = replicas(database_url, slack, clock, 1)
         slack.rate_limit_next("chat.postMessage", times=3, retry_after=30)
         queue_threads(outbox, ("C0BUSY",))
-        with caplog.at_level(logging.INFO, logger="bot.outbox"):
+        with caplog.at_level(logging.INFO, logger="bot.slack.outbox"):
             run_for(clock, senders, 200, until=lambda: all_delivered(slack, ("C0BUSY",)))
             slack.rate_limit_next("chat.postMessage", times=2, retry_after=2)
             queue_threads(outbox, ("C0BUSY",))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.baseten.simulator import BasetenSimulator
+from bot.baseten.sim.transport import BasetenSimulator
 from tests.fakes.slack_api import buttons, text_of
 from tests.processes import Outside, outside_world, start_bot
 

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from bot.refusals import Throttle
+from bot.http.refusals import Throttle
 
 
 class Clock:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.replays import KEEP_FOR, PRUNE_EVERY, Replays
+from bot.http.replays import KEEP_FOR, PRUNE_EVERY, Replays
 from bot.store.tables import SeenRequest
 from tests.world import make_world
 

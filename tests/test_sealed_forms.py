@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.modals import FormMetadata
-from bot.sealed import Seal, Tampered
+from bot.slack.modals import FormMetadata
+from bot.slack.sealed import Seal, Tampered
 from tests.world import SECRET, TOKEN, World
 
 

@@ -9,10 +9,16 @@ import httpx
 import pytest
 
 from bot.baseten.audit_log import api_key_prefix
-from bot.baseten.models import ChainDeployment, ChainEnvironment, DeploymentStatus, GetLogsResponse, InstanceTypePrices
-from bot.baseten.sim_server import serve
-from bot.baseten.sim_state import Refused
-from bot.baseten.simulator import BasetenSimulator
+from bot.baseten.models import (
+    ChainDeployment,
+    ChainEnvironment,
+    DeploymentStatus,
+    GetLogsResponse,
+    InstanceTypePrices,
+)
+from bot.baseten.sim.server import serve
+from bot.baseten.sim.state import Refused
+from bot.baseten.sim.transport import BasetenSimulator
 from tests.fakes.slack_api import text_of
 from tests.world import Clock, World
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.baseten.sim_server import serve
-from bot.baseten.simulator import BasetenSimulator
+from bot.baseten.sim.server import serve
+from bot.baseten.sim.transport import BasetenSimulator
+from bot.bootstrap import check_policy_environments
 from bot.console.runner import main as console
-from bot.policy import load_policy
-from bot.service import check_policy_environments
+from bot.governance.policy import load_policy
 from tests.processes import outside_world, start_bot
 from tests.world import API_KEY, World
 
@@ -143,7 +143,7 @@ def test_an_unreachable_baseten_neither_hides_the_policy_check_nor_holds_up_star
 
     with caplog.at_level(logging.WARNING):
         check_policy_environments(world.chainops.policy, world.chainops.baseten)
-    assert [r.getMessage() for r in caplog.records if r.name == "bot.service"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "bot.bootstrap"] == [
         "could not check the environments CHAINOPS_POLICY names against Baseten: Could not reach Baseten (ConnectError)."
     ]
 
@@ -179,6 +179,6 @@ def test_a_served_bot_logs_where_it_points_and_one_line_per_change_and_no_noise(
     assert len([line for line in lines if "Baseten accepted the change" in line]) == 1
     assert any("rollout finished: succeeded" in line for line in lines)
     [refused] = [line for line in lines if "gave up on a Slack message to C0SECRET" in line]
-    assert " INFO bot.outbox: " in refused and "not in the channel" in refused
+    assert " INFO bot.slack.outbox: " in refused and "not in the channel" in refused
     assert not [line for line in lines if " ERROR " in line or " WARNING " in line]
     assert not [line for line in lines if TOKEN in line or SECRET in line or API_KEY in line]

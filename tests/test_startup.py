@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 
-from bot.front_door import front_door
-from bot.health import database_problem
-from bot.server import create
+from bot.http.front_door import front_door
+from bot.http.health import database_problem
+from bot.http.server import create
 from bot.store import StoreUnavailable, connect
 from tests.conftest import reset_postgres
 from tests.fakes.slack_api import text_of

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
-from bot.baseten.sim_server import serve
-from bot.baseten.simulator import BasetenSimulator
+from bot.baseten.sim.server import serve
+from bot.baseten.sim.transport import BasetenSimulator
 from tests.conftest import reset_postgres
 from tests.fakes.slack_api import FakeSlack, text_of
 from tests.fakes.slack_payloads import SlackPayloads

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot import metrics, verbs
-from bot.markup import readable
-from bot.workpool import Priority
+from bot.commands import registry as verbs
+from bot.runtime import metrics
+from bot.runtime.workpool import Priority
+from bot.slack.markup import readable
 from tests.world import World
 
 ROOT = Path(__file__).resolve().parent.parent

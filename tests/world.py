@@ -13,12 +13,12 @@ from typing import Any
 from pydantic import SecretStr
 from slack_bolt import App, BoltRequest, BoltResponse
 
-from bot.app import build_app
-from bot.baseten.simulator import BasetenSimulator
+from bot.baseten.sim.transport import BasetenSimulator
+from bot.bootstrap import Chainops, build
 from bot.config import Settings
-from bot.gateway import WebApiGateway
-from bot.policy import Policy
-from bot.service import Chainops, build
+from bot.governance.policy import Policy
+from bot.slack.app import build_app
+from bot.slack.gateway import WebApiGateway
 from tests.contract import ContractTransport
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import SlackPayloads

@@ -22,7 +22,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from bot import __version__, metrics
+from bot import __version__
 from bot.baseten.audit_log import (
     AuditLogEntry,
     AuditLogEventTypeGroup,
@@ -65,6 +65,7 @@ from bot.baseten.models import (
     UpdateChainletEnvironmentInstanceTypeResponse,
     WireRequest,
 )
+from bot.runtime import metrics
 
 log = logging.getLogger(__name__)
 

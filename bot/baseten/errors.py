@@ -10,7 +10,7 @@ import contextlib
 import math
 from typing import Any
 
-from bot.durations import duration
+from bot.slack.durations import duration
 
 
 class BasetenError(Exception):

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from bot.console import forms
 from bot.console.render import render, slack_text
-from bot.gateway import MessageMetadata, PostedMessage
+from bot.slack.gateway import MessageMetadata, PostedMessage
 
 Blocks = list[dict[str, Any]]
 PROMPT = "> "

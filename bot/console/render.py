@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from bot.markup import readable
+from bot.slack.markup import readable
 
 EMOJI = {
     ":hourglass_flowing_sand:": "⏳",
@@ -33,7 +33,7 @@ def emoji_text(text: str) -> str:
 
 def slack_text(text: str) -> str:
     """Slack mrkdwn to plain terminal text: emoji, emphasis, then mentions, links and escaped
-    characters read back as `bot.markup` reads them."""
+    characters read back as `bot.slack.markup` reads them."""
     text = emoji_text(text).replace("```", "")
     text = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"\1", text)
     return readable(text, urls=True)

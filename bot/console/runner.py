@@ -22,13 +22,13 @@ from pydantic import SecretStr
 from slack_bolt import App, BoltRequest
 from slack_bolt.authorization import AuthorizeResult
 
-from bot.app import build_app
+from bot.bootstrap import Chainops, build
 from bot.config import ConfigError, Settings, load_settings
 from bot.console import forms
 from bot.console.gateway import ConsoleGateway, ShownButton
 from bot.console.render import emoji_text
-from bot.service import Chainops, build
-from bot.workpool import WorkPool
+from bot.runtime.workpool import WorkPool
+from bot.slack.app import build_app
 
 USER, USER_NAME, CHANNEL, TEAM = "U0CONSOLE", "you", "C0CONSOLE", "T0CONSOLE"
 GRACE_SECONDS = 120.0
@@ -407,7 +407,7 @@ def _run(settings: Settings, args: argparse.Namespace, stdin: TextIO, out: TextI
             flush=True,
         )
     else:
-        from bot.baseten.simulator import BasetenSimulator
+        from bot.baseten.sim.transport import BasetenSimulator
 
         transport = BasetenSimulator(step_seconds=args.step_seconds)
         settings.baseten_api_url = "https://simulator.invalid"

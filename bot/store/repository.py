@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import metrics
+from bot.runtime import metrics
 from bot.store.outbox import OutboxStore
 from bot.store.tables import (
     AuditEvent,

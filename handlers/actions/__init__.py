@@ -6,9 +6,9 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot import metrics
-from bot.ids import Action
-from bot.workpool import Priority
+from bot.runtime import metrics
+from bot.runtime.workpool import Priority
+from bot.slack.ids import Action
 from handlers.context import action_invocation, action_value, chainops_of
 
 

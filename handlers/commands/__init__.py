@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot import verbs
+from bot.commands import registry as verbs
 from handlers.context import chainops_of, command_invocation
 
 

@@ -4,9 +4,9 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot import metrics
 from bot.baseten.errors import BasetenError
-from bot.ids import Action
+from bot.runtime import metrics
+from bot.slack.ids import Action
 from handlers.context import chainops_of
 
 

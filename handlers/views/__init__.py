@@ -5,9 +5,9 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot import metrics
-from bot.ids import View
-from bot.workpool import Priority
+from bot.runtime import metrics
+from bot.runtime.workpool import Priority
+from bot.slack.ids import View
 from handlers.context import chainops_of
 
 

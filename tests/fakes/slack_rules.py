@@ -55,7 +55,7 @@ def _bidi_problems(text: str, where: str) -> list[str]:
     return []
 
 
-# What the bot sends instead of a formatting character in text (bot/markup.py), and that character.
+# What the bot sends instead of a formatting character in text (bot/slack/markup.py), and that character.
 _LOOKALIKES = {"\u2217": "*", "\u02cd": "_", "\u223c": "~", "\u02cb": "`"}
 
 

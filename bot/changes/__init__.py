@@ -1,0 +1,1 @@
+"""The change lifecycle: plan, offer, decide, execute exactly once, follow."""

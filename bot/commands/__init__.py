@@ -1,0 +1,1 @@
+"""Every `/chain` verb: its request model and parser, and the registry help, routing and metrics read."""

@@ -1,0 +1,1 @@
+"""Who may do what: policy, environment locks and the audit trail."""

@@ -1,0 +1,1 @@
+"""HTTP edge: the server, the front door's checks, replay protection and refusal logging."""

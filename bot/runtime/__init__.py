@@ -1,0 +1,1 @@
+"""Process machinery: the work pool, metrics, logs and repeated-failure reporting."""

@@ -1,0 +1,637 @@
+"""Pure Block Kit builders: typed data in, blocks out. No Slack calls, no database."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from bot.baseten.models import (
+    ChainDeployment,
+    Chainlet,
+    DeploymentStatus,
+    InstanceType,
+    Phase,
+    PromotionCleanupStrategy,
+)
+from bot.changes.plans import InstanceTypePlan, PromotePlan
+from bot.commands.registry import Verb
+from bot.governance.audit import Change
+from bot.slack.durations import duration
+from bot.slack.ids import Action
+from bot.slack.markup import Mrkdwn, as_mrkdwn, lines, link, md, plain_text, truncate, user
+
+Blocks = list[dict[str, Any]]
+# Instance types by the display name a chainlet reports (`ChainletV1.instance_type_name`).
+Hardware = Mapping[str, InstanceType]
+
+EMOJI = {
+    Phase.IN_PROGRESS: ":hourglass_flowing_sand:",
+    Phase.LIVE: ":large_green_circle:",
+    Phase.FAILED: ":red_circle:",
+    Phase.OFF: ":white_circle:",
+}
+MAX_TEXT = 3000  # section text
+MAX_FIELD = 2000  # section field, context element
+MAX_BLOCKS = 50  # per message
+FIELD_CHAINLETS = 20  # chainlets shown with their own section; the rest as one line each
+BASETEN_APP = "https://app.baseten.co"  # Baseten's dashboard, where a chain's page and logs are
+
+
+def emoji(status: DeploymentStatus) -> Mrkdwn:
+    return Mrkdwn(EMOJI[status.phase])
+
+
+def plain(text: str, limit: int = 150) -> dict[str, Any]:
+    """plain_text is shown as typed: never escaped."""
+    return {"type": "plain_text", "text": _cut_plain(plain_text(text), limit), "emoji": True}
+
+
+def _cut_plain(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def mrkdwn(text: str, limit: int = MAX_TEXT) -> dict[str, Any]:
+    """Plain text is escaped here; markup (`Mrkdwn`) goes as built. Never cut inside markup."""
+    return {"type": "mrkdwn", "text": truncate(as_mrkdwn(text), limit)}
+
+
+def header(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": plain(text)}
+
+
+def section(text: str, fields: Sequence[str] | None = None) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "section", "text": mrkdwn(text)}
+    if fields:
+        block["fields"] = [mrkdwn(f, MAX_FIELD) for f in fields[:10]]
+    return block
+
+
+def context(*texts: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [mrkdwn(t, MAX_FIELD) for t in texts[:10]]}
+
+
+def listing(items: Sequence[str], *, more: str, limit: int = MAX_TEXT - 200) -> Mrkdwn:
+    """As many whole lines as fit, then "…and N more <more>" instead of a silent cut."""
+    shown: list[Mrkdwn] = []
+    size = 0
+    for index, item in enumerate(items):
+        line = as_mrkdwn(item)
+        if size + len(line) + 1 > limit:
+            return lines([*shown, md("…and {} more {}", len(items) - index, as_mrkdwn(more))])
+        shown.append(line)
+        size += len(line) + 1
+    return lines(shown)
+
+
+def button(
+    text: str, action: Action, value: str, *, style: str | None = None, confirm: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "button",
+        "text": plain(text, 75),
+        "action_id": action.value,
+        "value": value,
+    }
+    if style:
+        element["style"] = style
+    if confirm:
+        element["confirm"] = confirm
+    return element
+
+
+def confirm_dialog(title: str, text: str, yes: str, *, danger: bool = True) -> dict[str, Any]:
+    dialog: dict[str, Any] = {
+        "title": plain(title, 100),
+        "text": plain(text, 300),
+        "confirm": plain(yes, 30),
+        "deny": plain("Go back", 30),
+    }
+    if danger:
+        dialog["style"] = "danger"
+    return dialog
+
+
+def when(moment: datetime | float) -> str:
+    """A moment to the minute in UTC. Any date Baseten sends is shown: one at the edge of the calendar
+    whose UTC time falls outside it (9999-12-31 23:00 at -05:00) is shown with its own offset."""
+    if isinstance(moment, int | float):
+        moment = datetime.fromtimestamp(moment, UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # a time that names no offset is taken as UTC
+    try:
+        return _minute(moment.astimezone(UTC)) + " UTC"
+    except OverflowError:
+        offset = moment.utcoffset() or timedelta()
+        sign, minutes = ("-" if offset < timedelta() else "+"), abs(int(offset.total_seconds())) // 60
+        return _minute(moment) + f" UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _minute(moment: datetime) -> str:
+    # strftime's %Y does not pad years before 1000.
+    return f"{moment.year:04d}-{moment:%m-%d %H:%M}"
+
+
+def chain_page(chain_id: str) -> str:
+    """The chain's overview in Baseten's dashboard (the id is ours, from Baseten, and quoted anyway)."""
+    return f"{BASETEN_APP}/chains/{quote(chain_id, safe='')}/overview"
+
+
+def in_baseten(chain_id: str, label: str) -> Mrkdwn:
+    """A link to the chain in Baseten's dashboard; the label is shown as text."""
+    return link(chain_page(chain_id), label)
+
+
+# -- status -------------------------------------------------------------------------------------------
+
+
+def see_status(chain_name: str, env: str) -> Mrkdwn:
+    return md("(see `/chain status {} {}`)", chain_name, env)
+
+
+def hardware(instance_type: InstanceType) -> Mrkdwn:
+    """An instance type the one way it is shown everywhere: the id commands take, then what it has."""
+    return md("`{}` ({})", instance_type.id, instance_type.summary)
+
+
+def chainlet_hardware(chainlet: Chainlet, types: Hardware | None) -> Mrkdwn:
+    """A chainlet names its instance type by display name; shown by id when Baseten's list knows it."""
+    known = (types or {}).get(chainlet.instance_type_name)
+    return hardware(known) if known is not None else as_mrkdwn(chainlet.instance_type_name)
+
+
+def chainlet_fields(chainlet: Chainlet, types: Hardware | None = None) -> list[Mrkdwn]:
+    scaling = chainlet.autoscaling_settings
+    replicas = f"{scaling.min_replica}–{scaling.max_replica}" if scaling else "not set yet"
+    return [
+        md("*{}*\n{} {}", chainlet.name, emoji(chainlet.status), chainlet.status.value),
+        md("*Instance type*\n{}", chainlet_hardware(chainlet, types)),
+        md("*Active replicas*\n{}", chainlet.active_replica_count),
+        md("*Autoscaling*\n{}", replicas),
+    ]
+
+
+def chainlet_line(chainlet: Chainlet, types: Hardware | None = None) -> Mrkdwn:
+    return md(
+        "{} *{}* {} · {} · {} active",
+        emoji(chainlet.status),
+        chainlet.name,
+        chainlet.status.value,
+        chainlet_hardware(chainlet, types),
+        chainlet.active_replica_count,
+    )
+
+
+def deployment_blocks(
+    deployment: ChainDeployment,
+    *,
+    where: tuple[str, str] | None = None,
+    detailed: int = FIELD_CHAINLETS,
+    types: Hardware | None = None,
+) -> Blocks:
+    """The chainlets: the first `detailed` with a section each (name, status, type, replicas,
+    autoscaling), the rest one line each, and a count of any that do not fit."""
+    blocks: Blocks = []
+    for chainlet in deployment.chainlets[:detailed]:
+        fields = chainlet_fields(chainlet, types)
+        blocks.append(section(fields[0], fields[1:]))
+    rest = deployment.chainlets[detailed:]
+    if rest:
+        more = md("chainlets {}", see_status(*where)) if where else Mrkdwn("chainlets")
+        blocks.append(section(listing([chainlet_line(c, types) for c in rest], more=more)))
+    return blocks
+
+
+def status_message(
+    chain_name: str,
+    env: str,
+    deployment: ChainDeployment | None,
+    lock_line: str | None = None,
+    *,
+    detailed: int = FIELD_CHAINLETS,
+    types: Hardware | None = None,
+    typed: str | None = None,
+) -> Blocks:
+    """`typed`: the chain as a person types it in a command, when that is not its name (its id)."""
+    blocks: Blocks = [header(f"{chain_name} · {env}")]
+    if lock_line:
+        blocks.append(context(lock_line))
+    if deployment is None:
+        blocks.append(section(md("_No deployment is live in this environment._")))
+        return blocks
+    blocks.append(
+        section(
+            md(
+                "{} Deployment `{}` is *{}* (created {})",
+                emoji(deployment.status),
+                deployment.id,
+                deployment.status.value,
+                when(deployment.created_at),
+            )
+        )
+    )
+    where = (typed or chain_name, env)
+    blocks.extend(deployment_blocks(deployment, where=where, detailed=detailed, types=types))
+    return blocks
+
+
+def unreadable_environment(chain_name: str, env: str, reason: str) -> Blocks:
+    """An environment of the chain that could not be read, named in place of its status."""
+    return [header(f"{chain_name} · {env}"), context(md(":grey_question: {}", reason))]
+
+
+def environments_status(
+    chain_name: str,
+    shown: list[Blocks],
+    hidden: int,
+    *,
+    chain_id: str | None = None,
+    typed: str | None = None,
+) -> Blocks:
+    """Several environments in one message, within Slack's 50 blocks; what does not fit is named, and
+    the last line links to the chain in Baseten. `typed`: the chain as a person types it in a command,
+    when that is not its name (its id)."""
+    blocks: Blocks = []
+    for index, env_blocks in enumerate(shown):
+        if len(blocks) + len(env_blocks) > MAX_BLOCKS - 1:
+            hidden += len(shown) - index
+            break
+        blocks.extend(env_blocks)
+    footer: list[str] = []
+    if hidden:
+        footer.append(
+            md("…and {} more environments: see `/chain status {} <env>`.", hidden, typed or chain_name)
+        )
+    if chain_id:
+        footer.append(in_baseten(chain_id, f"{chain_name} in Baseten"))
+    if footer:
+        blocks.append(context(*footer))
+    return blocks
+
+
+# -- previews -----------------------------------------------------------------------------------------
+
+
+def _instance_line(plan_change: Any) -> Mrkdwn:
+    current = plan_change.current
+    new = plan_change.new
+    before = hardware(current) if current else md("_unknown_")
+    return md("*{}*: {} → {}", plan_change.chainlet, before, hardware(new))
+
+
+def _hourly(price_per_minute: float | None) -> str:
+    return f"${price_per_minute * 60:,.2f}/h" if price_per_minute is not None else "price unknown"
+
+
+def cost_lines(plan: InstanceTypePlan) -> list[str]:
+    """Per replica-hour prices and the change in hourly cost at the environment's min and max replicas."""
+    found: list[str] = []
+    delta_min = delta_max = 0.0
+    known = True
+    for change in plan.changes:
+        before, after = change.current_price_per_minute, change.new_price_per_minute
+        found.append(f"{change.chainlet}: {_hourly(before)} → {_hourly(after)} per replica")
+        if before is None or after is None or change.min_replica is None or change.max_replica is None:
+            known = False
+            continue
+        delta_min += (after - before) * 60 * change.min_replica
+        delta_max += (after - before) * 60 * change.max_replica
+    if known:
+        found.append(
+            f"Change in hourly cost: {_signed(delta_min)} at min replicas, {_signed(delta_max)} at max replicas"
+        )
+    else:
+        found.append("Change in hourly cost: unknown (a price or the autoscaling range is missing)")
+    return found
+
+
+def _signed(dollars: float) -> str:
+    sign = "+" if dollars >= 0 else "−"
+    return f"{sign}${abs(dollars):,.2f}/h"
+
+
+def chain_identity(plan: PromotePlan | InstanceTypePlan) -> Mrkdwn:
+    """The chain by name, team and id: names are unique only within a team, so a preview says which."""
+    if plan.chain_team:
+        return md("{} (team {}, `{}`)", plan.chain_name, plan.chain_team, plan.chain_id)
+    return md("{} (`{}`)", plan.chain_name, plan.chain_id)
+
+
+def plan_summary(plan: PromotePlan | InstanceTypePlan) -> Blocks:
+    if isinstance(plan, InstanceTypePlan):
+        title = md("*Change instance types* in {} · *{}*", chain_identity(plan), plan.env)
+        changes = listing([_instance_line(c) for c in plan.changes], more="changes", limit=MAX_TEXT - 300)
+        *per_chainlet, total = cost_lines(plan)
+        blocks: Blocks = [
+            section(lines([title, changes])),
+            section(lines([md("*Cost*"), listing(per_chainlet, more="chainlets", limit=2500), total])),
+        ]
+        if plan.previous_deployment_id:
+            blocks.append(
+                context(
+                    md(
+                        "Baseten builds a new deployment and promotes it; `{}` may be scaled down.",
+                        plan.previous_deployment_id,
+                    )
+                )
+            )
+        return blocks
+    going = md(
+        "`{}` ({}, created {})",
+        plan.deployment_id,
+        plan.deployment_status.value,
+        when(plan.deployment_created_at),
+    )
+    fields = [
+        md("*Chain*\n{}", chain_identity(plan)),
+        md("*Environment*\n{}", plan.env),
+        md("*Going live*\n{}", going),
+    ]
+    notes: list[str] = []
+    if plan.previous_deployment_id:
+        fate = previous_fate(plan)
+        fields.append(md("*Will be {}*\n`{}`", fate, plan.previous_deployment_id))
+        if fate == "deactivated":
+            notes.append(
+                "This environment deactivates the previous deployment after a promotion, and chains have "
+                "no reactivation endpoint: no rollback will be possible."
+            )
+    else:
+        fields.append(md("*Currently live*\nnothing"))
+    if plan.redeploys:
+        notes.append(
+            "This environment redeploys on every promotion: Baseten builds a new deployment from it."
+        )
+    if plan.kind == "rollback":
+        title = md("*Roll back* {}/*{}* to `{}`", plan.chain_name, plan.env, plan.deployment_id)
+    else:
+        title = md("*Promote* {} to *{}*", plan.chain_name, plan.env)
+    summary = [section(title, fields)]
+    return summary + [context(note) for note in notes]
+
+
+def previous_fate(plan: PromotePlan) -> str:
+    """What the environment's cleanup strategy does to the previous deployment once the promotion ends."""
+    if not plan.scale_down_previous or plan.cleanup == PromotionCleanupStrategy.KEEP:
+        return "kept running"
+    if plan.cleanup == PromotionCleanupStrategy.DEACTIVATE:
+        return "deactivated"
+    return "scaled down"
+
+
+def preview(
+    plan: PromotePlan | InstanceTypePlan,
+    confirmation_id: str,
+    *,
+    ttl: float,
+    warning: str | None = None,
+) -> Blocks:
+    blocks = plan_summary(plan)
+    if warning:
+        blocks.append(context(warning))
+    if isinstance(plan, PromotePlan):
+        fate = previous_fate(plan)
+        question = "Promote it?" if fate == "kept running" else f"The previous deployment will be {fate}."
+    else:
+        question = "Rebuild and promote?"
+    blocks.append(context(f"Only you can confirm. This preview expires in {duration(ttl)}."))
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": "chainops_decision",
+            "elements": [
+                button(
+                    "Confirm",
+                    Action.CONFIRM,
+                    confirmation_id,
+                    style="danger",
+                    confirm=confirm_dialog(
+                        "Are you sure?",
+                        f"{question} This changes {plan.chain_name}/{plan.env} for everyone.",
+                        "Yes, do it",
+                    ),
+                ),
+                button("Cancel", Action.CANCEL, confirmation_id),
+            ],
+        }
+    )
+    return blocks
+
+
+def approval_request(
+    plan: PromotePlan | InstanceTypePlan,
+    confirmation_id: str,
+    *,
+    requester: str,
+    approvers: Mrkdwn,
+    ttl: float,
+) -> Blocks:
+    blocks: Blocks = [section(md(":raised_hand: {} asks for approval:", user(requester)))]
+    blocks.extend(plan_summary(plan))
+    blocks.append(
+        context(
+            md(
+                "Approvers: {}. The requester cannot approve. Expires in {}.",
+                approvers,
+                duration(ttl),
+            )
+        )
+    )
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": "chainops_decision",
+            "elements": [
+                button(
+                    "Approve",
+                    Action.APPROVE,
+                    confirmation_id,
+                    style="primary",
+                    confirm=confirm_dialog(
+                        "Approve this change?",
+                        f"This changes {plan.chain_name}/{plan.env} for everyone.",
+                        "Approve",
+                        danger=False,
+                    ),
+                ),
+                button("Reject", Action.REJECT, confirmation_id, style="danger"),
+                button("Cancel", Action.CANCEL, confirmation_id),
+            ],
+        }
+    )
+    return blocks
+
+
+def confirmed(verb: Mrkdwn, *, thread: Mrkdwn | None = None) -> Mrkdwn:
+    """What a preview says once its change goes ahead; `thread` is the link to it, once known."""
+    return md(":white_check_mark: {}; follow it in the {}.", verb, thread or "thread")
+
+
+def closed(plan: PromotePlan | InstanceTypePlan, outcome: str) -> Blocks:
+    """A used, cancelled or expired preview: the same summary, no buttons, and what happened."""
+    return [*plan_summary(plan), context(outcome)]
+
+
+# -- rollouts -----------------------------------------------------------------------------------------
+
+
+def chainlet_list(
+    deployment: ChainDeployment, *, where: tuple[str, str] | None = None, types: Hardware | None = None
+) -> dict[str, Any]:
+    """One compact line per chainlet, as many as fit; the rollout's message and its thread both use it."""
+    more = md("chainlets {}", see_status(*where)) if where else Mrkdwn("chainlets")
+    return section(listing([chainlet_line(c, types) for c in deployment.chainlets], more=more))
+
+
+def following(
+    note: str,
+    deployment: ChainDeployment,
+    *,
+    where: tuple[str, str] | None = None,
+    types: Hardware | None = None,
+) -> Blocks:
+    """The first reply in a rollout's thread: what Baseten accepted, and its chainlets."""
+    blocks: Blocks = [section(note)]
+    if deployment.chainlets:
+        blocks.append(chainlet_list(deployment, where=where, types=types))
+    return blocks
+
+
+def rollout_parent(
+    headline: str,
+    deployment: ChainDeployment | None,
+    *,
+    seconds: float,
+    state_line: str,
+    where: tuple[str, str] | None = None,
+    chain_id: str | None = None,
+    types: Hardware | None = None,
+) -> Blocks:
+    blocks: Blocks = [section(headline)]
+    state = md("{} · {}", state_line, duration(seconds))
+    if chain_id:
+        state += md(" · {}", in_baseten(chain_id, "open in Baseten"))
+    if deployment is not None:
+        blocks.append(
+            context(
+                md(
+                    "{} `{}` *{}* · {}",
+                    emoji(deployment.status),
+                    deployment.id,
+                    deployment.status.value,
+                    state,
+                )
+            )
+        )
+        if deployment.chainlets:
+            blocks.append(chainlet_list(deployment, where=where, types=types))
+    else:
+        blocks.append(context(state))
+    return blocks
+
+
+def rollback_button(rollout_id: str, previous: str, chain_env: str) -> dict[str, Any]:
+    return {
+        "type": "actions",
+        "block_id": "chainops_rollback",
+        "elements": [
+            button(
+                f"Roll back to {previous}",
+                Action.ROLLBACK,
+                rollout_id,
+                confirm=confirm_dialog(
+                    "Roll back?",
+                    f"Start a rollback of {chain_env} to {previous}. You will see a preview first.",
+                    "Show preview",
+                    danger=False,
+                ),
+            )
+        ],
+    }
+
+
+def history(title: str, changes: list[Change]) -> Blocks:
+    """`/chain history`: newest first, who asked, what, how it ended, who approved."""
+    found: list[Mrkdwn] = []
+    for c in changes:
+        if c.event != "requested":
+            found.append(_standing_line(c))
+            continue
+        line = md("{} · {} · {} · *{}*", when(c.at), user(c.requester), c.summary, c.outcome)
+        if c.approver:
+            line += md(" · approved by {}", user(c.approver))
+        if c.overridden:
+            line += md(
+                " · :warning: forced past the lock by {}: {}",
+                user(c.overridden.by),
+                c.overridden.reason or "no reason given",
+            )
+        elif c.forced:
+            line += " · forced past lock"
+        if c.rollback:
+            line += " · rollback"
+        found.append(line)
+    return [
+        header(title),
+        section(listing(found, more=md("changes (narrow it with `/chain history <chain> <env>`)"))),
+    ]
+
+
+_STANDING = {"locked": ":lock: *locked*", "unlocked": ":unlock: *unlocked*"}
+
+
+def _standing_line(change: Change) -> Mrkdwn:
+    """A lock or an unlock (and, once they exist, a watch subscription): who, when, what and why."""
+    line = md(
+        "{} · {} · {} {}",
+        when(change.at),
+        user(change.requester),
+        Mrkdwn(_STANDING[change.event]) if change.event in _STANDING else md("{}", change.event),
+        change.where,
+    )
+    if change.event == "locked":
+        line += md(": {}", change.reason or "no reason given")
+    return line
+
+
+def help_text(topic: Verb | None) -> str:
+    return f"chainops: /chain {topic.name}" if topic else "chainops commands"
+
+
+def help_blocks(verbs: Sequence[Verb], topic: Verb | None = None) -> Blocks:
+    """Every verb with its usage and an example, or one verb with its options too."""
+    if topic is not None:
+        return _verb_help(topic)
+    return [
+        header("chainops: Baseten Chains from Slack"),
+        *(section(_verb_line(verb)) for verb in verbs),
+        context(
+            md(
+                "`/chain help <command>` or `/chain <command> --help` shows a command's options. "
+                "Changes that scale a deployment down ask for confirmation first."
+            )
+        ),
+    ]
+
+
+def _verb_line(verb: Verb) -> Mrkdwn:
+    form = " No arguments opens a form." if verb.opens_form else ""
+    return md(
+        "*/chain {}* `{}`\n   {}{}\n   e.g. `{}`", verb.name, verb.synopsis, verb.summary, form, verb.example
+    )
+
+
+def _verb_help(verb: Verb) -> Blocks:
+    block_list = [
+        header(f"/chain {verb.name}"),
+        section(md("`{}`\n{}", f"/chain {verb.name} {verb.synopsis}", verb.summary)),
+    ]
+    if verb.options:
+        block_list.append(
+            section(lines([md("*Options*")] + [md("`{}` {}", o.flag, o.meaning) for o in verb.options]))
+        )
+    form = "\nWith no arguments it opens a form." if verb.opens_form else ""
+    block_list.append(section(md("e.g. `{}`{}", verb.example, form)))
+    block_list.append(context(md("`/chain help` lists every command.")))
+    return block_list
