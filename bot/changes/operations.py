@@ -42,7 +42,7 @@ from bot.store import Confirmation, ConfirmationState, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-CLAIM_UNKNOWN = (
+CLAIM_UNKNOWN = Mrkdwn(
     ":warning: I lost my database just as you confirmed, so I can't tell whether your confirmation "
     "was recorded. If it was, the change is made once the database is back and its thread says so; "
     "if not, nothing was changed. Check `/chain status` in a minute before confirming again."
