@@ -205,3 +205,75 @@ def test_database_cut_after_the_write_the_answer_is_resolved_once_it_is_back_and
         assert "Baseten made the change" in text_of(slack.last_response("click"))
     finally:
         bot.kill()
+
+
+def wait_for_row(url: str, query: str, timeout: float = 30.0) -> None:
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        deadline = time.monotonic() + timeout
+        with engine.connect() as conn:
+            while time.monotonic() < deadline:
+                found = conn.execute(text(query)).scalar()
+                conn.commit()
+                if found:
+                    return
+                time.sleep(0.002)
+    finally:
+        engine.dispose()
+    raise AssertionError(f"never found: {query}")
+
+
+def test_a_change_run_at_once_killed_between_its_intent_and_write_is_written_once_after_restart(
+    tmp_path: Path, outside: Outside, postgres_behind_a_relay: tuple[str, str, TcpProxy]
+) -> None:
+    slack, _sim, env, payloads = outside
+    direct, relayed, proxy = postgres_behind_a_relay
+    env = {**env, "DATABASE_URL": relayed}
+    bot = start_bot(tmp_path, env)
+    try:
+        proxy.delay = 0.05
+        bot.send(payloads.slash_command(PROMOTE + " --keep-previous"))
+        wait_for_row(direct, "SELECT count(*) FROM rollouts")
+        bot.kill()
+        proxy.delay = 0.0
+        assert promote_writes(outside) == 0
+
+        bot = start_bot(tmp_path, env, name="restarted")
+        slack.wait_for(lambda: promote_writes(outside) == 1 and len(closing(slack)) == 1, timeout=30)
+        assert promote_writes(outside) == 1
+    finally:
+        if bot.process.poll() is None:
+            bot.kill()
+
+
+def test_an_approval_killed_between_claim_and_write_is_written_once_after_restart_and_the_request_says_so(
+    tmp_path: Path, outside: Outside, postgres_behind_a_relay: tuple[str, str, TcpProxy]
+) -> None:
+    slack, _sim, env, payloads = outside
+    direct, relayed, proxy = postgres_behind_a_relay
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("environments:\n  production:\n    approvers: [U0BOB]\n")
+    env = {**env, "DATABASE_URL": relayed, "CHAINOPS_POLICY": str(policy)}
+    bot = start_bot(tmp_path, env)
+    try:
+        bot.send(payloads.slash_command(PROMOTE))
+        slack.wait_for(lambda: any(buttons(m) for m in slack.messages("C0DEPLOYS")), timeout=20)
+        [request] = slack.messages("C0DEPLOYS")
+        approve = next(b for b in buttons(request) if b["action_id"] == "chainops_approve")
+        proxy.delay = 0.05
+        click = payloads.block_action(
+            action_id="chainops_approve", value=approve["value"], user="U0BOB", message_ts=request.ts
+        )
+        assert bot.send(click).status_code == 200
+        wait_for_state(direct, "executing")
+        bot.kill()
+        proxy.delay = 0.0
+        assert promote_writes(outside) == 0
+
+        bot = start_bot(tmp_path, env, name="restarted")
+        slack.wait_for(lambda: promote_writes(outside) == 1 and len(closing(slack)) == 1, timeout=30)
+        approval = slack.message("C0DEPLOYS", request.ts)
+        assert approval is not None and "Approved by" in text_of(approval) and buttons(approval) == []
+    finally:
+        if bot.process.poll() is None:
+            bot.kill()

@@ -456,15 +456,17 @@ class Execution:
         message (so it can link there); without the database (`durable` False) the click's
         response_url is answered off this thread instead. However slowly Slack answers it, or however
         long it holds it (429), nothing here waits."""
-        if rollout.preview == APPROVAL:
-            if durable:  # linked to the thread once its message is posted
-                key = approval_key(rollout.request_id)
-                self.outbox.update(key, outcome, blocks.closed(plan, outcome), link=rollout.parent_key)
+        if rollout.preview == APPROVAL and durable:  # linked to the thread once its message is posted
+            key = approval_key(rollout.request_id)
+            self.outbox.update(key, outcome, blocks.closed(plan, outcome), link=rollout.parent_key)
             return
         url = rollout.answer_url
         if not url or not workpool.answered():
             return
-        if rollout.preview == PRIVATE and durable:
+        if rollout.preview == APPROVAL:
+            # The approval request cannot be updated without the database: the approver hears it here.
+            self._later(self._respond, url, outcome, None, False)
+        elif rollout.preview == PRIVATE and durable:
             closed = blocks.closed(plan, outcome)
             self.outbox.respond(url, outcome, closed, channel=rollout.channel, link=rollout.parent_key)
         elif rollout.preview == PRIVATE:

@@ -305,10 +305,9 @@ class Operations:
         rollout, rows = self.execution.intent(
             plan, request_id=request_id, requester=inv.user, channel=inv.channel, answer_url=inv.response_url
         )
-        event = self.audit.event("confirmed", inv.user, plan=plan, request_id=request_id)
 
         def record() -> bool:
-            self.store.add_intent(rollout, [event, *rows])
+            self.store.add_intent(rollout, rows)
             return True
 
         self.execution.run(rollout, plan, record)
@@ -397,7 +396,7 @@ class Operations:
             channel=confirmation.channel,
             approver=approver,
             unchecked=unchecked,
-            answer_url=None if confirmation.needs_approval else inv.response_url,
+            answer_url=inv.response_url,
             preview=APPROVAL if confirmation.needs_approval else PRIVATE,
         )
         event = self.audit.event(
