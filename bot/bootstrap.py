@@ -22,6 +22,9 @@ from bot.changes.operations import Operations, Timing
 from bot.changes.planner import Planner
 from bot.config import Settings
 from bot.governance.policy import Policy, load_policy
+from bot.home.gather import Gatherer
+from bot.home.publisher import HomePublisher
+from bot.home.visibility import Visibility
 from bot.http.health import Health, slack_token_check
 from bot.http.replays import unless_replayed
 from bot.runtime import metrics
@@ -66,6 +69,7 @@ class Chainops:
     outbox: Outbox  # every channel post and update goes through it
     sender: OutboxSender  # delivers the outbox to Slack
     health: Health  # what /healthz reports
+    home: HomePublisher  # every person's App Home
     _closed: bool = field(default=False, init=False)
     _policy_check: threading.Thread | None = field(default=None, init=False)
 
@@ -80,6 +84,7 @@ class Chainops:
         self.health.start()
         self.follower.start()
         self.sender.start()
+        self.home.start()
         self._policy_check = threading.Thread(
             target=check_policy_environments, args=(self.policy, self.baseten), daemon=True
         )
@@ -131,6 +136,7 @@ class Chainops:
         self.follower.stop(timeout=max(0.5, deadline - 2.0 - time.monotonic()))
         # What is still waiting for Slack stays in the outbox; the next process delivers it.
         self.sender.stop(timeout=max(0.5, deadline - 1.0 - time.monotonic()))
+        self.home.stop(timeout=max(0.5, deadline - 1.0 - time.monotonic()))
         self.health.stop()
         if not drained.interrupted:  # interrupted work may still be talking to Baseten until the exit
             self.baseten.close()
@@ -233,6 +239,23 @@ def build(
         seal=seal,
     )
     operations.open_modal = forms.open
+    visibility = Visibility(gateway)
+    home = HomePublisher(
+        homes=store.homes,
+        gatherer=Gatherer(
+            store=store,
+            baseten=baseten,
+            catalog=catalog,
+            gateway=gateway,
+            policy=policy,
+            visibility=visibility,
+            clock=clock,
+        ),
+        gateway=gateway,
+        visibility=visibility,
+        owner=owner,
+        clock=clock,
+    )
     return Chainops(
         settings,
         store,
@@ -253,4 +276,5 @@ def build(
             owner,
             slack_token=slack_token_check(gateway.client) if isinstance(gateway, WebApiGateway) else None,
         ),
+        home,
     )

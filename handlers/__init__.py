@@ -3,7 +3,7 @@ core; they hold no business rules."""
 
 from slack_bolt import App
 
-from handlers import actions, commands, options, views
+from handlers import actions, commands, events, options, views
 
 
 def register(app: App) -> None:
@@ -11,3 +11,4 @@ def register(app: App) -> None:
     actions.register(app)
     views.register(app)
     options.register(app)
+    events.register(app)

@@ -23,6 +23,13 @@ def command_invocation(body: dict[str, Any]) -> Invocation:
 
 
 def action_invocation(body: dict[str, Any]) -> Invocation:
+    if from_home(body):
+        return Invocation(
+            user=str((body.get("user") or {}).get("id", "")),
+            channel="",
+            trigger_id=body.get("trigger_id"),
+            notes=[],
+        )
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or ""
     return Invocation(
         user=str((body.get("user") or {}).get("id", "")),
@@ -35,3 +42,8 @@ def action_invocation(body: dict[str, Any]) -> Invocation:
 def action_value(body: dict[str, Any]) -> str:
     actions = body.get("actions") or [{}]
     return str(actions[0].get("value", ""))
+
+
+def from_home(body: dict[str, Any]) -> bool:
+    """A click on a button of the App Home (a view of type home, with no channel or response_url)."""
+    return (body.get("view") or {}).get("type") == "home"

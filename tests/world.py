@@ -76,6 +76,27 @@ class World:
         self.settle()
         return result
 
+    def open_home(self, user: str | None = None) -> dict[str, Any] | None:
+        """The person opens the app's Home tab; returns the home Slack then shows them."""
+        person = user or self.user
+        self.app.dispatch(self.payloads.app_home_opened(user=person).bolt_request())
+        self.settle()
+        return self.slack.home(person)
+
+    def click_home(self, button: dict[str, Any], *, user: str | None = None) -> BoltResponse:
+        """A button pressed on the person's App Home, as Slack sends it: the view, no channel."""
+        person = user or self.user
+        view = self.slack.home(person) or {"type": "home", "blocks": []}
+        request = self.payloads.block_action(action_id=button["action_id"], value=button["value"], user=person, view=view)
+        result = self.app.dispatch(request.bolt_request())
+        self.settle()
+        return result
+
+    def refresh_homes(self, *, seconds: float = 0.0) -> None:
+        """Let time pass, then one pass of the App Home refresher."""
+        self.clock.advance(seconds)
+        self.chainops.home.run_once()
+
     def settle(self) -> None:
         """Wait for the work every acknowledged request started, and for its channel messages."""
         self.chainops.work.wait_idle(timeout=20)

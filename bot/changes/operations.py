@@ -548,14 +548,17 @@ class Operations:
         self.planner.environment(chain, command.env)
         self._may_guard(inv, command.env)
         self._post_or_tell(
-            inv, self.locks.lock(ChainRef.of(chain), command.env, user=inv.user, reason=command.reason)
+            inv,
+            self.locks.lock(
+                ChainRef.of(chain), command.env, user=inv.user, reason=command.reason, channel=inv.channel
+            ),
         )
 
     def unlock(self, command: UnlockCommand, inv: Invocation) -> None:
         chain = self.planner.chain(command.chain)
         self._may_guard(inv, command.env)
         try:
-            text = self.locks.unlock(ChainRef.of(chain), command.env, user=inv.user)
+            text = self.locks.unlock(ChainRef.of(chain), command.env, user=inv.user, channel=inv.channel)
         except Refusal:
             # Not locked: a mistyped environment is named as such (a lock on an environment Baseten no
             # longer has is still lifted above, so the name is checked only now).

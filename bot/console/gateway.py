@@ -19,6 +19,7 @@ from bot.slack.gateway import MessageMetadata, PostedMessage
 
 Blocks = list[dict[str, Any]]
 PROMPT = "> "
+HOME = "home"  # where the App Home's buttons are shown
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,15 @@ class ConsoleGateway:
 
     def permalink(self, channel: str, ts: str) -> str | None:
         return None
+
+    def publish_home(self, user: str, view: dict[str, Any]) -> None:
+        self._show("⌂ your App Home:", "", view.get("blocks") or [], channel=HOME)
+
+    def member_channels(self, user: str) -> set[str]:
+        return set()  # the console's one channel is public: everyone may see it
+
+    def is_private(self, channel: str) -> bool:
+        return False
 
 
 def _nothing() -> str:

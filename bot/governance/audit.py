@@ -99,16 +99,26 @@ class AuditTrail:
             thread_ts=thread_ts,
         )
 
-    def changes(self, *, chain: ChainRef | None, env: str | None, limit: int) -> list[Change]:
-        """The latest requests and standing events, newest first, each request with how it ended."""
+    def changes(
+        self,
+        *,
+        chain: ChainRef | None,
+        env: str | None,
+        limit: int,
+        shown: Callable[[AuditEvent], bool] | None = None,
+    ) -> list[Change]:
+        """The latest requests and standing events, newest first, each request with how it ended.
+        `shown`: only those a person may see (the App Home), looked for among a few times `limit`."""
         changes = []
         found = self.store.history(
             chain_id=chain.id if chain else None,
             chain_name=chain.name if chain else None,
             env=env,
             events=("requested", *STANDING),
-            limit=limit,
+            limit=limit if shown is None else limit * 10,
         )
+        if shown is not None:
+            found = [e for e in found if shown(e)][:limit]
         locks = _LockHistory(self.store, chain=chain, env=env)
         for request in found:
             if request.event in STANDING:

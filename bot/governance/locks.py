@@ -52,8 +52,11 @@ class Locks:
                 md("Only an approver of *{}* may override its lock ({}).", env, approvers), field="env"
             )
 
-    def lock(self, chain: ChainRef, env: str, *, user: str, reason: str) -> Mrkdwn:
-        """Lock the environment; returns the announcement for the channel."""
+    def lock(
+        self, chain: ChainRef, env: str, *, user: str, reason: str, channel: str | None = None
+    ) -> Mrkdwn:
+        """Lock the environment; returns the announcement for the channel (`channel`, where it was
+        asked: who may see the lock in their App Home)."""
         chain_name = chain.name
         lock = EnvironmentLock(
             chain_id=chain.id,
@@ -67,16 +70,18 @@ class Locks:
             held = self.store.lock(chain.id, chain_name, env)
             by = md(" by {}", markup.user(held.locked_by)) if held else ""
             raise Refusal(md("{}/{} is already locked{}.", chain_name, env, by))
-        self.audit.record("locked", user, chain=chain, env=env, summary=f"lock {chain_name}/{env}: {reason}")
+        summary = f"lock {chain_name}/{env}: {reason}"
+        self.audit.record("locked", user, chain=chain, env=env, summary=summary, channel=channel)
         return md(
             ":lock: {} locked {}/*{}*: {}", markup.user(user), chain_name, env, reason or "no reason given"
         )
 
-    def unlock(self, chain: ChainRef, env: str, *, user: str) -> Mrkdwn:
+    def unlock(self, chain: ChainRef, env: str, *, user: str, channel: str | None = None) -> Mrkdwn:
         chain_name = chain.name
         if not self.store.remove_lock(chain.id, chain_name, env):
             raise Refusal(f"{chain_name}/{env} is not locked.")
-        self.audit.record("unlocked", user, chain=chain, env=env, summary=f"unlock {chain_name}/{env}")
+        summary = f"unlock {chain_name}/{env}"
+        self.audit.record("unlocked", user, chain=chain, env=env, summary=summary, channel=channel)
         return md(":unlock: {} unlocked {}/*{}*", markup.user(user), chain_name, env)
 
     def status_line(self, chain: ChainRef, env: str) -> Mrkdwn | None:

@@ -110,6 +110,18 @@ class Gateway(Protocol):
 
     def permalink(self, channel: str, ts: str) -> str | None: ...
 
+    def publish_home(self, user: str, view: dict[str, Any]) -> None:
+        """Replace the person's App Home (`views.publish`)."""
+        ...
+
+    def member_channels(self, user: str) -> set[str]:
+        """The public and private channels the person is a member of (`users.conversations`)."""
+        ...
+
+    def is_private(self, channel: str) -> bool:
+        """Whether only its members may see the channel (`conversations.info`)."""
+        ...
+
 
 class WebApiGateway:
     """Slack's Web API. It retries nothing and never sleeps: the outbox decides when to try again."""
@@ -217,6 +229,30 @@ class WebApiGateway:
             return str(self._call("chat_getPermalink", channel=channel, message_ts=ts)["permalink"])
         except SlackFailure:
             return None
+
+    def publish_home(self, user: str, view: dict[str, Any]) -> None:
+        self._call("views_publish", user_id=user, view=view)
+
+    def member_channels(self, user: str) -> set[str]:
+        found: set[str] = set()
+        cursor = None
+        while True:
+            page = self._call(
+                "users_conversations",
+                user=user,
+                types="public_channel,private_channel",
+                exclude_archived=True,
+                limit=999,
+                cursor=cursor,
+            )
+            found.update(str(c["id"]) for c in page.get("channels") or [])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return found
+
+    def is_private(self, channel: str) -> bool:
+        info = self._call("conversations_info", channel=channel)["channel"]
+        return bool(info.get("is_private")) or bool(info.get("is_im")) or bool(info.get("is_mpim"))
 
     def _call(self, method: str, **kwargs: Any) -> Any:
         kwargs = {k: v for k, v in kwargs.items() if v is not None}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.runtime import workpool
 from bot.slack.gateway import Blocks, Gateway
@@ -18,11 +18,17 @@ class Invocation:
     channel: str
     response_url: str | None = None
     trigger_id: str | None = None
+    # A click on the App Home has no response_url: what it would be told is collected here, and
+    # shown at the top of the home it publishes again.
+    notes: list[str] | None = field(default=None, compare=False)
 
 
 def tell(gateway: Gateway, inv: Invocation, text: str, blocks: Blocks | None = None) -> None:
     """A private answer to whoever acted; never posted in the channel. Plain text is escaped here;
     markup (`Mrkdwn`) goes as built."""
+    if inv.notes is not None:
+        inv.notes.append(as_mrkdwn(text))
+        return
     if inv.response_url and workpool.answered():
         try:
             gateway.respond(inv.response_url, as_mrkdwn(text), blocks)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.runtime import metrics
+from bot.store.homes import HomeStore
 from bot.store.outbox import OutboxStore
 from bot.store.tables import (
     AuditEvent,
@@ -39,6 +40,7 @@ class Store:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.outbox = OutboxStore(self._session)
+        self.homes = HomeStore(self._session)
         # A SQLite file deleted under a running process keeps working through its open handles, into a
         # file nobody will ever open again: remember which file we opened, and refuse once it is gone.
         database = engine.url.database

@@ -234,3 +234,17 @@ class HealthProbe(Base):
 
     owner: Mapped[str] = mapped_column(String(64), primary_key=True)
     probed_at: Mapped[float] = mapped_column(Float)
+
+
+class HomeRefresh(Base):
+    """A person's App Home: when something on it last changed (`wanted_at`) and when it was last
+    published, so replicas publish each home at most once per few seconds, with the latest content."""
+
+    __tablename__ = "home_refreshes"
+
+    user: Mapped[str] = mapped_column(String(32), primary_key=True)
+    wanted_at: Mapped[float] = mapped_column(Float, default=0.0)
+    published_at: Mapped[float] = mapped_column(Float, default=0.0)
+    opened_at: Mapped[float] = mapped_column(Float, default=0.0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[float] = mapped_column(Float, default=0.0)

@@ -9,12 +9,17 @@ from slack_bolt import App
 from bot.runtime import metrics
 from bot.runtime.workpool import Priority
 from bot.slack.ids import Action
+from bot.slack.markup import lines
 from handlers.context import action_invocation, action_value, chainops_of
 
 
 def _decision(decision: str) -> Any:
     def decide(body: dict[str, Any], context: Any) -> None:
-        chainops_of(context).operations.decide(action_value(body), decision, action_invocation(body))
+        inv = action_invocation(body)
+        chainops = chainops_of(context)
+        chainops.operations.decide(action_value(body), decision, inv)
+        if inv.notes is not None:  # pressed on the App Home: it shows what became of it
+            chainops.home.publish(inv.user, notice=lines(inv.notes) if inv.notes else None)
 
     decide.__name__ = f"decide_{decision}"
     return decide

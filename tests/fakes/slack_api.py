@@ -27,7 +27,15 @@ TEAM_ID = "T1"
 _JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
 # What the installed app was granted; reading a channel's history needs the scope for its kind.
 DEFAULT_SCOPES = frozenset(
-    {"commands", "chat:write", "usergroups:read", "channels:history", "groups:history"}
+    {
+        "commands",
+        "chat:write",
+        "usergroups:read",
+        "channels:history",
+        "groups:history",
+        "channels:read",
+        "groups:read",
+    }
 )
 HISTORY_LIMIT = 999  # conversations.history and .replies return at most this many per page
 _EVENT_TYPE = re.compile(r"^[A-Za-z0-9_]{1,255}$")
@@ -110,6 +118,10 @@ class FakeSlack:
         self.deleted_channels: set[str] = set()  # every call naming them answers channel_not_found
         self.scopes: set[str] = set(DEFAULT_SCOPES)
         self.usergroups: dict[str, list[str]] = {}
+        # Channel -> its members (users.conversations); a private channel is seen by its members only.
+        self.members: dict[str, set[str]] = {}
+        self.private_channels: set[str] = set()
+        self.homes: dict[str, dict[str, Any]] = {}  # user -> the App Home last published for them
         self.expired_triggers: set[str] = set()
         self.latency: float = 0.0
         self.slow: dict[str, float] = {}  # Web API method -> seconds its answer takes (after doing its work)
@@ -621,11 +633,50 @@ class FakeSlack:
             return _error("no_such_subteam")
         return {"ok": True, "users": list(users)}
 
+    def _needs(self, *scopes: str) -> dict[str, Any] | None:
+        if not set(scopes) <= self.scopes:
+            return {**_error("missing_scope"), "needed": ",".join(scopes), "provided": ",".join(sorted(self.scopes))}
+        return None
+
+    def _views_publish(self, p: dict[str, Any]) -> dict[str, Any]:
+        user = str(p.get("user_id") or "")
+        if not user.startswith(("U", "W")):
+            return _error("user_not_found")
+        view = p.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if not isinstance(view, dict):
+            return _error("invalid_arguments")
+        stored = {**view, "id": self._next_id("V"), "team_id": TEAM_ID, "app_id": "A0CHAINOPS", "bot_id": BOT_ID}
+        self.homes[user] = stored
+        return {"ok": True, "view": copy.deepcopy(stored)}
+
+    def home(self, user: str) -> dict[str, Any] | None:
+        """The App Home the user sees now."""
+        with self._lock:
+            return copy.deepcopy(self.homes.get(user))
+
+    def _user_conversations(self, p: dict[str, Any]) -> dict[str, Any]:
+        if (refused := self._needs("channels:read", "groups:read")) is not None:
+            return refused
+        user = str(p.get("user") or "")
+        channels = [
+            {"id": c, "is_private": c in self.private_channels, "is_channel": True}
+            for c, members in sorted(self.members.items())
+            if user in members
+        ]
+        return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
+
     def _conversation_info(self, p: dict[str, Any]) -> dict[str, Any]:
         channel = str(p.get("channel") or "")
-        if not channel:
+        if not channel or channel in self.deleted_channels:
             return _error("channel_not_found")
-        info = {"id": channel, "name": channel.lower(), "is_channel": True, "is_private": False}
+        private = channel in self.private_channels
+        if (refused := self._needs("groups:read" if private else "channels:read")) is not None:
+            return refused
+        if private and channel in self.channels_without_bot:
+            return _error("channel_not_found")  # a private channel the bot is not in does not exist for it
+        info = {"id": channel, "name": channel.lower(), "is_channel": True, "is_private": private}
         return {"ok": True, "channel": {**info, "is_member": channel not in self.channels_without_bot}}
 
     def _user_info(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -753,6 +804,8 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "views.open": FakeSlack._views_open,
     "views.update": FakeSlack._views_update,
     "views.push": FakeSlack._views_push,
+    "views.publish": FakeSlack._views_publish,
+    "users.conversations": FakeSlack._user_conversations,
     "usergroups.users.list": FakeSlack._usergroup_users,
     "conversations.info": FakeSlack._conversation_info,
     "conversations.history": FakeSlack._history,
@@ -770,6 +823,8 @@ def _payload_problems(method: str, params: dict[str, Any], typed: list[str]) -> 
         return slack_rules.check_message(params, surface=method, typed=typed)
     if method in ("views.open", "views.update", "views.push"):
         return slack_rules.check_view(params.get("view"), typed)
+    if method == "views.publish":
+        return slack_rules.check_home(params.get("view"), typed)
     return []
 
 

@@ -225,6 +225,28 @@ class SlackPayloads:
 
     # -- signing -----------------------------------------------------------------------------------------
 
+    def app_home_opened(self, *, user: str = "U0ALICE", tab: str = "home") -> SignedRequest:
+        """The event Slack sends when a person opens the app's Home (or Messages) tab."""
+        serial = next(self._counter)
+        body = {
+            "token": VERIFICATION_TOKEN,
+            "team_id": self.team_id,
+            "api_app_id": APP_ID,
+            "event": {
+                "type": "app_home_opened",
+                "user": user,
+                "channel": "D" + user.removeprefix("U"),
+                "tab": tab,
+                "event_ts": f"{self._clock():.6f}",
+            },
+            "type": "event_callback",
+            "event_id": f"Ev{serial:08d}",
+            "event_time": int(self._clock()),
+            "authorizations": [{"team_id": self.team_id, "user_id": "UBOT", "is_bot": True}],
+        }
+        signed = self.sign(json.dumps(body))
+        return replace(signed, headers={**signed.headers, "content-type": "application/json"})
+
     def sign(self, body: str, *, timestamp: int | None = None) -> SignedRequest:
         """Sign `body` the way Slack does; the exact string signed is the one sent."""
         ts = str(timestamp if timestamp is not None else int(self._clock()))

@@ -174,6 +174,38 @@ def check_view(view: Any, typed: Sequence[str] = ()) -> list[str]:
     return problems
 
 
+def check_home(view: Any, typed: Sequence[str] = ()) -> list[str]:
+    """views.publish: a view of type home (no title, submit or inputs), at most 100 blocks."""
+    if isinstance(view, str):
+        try:
+            view = json.loads(view)
+        except ValueError:
+            return ["home: not JSON"]
+    if not isinstance(view, dict):
+        return ["home: must be an object"]
+    problems: list[str] = []
+    if view.get("type") != "home":
+        problems.append(f"home: type must be home, not {view.get('type')!r}")
+    blocks = view.get("blocks")
+    if not isinstance(blocks, list) or not blocks:
+        return [*problems, "home: blocks must be a non-empty array"]
+    try:
+        View(**view).to_dict()
+    except (SlackObjectFormationError, TypeError, KeyError, AttributeError) as exc:
+        problems.append(f"home: {exc}")
+    if len(blocks) > MAX_VIEW_BLOCKS:
+        problems.append(f"home: {len(blocks)} blocks (at most {MAX_VIEW_BLOCKS})")
+    if any(isinstance(b, dict) and b.get("type") == "input" for b in blocks):
+        problems.append("home: a home tab has no submit, so no input blocks")
+    if len(str(view.get("private_metadata") or "")) > MAX_PRIVATE_METADATA:
+        problems.append(f"home: private_metadata longer than {MAX_PRIVATE_METADATA}")
+    problems += _blocks_problems(blocks, "home", typed)
+    ids = [b.get("block_id") for b in blocks if isinstance(b, dict) and b.get("block_id")]
+    if len(ids) != len(set(ids)):
+        problems.append("home: duplicate block_id")
+    return problems
+
+
 def check_options(body: dict[str, Any]) -> list[str]:
     """The answer to a block_suggestion (external select typeahead)."""
     problems: list[str] = []

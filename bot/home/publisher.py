@@ -1,0 +1,149 @@
+"""Publishing homes: at once when a person opens theirs, and again when something on it changes
+(an approval asked or decided, a rollout started or finished, a lock), coalesced per person.
+
+Changes are read from the audit trail every replica shares, so no flow has to remember to tell the home;
+which homes are due lives in the database (`home_refreshes`), so across replicas each person gets at
+most one `views.publish` every `every` seconds, built from the state at that moment (the latest
+content only). Publishing runs on its own thread: a home that fails, or a slow Baseten behind it, never
+holds up a command, a click or a channel message."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.home.gather import Gatherer
+from bot.home.view import home_view
+from bot.home.visibility import Visibility
+from bot.runtime.repeated import RepeatedFailure
+from bot.slack.gateway import Gateway, SlackFailure
+from bot.store import AuditEvent, StoreUnavailable
+from bot.store.homes import HomeStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HomeSettings:
+    every: float = 3.0  # at most one publish per person this often
+    tick: float = 0.5  # how often changes are looked for
+    viewers_for: float = 86400.0  # a home opened this recently is kept fresh
+    lease_seconds: float = 30.0
+
+
+class HomePublisher:
+    def __init__(
+        self,
+        *,
+        homes: HomeStore,
+        gatherer: Gatherer,
+        gateway: Gateway,
+        visibility: Visibility,
+        owner: str,
+        settings: HomeSettings = HomeSettings(),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.homes = homes
+        self.gatherer = gatherer
+        self.gateway = gateway
+        self.visibility = visibility
+        self.owner = owner
+        self.settings = settings
+        self.clock = clock
+        self._cursor: int | None = None
+        self._failure = RepeatedFailure(log, "keeping App Homes fresh")
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._start_cursor()
+
+    # -- publishing -------------------------------------------------------------------------------------
+
+    def opened(self, person: str) -> None:
+        """The person opened their home: published now, and kept fresh from now on."""
+        self.homes.opened(person, now=self.clock())
+        self.publish(person)
+
+    def publish(self, person: str, *, notice: str | None = None) -> bool:
+        """Build and publish this person's home now; False (logged) if it could not be."""
+        try:
+            view = home_view(self.gatherer.gather(person, notice=notice))
+            self.gateway.publish_home(person, view)
+        except (SlackFailure, StoreUnavailable) as exc:
+            log.warning("could not publish the App Home of %s (%s)", person, exc)
+            return False
+        except Exception:
+            log.exception("could not publish the App Home of %s", person)
+            return False
+        return True
+
+    # -- keeping homes fresh ----------------------------------------------------------------------------
+
+    def run_once(self) -> None:
+        """Mark the homes that recent changes concern, then publish those that are due."""
+        self._start_cursor()
+        if self._cursor is not None:
+            events = self.homes.events_after(self._cursor)
+            if events:
+                self._cursor = events[-1].id
+                self.homes.want(self._concerned(events), now=self.clock())
+        now = self.clock()
+        for person in self.homes.claim_due(
+            owner=self.owner, now=now, every=self.settings.every, lease_seconds=self.settings.lease_seconds
+        ):
+            try:
+                self.publish(person)
+            finally:
+                self.homes.release(person, owner=self.owner)
+
+    def _start_cursor(self) -> None:
+        """Changes are followed from the moment this process starts (earlier ones were published)."""
+        if self._cursor is None:
+            with contextlib.suppress(StoreUnavailable):
+                self._cursor = self.homes.last_event_id()
+
+    def _concerned(self, events: list[AuditEvent]) -> set[str]:
+        """Whose homes these changes are on: who acted and who asked, and everyone keeping a home who
+        may see the channel it happened in (a lock names no channel: every kept home)."""
+        requests = self.homes.requests(e.confirmation_id for e in events if e.confirmation_id)
+        viewers = self.homes.viewers(since=self.clock() - self.settings.viewers_for)
+        people: set[str] = set()
+        for event in events:
+            asked = requests.get(event.confirmation_id or "")
+            people.add(event.actor)
+            if asked is not None:
+                people.add(asked.actor)
+            where = event.channel or (asked.channel if asked is not None else None)
+            if where is None:
+                people.update(viewers)
+            else:
+                people.update(v for v in viewers if self.visibility.may_see(v, where))
+        return people
+
+    # -- the thread -------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="chainops-home", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+                self._failure.succeeded()
+            except StoreUnavailable as exc:
+                self._failure.failed(exc)
+            except Exception as exc:
+                self._failure.failed(exc, expected=False)
+            self._wake.wait(self.settings.tick)
+            self._wake.clear()

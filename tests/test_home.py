@@ -1,0 +1,194 @@
+"""The App Home: what each person sees when they open chainops in Slack, and how it stays fresh."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.home.publisher import HomePublisher
+from bot.store import RolloutState
+from tests.fakes.slack_api import buttons, text_of
+from tests.world import World, make_world
+
+POLICY = """
+defaults:
+  requesters: ["*"]
+environments:
+  production:
+    approvers: [U0BOB]
+"""
+PROMOTE = "promote hello-chain production dep-hello-4"
+
+
+@pytest.fixture
+def governed(tmp_path: Path) -> Iterator[World]:
+    path = tmp_path / "policy.yaml"
+    path.write_text(POLICY)
+    world = make_world(tmp_path, env={"chainops_policy": str(path)})
+    yield world
+    world.chainops.close()
+    world.slack.close()
+    assert world.slack.violations == []
+
+
+def home_buttons(home: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    return {b["action_id"]: b for b in buttons(home)} if home else {}
+
+
+def publishes(world: World, user: str) -> int:
+    return len([c for c in world.slack.calls_to("views.publish") if c.params.get("user_id") == user])
+
+
+def test_opening_the_home_shows_its_sections(world: World) -> None:
+    home = world.open_home()
+
+    assert home is not None and home["type"] == "home"
+    shown = text_of(home)
+    for section in ("Waiting on you", "Moving now", "Your chains", "Recent changes"):
+        assert section in shown
+    assert "Nothing waits on you." in shown
+
+
+def test_the_messages_tab_publishes_nothing(world: World) -> None:
+    world.app.dispatch(world.payloads.app_home_opened(tab="messages").bolt_request())
+    world.settle()
+
+    assert world.slack.calls_to("views.publish") == []
+
+
+def test_the_approver_sees_the_request_and_approves_it_from_home(governed: World) -> None:
+    governed.command(PROMOTE)
+
+    home = governed.open_home("U0BOB")
+    assert "<@U0ALICE> asks in <#C0DEPLOYS>" in text_of(home)
+    assert "expires in 15 minutes" in text_of(home)
+    actions = home_buttons(home)
+    assert set(actions) == {"chainops_approve", "chainops_reject"}
+
+    governed.click_home(actions["chainops_approve"], user="U0BOB")
+    governed.click_home(actions["chainops_approve"], user="U0BOB")  # a second press changes nothing
+
+    assert len([w for w in governed.writes if w.path.endswith("/promote")]) == 1
+    [approval, *_thread] = governed.channel_messages()
+    assert "Approved by" in text_of(approval) and buttons(approval) == []
+    after = governed.slack.home("U0BOB")
+    assert "chainops_approve" not in home_buttons(after)
+    assert "being made right now" in text_of(after) or "already" in text_of(after)
+    assert "hello-chain/production" in text_of(after)  # the rollout, now moving
+
+
+def test_the_requester_cannot_approve_their_own_request_from_home(governed: World) -> None:
+    governed.command(PROMOTE)
+
+    home = governed.open_home("U0ALICE")
+    assert "Your request waits for an approver" in text_of(home)
+    actions = home_buttons(home)
+    assert set(actions) == {"chainops_cancel"}
+
+    # Even with the approver's button forged onto her home, the rule holds.
+    bob = home_buttons(governed.open_home("U0BOB"))
+    governed.click_home(bob["chainops_approve"], user="U0ALICE")
+
+    assert governed.writes == []
+    assert "can't approve or reject your own request" in text_of(governed.slack.home("U0ALICE"))
+
+
+def test_own_preview_is_confirmed_from_home(world: World) -> None:
+    world.command(PROMOTE)
+
+    home = world.open_home()
+    assert "Your preview: " in text_of(home)
+    world.click_home(home_buttons(home)["chainops_confirm"])
+
+    assert len([w for w in world.writes if w.path.endswith("/promote")]) == 1
+
+
+def test_a_private_channels_rollout_is_shown_to_members_only(world: World) -> None:
+    world.slack.private_channels.add("C0SECRET")
+    world.slack.members["C0SECRET"] = {"U0ALICE", "U0BOB"}
+    world.command("promote hello-chain production dep-hello-4 --keep-previous", channel="C0SECRET")
+
+    member = text_of(world.open_home("U0BOB"))
+    outsider = text_of(world.open_home("U0EVE"))
+
+    assert "hello-chain/production" in member and "dep-hello-4" in member
+    assert "hello-chain" not in outsider and "C0SECRET" not in outsider
+    assert "No rollout is being followed." in outsider
+
+
+def test_a_public_channels_rollout_is_shown_to_everyone(world: World) -> None:
+    world.command("promote hello-chain production dep-hello-4 --keep-previous")
+
+    shown = text_of(world.open_home("U0EVE"))
+
+    assert "hello-chain/production" in shown and "`dep-hello-4`" in shown and "thread" in shown
+
+
+def test_your_chains_shows_each_environment_live_with_cost_and_lock(world: World) -> None:
+    world.command("lock hello-chain production launch freeze")
+
+    shown = text_of(world.open_home())
+
+    assert "hello-chain" in shown and "*production*: `dep-hello-3`" in shown
+    assert "replicas" in shown and "/h" in shown
+    assert "locked by <@U0ALICE>: launch freeze" in shown
+
+
+def test_a_finished_rollout_updates_the_homes_concerned_once_each(world: World) -> None:
+    world.open_home("U0BOB")
+    world.open_home("U0ALICE")
+    world.command("promote hello-chain production dep-hello-4 --keep-previous")
+    world.refresh_homes(seconds=5)
+    started = {u: publishes(world, u) for u in ("U0ALICE", "U0BOB")}
+    assert "dep-hello-4" in text_of(world.slack.home("U0BOB"))
+
+    while world.chainops.store.rollouts(RolloutState.FOLLOWING):  # followed to its end
+        world.follow(seconds=10)
+    world.command("lock hello-chain staging release day")  # and something else right after
+    world.refresh_homes()
+
+    for person in ("U0ALICE", "U0BOB"):
+        assert publishes(world, person) == started[person] + 1  # one publish for both changes
+        home = text_of(world.slack.home(person))
+        assert "No rollout is being followed." in home and "succeeded" in home
+        assert "locked hello-chain/staging" in home
+
+    world.command("unlock hello-chain staging")
+    world.refresh_homes(seconds=1)  # too soon after the last publish: held back
+    assert publishes(world, "U0BOB") == started["U0BOB"] + 1
+    world.refresh_homes(seconds=2)  # then the latest content, once
+    assert publishes(world, "U0BOB") == started["U0BOB"] + 2
+    assert "unlocked hello-chain/staging" in text_of(world.slack.home("U0BOB"))
+
+
+def test_replicas_publish_each_home_once(world: World) -> None:
+    other = HomePublisher(
+        homes=world.chainops.store.homes,
+        gatherer=world.chainops.home.gatherer,
+        gateway=world.chainops.gateway,
+        visibility=world.chainops.home.visibility,
+        owner="other-replica",
+        clock=world.clock,
+    )
+    world.open_home("U0BOB")
+    before = publishes(world, "U0BOB")
+    world.command("promote hello-chain production dep-hello-4 --keep-previous")
+    world.clock.advance(5)
+
+    world.chainops.home.run_once()
+    other.run_once()
+
+    assert publishes(world, "U0BOB") == before + 1
+
+
+def test_a_home_slack_refuses_blocks_nothing_else(world: World) -> None:
+    world.open_home("U0BOB")
+    world.slack.fail_next("views.publish", error="internal_error", times=5)
+    world.command("promote hello-chain production dep-hello-4 --keep-previous")
+    world.refresh_homes(seconds=5)
+
+    assert len([w for w in world.writes if w.path.endswith("/promote")]) == 1
+    assert world.channel_messages()  # the rollout's thread went out all the same
