@@ -302,3 +302,12 @@ def test_keep_db_is_taken_from_the_command_line(tmp_path: Path) -> None:
         assert "locked hello-chain/staging" in result.stdout
     (kept,) = tmp_path.glob("chainops-console-*/console.db")  # only the second run's
     assert f"DATABASE_URL=sqlite:///{kept} continues it." in result.stdout
+
+
+def test_home_shows_the_app_home_and_its_buttons_work() -> None:
+    shown = run("/chain promote hello-chain production dep-hello-4\nhome\n1\n")
+
+    home = shown.split("⌂ your App Home:")[1]
+    assert "Your preview: promote dep-hello-4 to hello-chain/production" in home
+    assert "[1 · click 3] Confirm" in home and "Your chains" in home
+    assert "is promoting hello-chain deployment `dep-hello-4` to production" in shown  # Confirm pressed on the home

@@ -389,3 +389,38 @@ def test_an_answer_that_comes_late_comes_after_the_work_is_done(slack: FakeSlack
     with pytest.raises(TimeoutError):
         impatient.chat_postMessage(channel="C1", text="made anyway")
     assert [m.text for m in slack.messages("C1")] == ["made anyway"]
+
+
+def test_a_published_home_is_what_the_person_sees(slack: FakeSlack, client: WebClient) -> None:
+    client.views_publish(user_id="U0ALICE", view={"type": "home", "blocks": BLOCKS})
+
+    assert text_of(slack.home("U0ALICE")) == text_of(BLOCKS) and slack.home("U0BOB") is None
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        {"type": "modal", "title": {"type": "plain_text", "text": "x"}, "blocks": BLOCKS},
+        {"type": "home", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "x"}}] * 101},
+        {"type": "home", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "a <!channel> b"}}]},
+        {"type": "home", "blocks": []},
+    ],
+)
+def test_a_home_slack_would_refuse_is_refused(slack: FakeSlack, client: WebClient, view: dict[str, Any]) -> None:
+    with pytest.raises(SlackApiError):
+        client.views_publish(user_id="U0ALICE", view=view)
+    assert slack.violations and slack.home("U0ALICE") is None
+    slack.violations.clear()
+
+
+def test_private_channels_are_known_to_their_members_only(slack: FakeSlack, client: WebClient) -> None:
+    slack.private_channels.add("C0SECRET")
+    slack.members.update({"C0SECRET": {"U0ALICE"}, "C0OPEN": {"U0ALICE", "U0BOB"}})
+
+    assert [c["id"] for c in client.users_conversations(user="U0ALICE")["channels"]] == ["C0OPEN", "C0SECRET"]
+    assert [c["id"] for c in client.users_conversations(user="U0BOB")["channels"]] == ["C0OPEN"]
+    assert client.conversations_info(channel="C0SECRET")["channel"]["is_private"] is True
+    slack.scopes.discard("groups:read")
+    with pytest.raises(SlackApiError) as missing:
+        client.users_conversations(user="U0ALICE")
+    assert missing.value.response["error"] == "missing_scope"

@@ -41,6 +41,7 @@ class ConsoleGateway:
         self.views: dict[str, dict[str, Any]] = {}
         self.form_values: dict[str, dict[str, dict[str, Any]]] = {}  # what was `set`, per view
         self.open_form: str | None = None
+        self.home_asked = False  # the next App Home published is shown in full
         self._numbers = itertools.count(1)
         self._ts = itertools.count(1)
         self._lock = threading.RLock()  # a message is numbered and printed in one go
@@ -196,7 +197,12 @@ class ConsoleGateway:
         return None
 
     def publish_home(self, user: str, view: dict[str, Any]) -> None:
-        self._show("⌂ your App Home:", "", view.get("blocks") or [], channel=HOME)
+        # Shown in full when asked for (`home`, or a press on it); a refresh after a change is one line.
+        if self.home_asked:
+            self.home_asked = False
+            self._show("⌂ your App Home:", "", view.get("blocks") or [], channel=HOME)
+        else:
+            self._print(["⌂ your App Home was updated (type `home` to see it)"])
 
     def member_channels(self, user: str) -> set[str]:
         return set()  # the console's one channel is public: everyone may see it

@@ -20,6 +20,7 @@ EMOJI = {
     ":white_check_mark:": "✅",
     ":no_entry_sign:": "🚫",
     ":raised_hand:": "✋",
+    ":point_right:": "👉",
     ":electric_plug:": "🔌",
 }
 

@@ -25,7 +25,7 @@ from slack_bolt.authorization import AuthorizeResult
 from bot.bootstrap import Chainops, build
 from bot.config import ConfigError, Settings, load_settings
 from bot.console import forms
-from bot.console.gateway import ConsoleGateway, ShownButton
+from bot.console.gateway import HOME, ConsoleGateway, ShownButton
 from bot.console.render import emoji_text
 from bot.runtime.workpool import WorkPool
 from bot.slack.app import build_app
@@ -42,6 +42,7 @@ Console keys (then the bot's own help):
                     `click` in its brackets ([1 · click 4] is click 4), else the one in brackets
   set <n> <value>   fill in field n of the open form: a choice or the start of one; y or n for a tick box
   submit, close     submit the open form, or close it
+  home              open your App Home (what waits on you, what is moving, your chains)
   help, quit"""
 
 
@@ -59,7 +60,13 @@ class Console:
 
     # -- Slack-shaped requests -------------------------------------------------------------------------
 
-    def _dispatch(self, body: str, view: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    def _dispatch(
+        self,
+        body: str,
+        view: dict[str, Any] | None = None,
+        *,
+        content_type: str = "application/x-www-form-urlencoded",
+    ) -> dict[str, Any] | None:
         """Send a signed request to the app; returns the JSON acknowledgement, if any."""
         timestamp = str(int(time.time()))
         signature = (
@@ -67,7 +74,7 @@ class Console:
             + hmac.new(self.secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256).hexdigest()
         )
         headers: dict[str, str | Sequence[str]] = {
-            "content-type": "application/x-www-form-urlencoded",
+            "content-type": content_type,
             "x-slack-request-timestamp": timestamp,
             "x-slack-signature": signature,
         }
@@ -106,6 +113,20 @@ class Console:
         )
         self._dispatch(body)
 
+    def home(self) -> None:
+        """Open the App Home, as Slack tells the app when a person opens its Home tab."""
+        self._triggers += 1
+        event = {
+            "type": "event_callback",
+            "team_id": TEAM,
+            "api_app_id": "A0CONSOLE",
+            "event_id": f"EvConsole{self._triggers}",
+            "event_time": int(time.time()),
+            "event": {"type": "app_home_opened", "user": USER, "tab": "home", "event_ts": str(time.time())},
+        }
+        self.gateway.home_asked = True
+        self._dispatch(json.dumps(event), content_type="application/json")
+
     def press(self, position: int) -> None:
         """A bare number: a button of the latest message that showed buttons."""
         button = self.gateway.button(position)
@@ -128,6 +149,7 @@ class Console:
         if button.confirm and self.interactive and not self._confirmed(button):
             self.gateway.say(f"  Not pressed: {button.label}. Nothing was done.")
             return
+        self.gateway.home_asked = button.channel == HOME  # a press on the home shows it again
         self._dispatch(urlencode({"payload": json.dumps(_block_action(button))}))
 
     # -- forms ---------------------------------------------------------------------------------------
@@ -257,6 +279,8 @@ class Console:
             return False
         if line.startswith("/chain"):
             self.command(line.removeprefix("/chain").strip())
+        elif line == "home":
+            self.home()
         elif line.isdigit():
             self.press(int(line))
         elif line == "click" or line.startswith("click "):
@@ -300,6 +324,25 @@ class Console:
 
 
 def _block_action(button: ShownButton) -> dict[str, Any]:
+    if button.channel == HOME:  # pressed on the App Home: Slack sends the view, no channel
+        return {
+            "type": "block_actions",
+            "user": {"id": USER, "username": USER_NAME, "name": USER_NAME, "team_id": TEAM},
+            "team": {"id": TEAM, "domain": "console"},
+            "api_app_id": "A0CONSOLE",
+            "container": {"type": "view", "view_id": "VHOME"},
+            "view": {"id": "VHOME", "type": "home", "blocks": []},
+            "trigger_id": "console-action",
+            "actions": [
+                {
+                    "action_id": button.action_id,
+                    "block_id": "b",
+                    "value": button.value,
+                    "type": "button",
+                    "action_ts": str(time.time()),
+                }
+            ],
+        }
     return {
         "type": "block_actions",
         "user": {"id": USER, "username": USER_NAME, "name": USER_NAME, "team_id": TEAM},

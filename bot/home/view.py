@@ -6,6 +6,7 @@ goes through exactly the path a click in the channel takes: never the requester,
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from bot.governance.audit import Change
@@ -60,7 +61,7 @@ def waiting_blocks(content: HomeContent) -> Blocks:
 
 
 def _decision(d: Decision, now: float) -> Blocks:
-    left = md("expires in {}", duration(d.expires_at - now))
+    left = md("expires in {}", duration(_rounded(d.expires_at - now)))
     if d.waiting is Waiting.APPROVE:
         text = md(
             "{} {} asks in {}: {} · {}",
@@ -92,6 +93,11 @@ def _decision(d: Decision, now: float) -> Blocks:
         text = md("{} Your request waits for an approver: {} · {}", Mrkdwn(EMOJI[d.waiting]), d.summary, left)
         buttons = [button("Cancel", Action.CANCEL, d.id)]
     return [section(text), {"type": "actions", "block_id": f"home_{d.id}", "elements": buttons}]
+
+
+def _rounded(seconds: float) -> float:
+    """To the minute above, past two minutes: a home is read, not watched tick by tick."""
+    return seconds if seconds <= 120 else math.ceil(seconds / 60) * 60
 
 
 # -- moving now ---------------------------------------------------------------------------------------
