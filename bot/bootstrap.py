@@ -36,6 +36,7 @@ from bot.slack.markup import md
 from bot.slack.outbox import Outbox, OutboxSender, OutboxSettings
 from bot.slack.sealed import Seal
 from bot.store import Store, connect
+from bot.watch.poller import Watcher
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class Chainops:
     sender: OutboxSender  # delivers the outbox to Slack
     health: Health  # what /healthz reports
     home: HomePublisher  # every person's App Home
+    watcher: Watcher  # reads watched chains' audit logs
     _closed: bool = field(default=False, init=False)
     _policy_check: threading.Thread | None = field(default=None, init=False)
 
@@ -83,6 +85,7 @@ class Chainops:
         not hold up start)."""
         self.health.start()
         self.follower.start()
+        self.watcher.start()
         self.sender.start()
         self.home.start()
         self._policy_check = threading.Thread(
@@ -133,6 +136,7 @@ class Chainops:
                 drained.interrupted,
                 time.monotonic() - (deadline - SHUTDOWN_BUDGET),
             )
+        self.watcher.stop(timeout=1.0)
         self.follower.stop(timeout=max(0.5, deadline - 2.0 - time.monotonic()))
         # What is still waiting for Slack stays in the outbox; the next process delivers it.
         self.sender.stop(timeout=max(0.5, deadline - 1.0 - time.monotonic()))
@@ -206,6 +210,17 @@ def build(
         lease_seconds=settings.chainops_lease_seconds,
         # What a confirmed change says privately goes out beside the next change, never in its way.
         later=work.run_on_slack_lane,
+        watch_interval=settings.chainops_watch_interval,
+    )
+    watcher = Watcher(
+        store=store,
+        baseten=baseten,
+        outbox=outbox,
+        api_key=api_key,
+        interval=settings.chainops_watch_interval,
+        lease_seconds=settings.chainops_lease_seconds,
+        owner=owner,
+        clock=clock,
     )
     follower = Follower(
         store=store,
@@ -277,4 +292,5 @@ def build(
             slack_token=slack_token_check(gateway.client) if isinstance(gateway, WebApiGateway) else None,
         ),
         home,
+        watcher,
     )

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     chainops_confirmation_ttl: float = Field(default=900.0, gt=0)
     chainops_rollback_window: float = Field(default=3600.0, gt=0)
     chainops_lease_seconds: float = Field(default=30.0, gt=0)
+    # How often each watched chain's audit log is read (one request per chain, whatever the channels).
+    chainops_watch_interval: float = Field(default=30.0, gt=0, le=3600)
     chainops_policy: Path | None = None
     chainops_audit_channel: str | None = None
     chainops_workers: int = Field(default=16, ge=1, le=256)

@@ -370,7 +370,7 @@ class Follower:
             ":warning: {} Baseten's answer to this change never arrived, and {}/*{}* shows no new "
             "deployment: the change was not made. Check `/chain status {} {}` and run the command again "
             "if needed.",
-            markup.user(rollout.requester),
+            markup.person(rollout.requester),
             rollout.chain_name,
             rollout.env,
             _typed(rollout),
@@ -470,7 +470,7 @@ class Follower:
     def _superseded(self, rollout: Rollout, deployment: ChainDeployment, serving: str) -> None:
         text = md(
             ":warning: {} `{}` is {}, but {}/*{}* now serves `{}`: another change replaced it meanwhile.",
-            markup.user(rollout.requester),
+            markup.person(rollout.requester),
             deployment.id,
             deployment.status.value,
             rollout.chain_name,
@@ -508,7 +508,7 @@ class Follower:
             names += md(" …and {} more", len(failing) - FAILED_NAMED)
         text = md(
             ":red_circle: {} the rollout of `{}` to {}/*{}* failed: {}.",
-            markup.user(rollout.requester),
+            markup.person(rollout.requester),
             deployment.id,
             rollout.chain_name,
             rollout.env,
@@ -580,7 +580,7 @@ class Follower:
         text = md(
             ":hourglass: {} I stopped following `{}` after {} without a final status. "
             "Check it with `/chain status {} {}`.",
-            markup.user(rollout.requester),
+            markup.person(rollout.requester),
             rollout.deployment_id,
             took,
             _typed(rollout),

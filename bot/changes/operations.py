@@ -25,7 +25,9 @@ from bot.commands.parsing import (
     PromoteCommand,
     StatusCommand,
     UnlockCommand,
+    UnwatchCommand,
     UsageError,
+    WatchCommand,
 )
 from bot.governance.audit import AuditTrail
 from bot.governance.locks import Locks
@@ -39,6 +41,7 @@ from bot.slack.invocation import Invocation, invite_hint, tell
 from bot.slack.markup import Mrkdwn, as_mrkdwn, lines, md, readable, user
 from bot.slack.outbox import Outbox
 from bot.store import Confirmation, ConfirmationState, Store, StoreUnavailable
+from bot.watch.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +90,7 @@ class Operations:
         owner: str = "",
         lease_seconds: float = 30.0,
         later: Later | None = None,
+        watch_interval: float = 30.0,
     ) -> None:
         self.store = store
         self.baseten = baseten
@@ -100,6 +104,17 @@ class Operations:
         self._store_failure = RepeatedFailure(log, "answering a request: the database")
         self.audit = AuditTrail(store, clock)
         self.locks = Locks(store, policy, self.audit, clock)
+        self.watching = Subscriptions(
+            store=store,
+            baseten=baseten,
+            planner=planner,
+            policy=policy,
+            gateway=gateway,
+            outbox=outbox,
+            audit=self.audit,
+            interval=watch_interval,
+            clock=clock,
+        )
         self.execution = Execution(
             store=store,
             baseten=baseten,
@@ -171,6 +186,10 @@ class Operations:
             self.lock(command, inv)
         elif isinstance(command, UnlockCommand):
             self.unlock(command, inv)
+        elif isinstance(command, WatchCommand):
+            self.watching.watch(command, inv)
+        elif isinstance(command, UnwatchCommand):
+            self.watching.unwatch(command, inv)
         elif self.open_modal is not None:
             self.open_modal(command, inv)
         else:

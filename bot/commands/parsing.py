@@ -106,6 +106,22 @@ class UnlockCommand(_Command):
     env: Name
 
 
+class WatchCommand(_Command):
+    verb: Literal["watch"] = "watch"
+    chain: Name | None = None  # None: list the channel's subscriptions
+    envs: tuple[Name, ...] = ()  # none: every environment of the chain
+
+    @property
+    def needs_baseten(self) -> bool:
+        return self.chain is not None
+
+
+class UnwatchCommand(_Command):
+    verb: Literal["unwatch"] = "unwatch"
+    chain: Name
+    envs: tuple[Name, ...] = ()
+
+
 class _FormCommand(_Command):
     @property
     def needs_baseten(self) -> bool:
@@ -132,6 +148,8 @@ Command = (
     | HistoryCommand
     | LockCommand
     | UnlockCommand
+    | WatchCommand
+    | UnwatchCommand
     | PromoteModalCommand
     | InstanceTypeModalCommand
 )
@@ -269,3 +287,26 @@ def unlock(args: list[str], verb: Verb) -> Command:
     chain, env = positional
     _names({"chain name": chain, "environment name": env}, verb)
     return UnlockCommand(chain=chain, env=env)
+
+
+def _chain_and_envs(args: list[str], verb: Verb) -> tuple[str | None, tuple[str, ...]]:
+    positional, _ = _flags(args, verb)
+    _arity(positional, verb)
+    if not positional:
+        return None, ()
+    chain, *envs = positional
+    _names({"chain name": chain}, verb)
+    for env in envs:
+        _names({"environment name": env}, verb)
+    return chain, tuple(dict.fromkeys(envs))
+
+
+def watch(args: list[str], verb: Verb) -> Command:
+    chain, envs = _chain_and_envs(args, verb)
+    return WatchCommand(chain=chain, envs=envs)
+
+
+def unwatch(args: list[str], verb: Verb) -> Command:
+    chain, envs = _chain_and_envs(args, verb)
+    assert chain is not None  # the registry says <chain> is needed
+    return UnwatchCommand(chain=chain, envs=envs)

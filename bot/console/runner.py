@@ -22,9 +22,10 @@ from pydantic import SecretStr
 from slack_bolt import App, BoltRequest
 from slack_bolt.authorization import AuthorizeResult
 
+from bot.baseten.sim.transport import BasetenSimulator
 from bot.bootstrap import Chainops, build
 from bot.config import ConfigError, Settings, load_settings
-from bot.console import forms
+from bot.console import forms, outside
 from bot.console.gateway import HOME, ConsoleGateway, ShownButton
 from bot.console.render import emoji_text
 from bot.runtime.workpool import WorkPool
@@ -43,12 +44,21 @@ Console keys (then the bot's own help):
   set <n> <value>   fill in field n of the open form: a choice or the start of one; y or n for a tick box
   submit, close     submit the open form, or close it
   home              open your App Home (what waits on you, what is moving, your chains)
+  outside ...       a change made in Baseten outside chainops (`outside help` lists them), for /chain watch
   help, quit"""
 
 
 class Console:
-    def __init__(self, chainops: Chainops, gateway: ConsoleGateway, work: WorkPool, stdin: TextIO) -> None:
+    def __init__(
+        self,
+        chainops: Chainops,
+        gateway: ConsoleGateway,
+        work: WorkPool,
+        stdin: TextIO,
+        sim: BasetenSimulator | None = None,
+    ) -> None:
         self.chainops = chainops
+        self.sim = sim  # the built-in simulator, for `outside ...` (None on the real Baseten)
         self.gateway = gateway
         self.work = work
         self.stdin = stdin
@@ -299,6 +309,8 @@ class Console:
             self.submit()
         elif line == "close":
             self.gateway.open_form = None
+        elif line == "outside" or line.startswith("outside "):
+            self.outside(line.removeprefix("outside").strip())
         elif line == "help":
             self.gateway.say(HELP)
             self.command("help")
@@ -306,6 +318,20 @@ class Console:
             self.gateway.say("  Type a `/chain ...` command, a button number, `help` or `quit`.")
         self._settle()
         return True
+
+    def outside(self, line: str) -> None:
+        sim = self.sim
+        if sim is None:
+            self.gateway.say(
+                "  `outside` changes the built-in simulator; with --real-baseten, use Baseten itself."
+            )
+            return
+        if line in ("", "help"):
+            self.gateway.say(outside.USAGE)
+            return
+        self.gateway.say(outside.run(sim, line))
+        self._settle()
+        self.chainops.watcher.run_once(everything=True)  # a newcomer need not wait for the interval
 
     def _settle(self) -> None:
         """Wait for the work started and for what it said in the channel, so output stays in order."""
@@ -387,6 +413,8 @@ def _settings() -> tuple[Settings, Path | None]:
         # A throwaway database: trying the console must not leave state behind (removed at exit).
         scratch = Path(tempfile.mkdtemp(prefix="chainops-console-"))
         settings.database_url = f"sqlite:///{scratch / 'console.db'}"
+    if "CHAINOPS_WATCH_INTERVAL" not in os.environ:
+        settings.chainops_watch_interval = 5.0
     if "CHAINOPS_POLL_INTERVAL" not in os.environ:
         settings.chainops_poll_interval = 1.0
     return settings, scratch
@@ -450,8 +478,6 @@ def _run(settings: Settings, args: argparse.Namespace, stdin: TextIO, out: TextI
             flush=True,
         )
     else:
-        from bot.baseten.sim.transport import BasetenSimulator
-
         transport = BasetenSimulator(step_seconds=args.step_seconds)
         settings.baseten_api_url = "https://simulator.invalid"
         ignored = " (BASETEN_API_KEY is not used; --real-baseten uses it)" if settings.baseten_api_key else ""
@@ -465,7 +491,7 @@ def _run(settings: Settings, args: argparse.Namespace, stdin: TextIO, out: TextI
     gateway = ConsoleGateway(out, user_names={USER: USER_NAME})
     settings.chainops_slack_pace = 0.0  # one reader at a terminal: no need to space messages out
     chainops = build(settings, gateway=gateway, transport=transport, work=work)
-    console = Console(chainops, gateway, work, stdin)
+    console = Console(chainops, gateway, work, stdin, sim=transport)
     chainops.start()
     chainops.policy_checked(timeout=5.0)  # its warnings, if any, come before the first prompt
     if console.interactive:

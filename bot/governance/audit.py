@@ -26,8 +26,8 @@ OUTCOMES = (
 
 LOCK_EVENTS = ("locked", "unlocked")
 # Events that are changes of their own rather than requests with an outcome: history shows each one as it
-# happened, with who and why. Watch subscriptions ("watched", "unwatched") join them once they exist.
-STANDING = (*LOCK_EVENTS,)
+# happened, with who and why: locks, watch subscriptions, and changes made outside chainops.
+STANDING = (*LOCK_EVENTS, "watched", "unwatched", "outside")
 
 
 @dataclass(frozen=True)

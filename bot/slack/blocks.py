@@ -20,7 +20,7 @@ from bot.commands.registry import Verb
 from bot.governance.audit import Change
 from bot.slack.durations import duration
 from bot.slack.ids import Action
-from bot.slack.markup import Mrkdwn, as_mrkdwn, lines, link, md, plain_text, truncate, user
+from bot.slack.markup import Mrkdwn, as_mrkdwn, lines, link, md, person, plain_text, truncate, user
 
 Blocks = list[dict[str, Any]]
 # Instance types by the display name a chainlet reports (`ChainletV1.instance_type_name`).
@@ -578,15 +578,28 @@ def history(title: str, changes: list[Change]) -> Blocks:
     ]
 
 
-_STANDING = {"locked": ":lock: *locked*", "unlocked": ":unlock: *unlocked*"}
+_STANDING = {
+    "locked": ":lock: *locked*",
+    "unlocked": ":unlock: *unlocked*",
+    "watched": ":eyes: *watching*",
+    "unwatched": ":no_entry_sign: *stopped watching*",
+}
 
 
 def _standing_line(change: Change) -> Mrkdwn:
-    """A lock or an unlock (and, once they exist, a watch subscription): who, when, what and why."""
+    """A lock or an unlock, a watch subscription, a change made outside chainops: who, when, what, why."""
+    if change.event == "outside":
+        # Its summary was built as markup (every value from Baseten escaped) and stored as it was built.
+        return md(
+            "{} · {} · :eyes: {} · *outside chainops*",
+            when(change.at),
+            person(change.requester),
+            Mrkdwn(change.summary),
+        )
     line = md(
         "{} · {} · {} {}",
         when(change.at),
-        user(change.requester),
+        person(change.requester),
         Mrkdwn(_STANDING[change.event]) if change.event in _STANDING else md("{}", change.event),
         change.where,
     )

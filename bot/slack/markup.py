@@ -128,6 +128,12 @@ def user(user_id: str) -> Mrkdwn:
     return Mrkdwn(f"<@{_checked_id(user_id)}>")
 
 
+def person(who: str) -> Mrkdwn:
+    """Whoever acted: a Slack user's mention, or (a change made outside Slack) the email or API key name
+    Baseten names, shown as text."""
+    return user(who) if _ID.match(who) else md("{}", who)
+
+
 def channel(channel_id: str) -> Mrkdwn:
     return Mrkdwn(f"<#{_checked_id(channel_id)}>")
 

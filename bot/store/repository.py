@@ -27,6 +27,7 @@ from bot.store.tables import (
     SeenRequest,
     WriteState,
 )
+from bot.store.watch import WatchStore
 
 PROBES_KEPT = 86400.0  # seconds a stopped process's last health probe is kept
 
@@ -41,6 +42,7 @@ class Store:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.outbox = OutboxStore(self._session)
         self.homes = HomeStore(self._session)
+        self.watch = WatchStore(self._session)
         # A SQLite file deleted under a running process keeps working through its open handles, into a
         # file nobody will ever open again: remember which file we opened, and refuse once it is gone.
         database = engine.url.database

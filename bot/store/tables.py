@@ -248,3 +248,44 @@ class HomeRefresh(Base):
     opened_at: Mapped[float] = mapped_column(Float, default=0.0)
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_until: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class WatchSubscription(Base):
+    """A channel watching a chain: all its environments (`env` empty) or one of them."""
+
+    __tablename__ = "watch_subscriptions"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    chain_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    env: Mapped[str] = mapped_column(String(128), primary_key=True, default="")
+    chain_name: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class WatchedChain(Base):
+    """Where chainops stands in a watched chain's audit log, leased to the one replica that reads it.
+
+    `position_json` is the log position (`AuditLogPosition`); `fallback` says why the log cannot be read
+    (its environments are then compared, `snapshot_json` holding what they showed last)."""
+
+    __tablename__ = "watched_chains"
+
+    chain_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    chain_name: Mapped[str] = mapped_column(Text, default="")
+    position_json: Mapped[str] = mapped_column(Text, default="{}")
+    fallback: Mapped[str] = mapped_column(Text, default="")
+    snapshot_json: Mapped[str] = mapped_column(Text, default="{}")
+    next_poll_at: Mapped[float] = mapped_column(Float, default=0.0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class WatchedEntry(Base):
+    """An audit-log entry already announced (or left to its own thread): each is handled once."""
+
+    __tablename__ = "watched_entries"
+
+    chain_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    entry_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    at: Mapped[float] = mapped_column(Float)

@@ -1,0 +1,360 @@
+"""Reads each watched chain's audit log once per interval (one replica per chain, by lease) and tells
+every watching channel about what was done outside chainops: one message per change, at most a handful
+per chain and channel at once and then one summary, a promotion followed in its message's thread like
+chainops' own. Without an audit log, compares the watched environments instead (no who)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from bot.baseten.audit_log import AuditLogEntry, AuditLogEventType, AuditLogPosition
+from bot.baseten.client import BasetenClient
+from bot.baseten.errors import BasetenAuditLogUnavailable, BasetenError
+from bot.changes.plans import ChainRef
+from bot.governance.audit import AuditTrail
+from bot.runtime.repeated import RepeatedFailure
+from bot.slack import blocks
+from bot.slack.markup import Mrkdwn, md
+from bot.slack.outbox import Outbox
+from bot.store import Store, StoreUnavailable
+from bot.store.tables import Rollout, RolloutState, WatchedChain, WatchSubscription
+from bot.watch import differ, messages
+
+log = logging.getLogger(__name__)
+
+HANDFUL = 5  # messages per chain and channel from one read; the rest is one summary
+MAX_PAGES = 10  # audit-log pages read per chain per interval (the rest waits for the next read)
+OVERTAKEN_WITHIN = 900.0  # a chainops rollout finished this recently can still be told who overtook it
+FOLLOWED = (AuditLogEventType.CHAIN_DEPLOYMENT_PROMOTED,)
+
+
+def reason_unavailable(exc: BasetenAuditLogUnavailable) -> str:
+    if exc.missing:
+        return "this Baseten has no audit log (404)"
+    return "chainops' API key may not read the audit log (403)"
+
+
+def message_key(kind: str, *parts: str) -> str:
+    return f"watch-{kind}:" + hashlib.sha256("\0".join(parts).encode()).hexdigest()[:40]
+
+
+def announcement_key(chain_id: str, entry_id: str, channel: str) -> str:
+    return message_key("entry", chain_id, entry_id, channel)
+
+
+def watches(sub: WatchSubscription, env: str | None) -> bool:
+    return not sub.env or env is None or sub.env == env
+
+
+class Watcher:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        baseten: BasetenClient,
+        outbox: Outbox,
+        api_key: str,
+        interval: float,
+        lease_seconds: float,
+        owner: str,
+        clock: Callable[[], float] = time.time,
+        tick: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.baseten = baseten
+        self.outbox = outbox
+        self.api_key = api_key
+        self.interval = interval
+        self.lease_seconds = max(lease_seconds, interval)
+        self.owner = owner
+        self.clock = clock
+        self.tick_seconds = tick
+        self.audit = AuditTrail(store, clock)
+        self._failure = RepeatedFailure(log, "watching chains")
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- the loop ----------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.store.single_process:
+            self.store.watch.release()  # no other replica: a killed predecessor's leases need no wait
+        self._thread = threading.Thread(target=self._run, name="chainops-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        with contextlib.suppress(StoreUnavailable):
+            self.store.watch.release(self.owner)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.run_once()
+            self._stop.wait(self.tick_seconds)
+
+    def run_once(self, *, everything: bool = False) -> None:
+        """Read every chain that is due (or, `everything`, every chain) not read by another replica."""
+        try:
+            due = self.store.watch.claim_due(
+                owner=self.owner,
+                now=self.clock(),
+                lease_seconds=self.lease_seconds,
+                limit=500,
+                due_by=float("inf") if everything else None,
+            )
+            for chain in due:
+                self.poll(chain)
+        except StoreUnavailable as exc:
+            self._failure.failed(exc)
+        except Exception as exc:
+            self._failure.failed(exc, expected=False)
+        else:
+            self._failure.succeeded()
+
+    # -- one chain -----------------------------------------------------------------------------------
+
+    def poll(self, chain: WatchedChain) -> None:
+        subs = self.store.watch.of_chain(chain.chain_id)
+        now = self.clock()
+        if not subs:
+            return
+        if chain.fallback:
+            self._compare(chain, subs, now)
+            return
+        position = AuditLogPosition.model_validate_json(chain.position_json or "{}")
+        try:
+            read = self.baseten.audit_log_after(chain.chain_id, position, max_pages=MAX_PAGES)
+        except BasetenAuditLogUnavailable as exc:
+            self._lost_log(chain, subs, reason_unavailable(exc), now)
+            return
+        except BasetenError as exc:
+            log.warning("could not read the audit log of chain %s: %s", chain.chain_id, exc.message)
+            self.store.watch.save(chain.chain_id, owner=self.owner, next_poll_at=now + self.interval)
+            return
+        done = self.store.watch.handled(chain.chain_id, [e.id for e in read.entries])
+        fresh = [e for e in read.entries if e.id not in done]
+        live = json.loads(chain.snapshot_json or "{}")
+        self._announce(chain, subs, fresh, live)
+        self.store.watch.save(
+            chain.chain_id,
+            owner=self.owner,
+            position_json=read.position.model_dump_json(),
+            snapshot_json=json.dumps(live),
+            next_poll_at=now if read.has_more else now + self.interval,
+        )
+        self.outbox.wake()
+
+    def _announce(
+        self,
+        chain: WatchedChain,
+        subs: list[WatchSubscription],
+        entries: list[AuditLogEntry],
+        live: dict[str, Any],
+    ) -> None:
+        ours = self.store.watch.rollouts(chain.chain_id)
+        own_deployments = {r.deployment_id for r in ours if r.request_id}
+        promoted = {
+            e.chain_deployment_id
+            for e in entries
+            if e.event_type is AuditLogEventType.CHAIN_DEPLOYMENT_PROMOTED
+        }
+        shown: dict[str, int] = {}
+        skipped: dict[str, int] = {}
+        last: AuditLogEntry | None = None
+        for entry in entries:
+            last = entry
+            at = entry.created.timestamp()
+            if entry.actor.is_key(self.api_key) or entry.chain_deployment_id in own_deployments:
+                # chainops' own change: its thread already tells the channel.
+                self.store.watch.handle(chain.chain_id, entry.id, at, [])
+                continue
+            deployed = entry.event_type is AuditLogEventType.CHAIN_DEPLOYED
+            if deployed and entry.chain_deployment_id in promoted:
+                # `truss chains push --environment`: deployed and promoted, told once with the promotion.
+                self.store.watch.handle(chain.chain_id, entry.id, at, [])
+                continue
+            pushed = entry.event_type is AuditLogEventType.CHAIN_DEPLOYMENT_PROMOTED and any(
+                e.event_type is AuditLogEventType.CHAIN_DEPLOYED
+                and e.chain_deployment_id == entry.chain_deployment_id
+                for e in entries
+            )
+            rows: list[Any] = [self._history(chain, entry, pushed)]
+            channels = list(dict.fromkeys(s.channel for s in subs if watches(s, entry.environment_name)))
+            previous = self._previous(chain, entry, live) if entry.event_type in FOLLOWED else None
+            for channel in channels:
+                if shown.get(channel, 0) >= HANDFUL:
+                    skipped[channel] = skipped.get(channel, 0) + 1
+                    continue
+                shown[channel] = shown.get(channel, 0) + 1
+                rows += self._messages(chain, entry, channel, pushed, previous)
+            rows += self._overtaken(chain, entry, ours, set(channels))
+            self.store.watch.handle(chain.chain_id, entry.id, at, rows)
+        if last is None:
+            return
+        for channel, count in skipped.items():
+            text = messages.more_changes(count, ChainRef(chain.chain_id, chain.chain_name).word)
+            self.store.outbox.add_once(
+                self.outbox.message(
+                    channel,
+                    text,
+                    [blocks.section(text)],
+                    key=message_key("more", chain.chain_id, last.id, channel),
+                )
+            )
+
+    def _history(self, chain: WatchedChain, entry: AuditLogEntry, pushed: bool) -> Any:
+        summary = messages.what(entry, chain.chain_name, pushed=pushed)
+        return self.audit.event(
+            "outside",
+            entry.actor.who[:32],
+            chain=ChainRef(chain.chain_id, chain.chain_name),
+            env=entry.environment_name or "",
+            summary=summary + md(" ({})", messages.who(entry)),
+        )
+
+    def _messages(
+        self, chain: WatchedChain, entry: AuditLogEntry, channel: str, pushed: bool, previous: str | None
+    ) -> list[Any]:
+        key = announcement_key(chain.chain_id, entry.id, channel)
+        headline = messages.headline(entry, chain.chain_name, pushed=pushed)
+        rows: list[Any] = [
+            self.outbox.message(
+                channel, headline, messages.announcement(entry, chain.chain_name, pushed=pushed), key=key
+            )
+        ]
+        env, deployment = entry.environment_name, entry.chain_deployment_id
+        if entry.event_type in FOLLOWED and env and deployment:
+            now = self.clock()
+            rows.append(
+                Rollout(
+                    id=uuid.uuid4().hex,
+                    kind="promote",
+                    request_id="",  # not chainops' request: nothing to settle, only to follow
+                    state=RolloutState.FOLLOWING,
+                    chain_id=chain.chain_id,
+                    chain_name=chain.chain_name,
+                    env=env,
+                    deployment_id=deployment,
+                    previous_deployment_id=previous if previous != deployment else None,
+                    channel=channel,
+                    parent_key=key,
+                    requester=entry.actor.who[:32],
+                    headline=headline,
+                    started_at=min(now, entry.created.timestamp()),
+                    next_poll_at=now,
+                    last_ok_at=now,
+                )
+            )
+        return rows
+
+    def _previous(self, chain: WatchedChain, entry: AuditLogEntry, live: dict[str, Any]) -> str | None:
+        """What the environment served before this promotion (for Roll back), and remember the new one."""
+        env, deployment = entry.environment_name, entry.chain_deployment_id
+        if not env or not deployment:
+            return None
+        previous = live.get(env)
+        if not isinstance(previous, str) or previous == deployment:
+            try:
+                seen = self.baseten.get_environment(chain.chain_id, env)
+            except BasetenError:
+                seen = None
+            if seen is not None and seen.candidate_deployment and seen.candidate_deployment.id == deployment:
+                previous = seen.current_deployment.id if seen.current_deployment else None
+        live[env] = deployment
+        return previous if isinstance(previous, str) else None
+
+    def _overtaken(
+        self, chain: WatchedChain, entry: AuditLogEntry, ours: list[Rollout], channels: set[str]
+    ) -> list[Any]:
+        """A chainops rollout in that environment that this promotion took over is told who did it."""
+        if entry.event_type is not AuditLogEventType.CHAIN_DEPLOYMENT_PROMOTED:
+            return []
+        at = entry.created.timestamp()
+        rows: list[Any] = []
+        for rollout in ours:
+            recent = (
+                rollout.state == RolloutState.FOLLOWING or (rollout.finished_at or 0) >= at - OVERTAKEN_WITHIN
+            )
+            if (
+                rollout.request_id
+                and rollout.env == entry.environment_name
+                and rollout.deployment_id != entry.chain_deployment_id
+                and rollout.started_at <= at
+                and recent
+            ):
+                link = announcement_key(chain.chain_id, entry.id, rollout.channel)
+                text = messages.overtaken(entry)
+                rows.append(
+                    self.outbox.message(
+                        rollout.channel,
+                        text,
+                        [blocks.section(text)],
+                        key=message_key("overtaken", rollout.id, entry.id),
+                        thread=rollout.parent_key,
+                        link=link if rollout.channel in channels else None,
+                    )
+                )
+        return rows
+
+    # -- without the audit log -----------------------------------------------------------------------
+
+    def _lost_log(self, chain: WatchedChain, subs: list[WatchSubscription], reason: str, now: float) -> None:
+        log.info("chain %s: no audit log (%s); comparing its environments instead", chain.chain_id, reason)
+        if self.store.watch.save(chain.chain_id, owner=self.owner, fallback=reason, next_poll_at=now):
+            text = messages.unavailable(reason, self.interval)
+            for channel in dict.fromkeys(s.channel for s in subs):
+                key = message_key("unavailable", chain.chain_id, channel)
+                self.store.outbox.add_once(
+                    self.outbox.message(channel, text, [blocks.section(text)], key=key)
+                )
+            self.outbox.wake()
+
+    def _compare(self, chain: WatchedChain, subs: list[WatchSubscription], now: float) -> None:
+        before: dict[str, differ.View] = json.loads(chain.snapshot_json or "{}")
+        views = dict(before)
+        try:
+            names = self._watched_envs(chain, subs)
+            for name in names:
+                views[name] = differ.view(self.baseten.get_environment(chain.chain_id, name))
+        except BasetenError as exc:
+            log.warning("could not read the environments of chain %s: %s", chain.chain_id, exc.message)
+            self.store.watch.save(chain.chain_id, owner=self.owner, next_poll_at=now + self.interval)
+            return
+        for name in names:
+            found = differ.differences(before.get(name, {}), views[name])
+            if not found:
+                continue
+            seen = message_key(
+                "diff",
+                name,
+                json.dumps(before.get(name), sort_keys=True),
+                json.dumps(views[name], sort_keys=True),
+            )
+            rows: list[Any] = []
+            for channel in dict.fromkeys(s.channel for s in subs if watches(s, name)):
+                text = messages.difference(chain.chain_name, name, Mrkdwn("; ").join(found))
+                key = message_key("diff-post", chain.chain_id, seen, channel)
+                rows.append(self.outbox.message(channel, text, [blocks.section(text)], key=key))
+            self.store.watch.handle(chain.chain_id, seen, now, rows)
+        self.store.watch.save(
+            chain.chain_id,
+            owner=self.owner,
+            snapshot_json=json.dumps(views),
+            next_poll_at=now + self.interval,
+        )
+        self.outbox.wake()
+
+    def _watched_envs(self, chain: WatchedChain, subs: list[WatchSubscription]) -> list[str]:
+        if any(not s.env for s in subs):
+            return self.baseten.list_environment_names(chain.chain_id)
+        return list(dict.fromkeys(s.env for s in subs))

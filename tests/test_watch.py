@@ -1,0 +1,174 @@
+"""`/chain watch`: a channel told about every change to a chain, as Slack and Baseten see it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.watch.poller import Watcher
+from tests.fakes.slack_api import buttons, text_of
+from tests.world import World, make_world
+
+WATCH_INTERVAL = 30.0
+ENV_UPDATED = {"event_type": "CHAIN_ENVIRONMENT_UPDATED", "environment_name": "staging", "redeploy_on_promotion": False, "ramp_up_while_promoting": True, "ramp_up_duration_seconds": 600}
+
+
+def audit_reads(world: World) -> int:
+    return sum(1 for e in world.contract.exchanges if e.template.endswith("/audit_logs"))
+
+
+def watch_pass(world: World, seconds: float = WATCH_INTERVAL) -> None:
+    world.clock.advance(seconds)
+    world.chainops.watcher.run_once()
+    world.deliver()
+
+
+def test_watch_is_announced_recorded_and_listed(world: World) -> None:
+    world.command("watch hello-chain production", response="watch")
+
+    [announcement] = world.channel_messages()
+    assert "<@U0ALICE> is watching hello-chain (production) here" in announcement.text
+    world.command("watch", response="list")
+    assert "hello-chain (production)" in world.private_text("list")
+    world.command("history hello-chain", response="history")
+    assert "<@U0ALICE> · :eyes: *watching* hello-chain/production" in world.private_text("history")
+
+    world.command("unwatch hello-chain", response="unwatch")
+    assert "stopped watching hello-chain (production)" in world.channel_messages()[-1].text
+    world.command("unwatch hello-chain", response="again")
+    assert "does not watch hello-chain" in world.private_text("again")
+
+
+def test_bad_watch_requests_are_refused_without_reaching_baseten(world: World) -> None:
+    world.command("watch hello-chain prod", response="typo")
+    assert "No environment `prod`" in world.private_text("typo")
+    world.command("watch <!channel>", response="bad")
+    assert "is not a valid chain name" in world.private_text("bad")
+    assert world.channel_messages() == []
+    assert world.writes == []
+
+
+def test_outside_promote_is_announced_with_who_and_followed_to_the_end(world: World) -> None:
+    world.command("watch hello-chain", response="watch")
+    world.sim.outside_promote("hello-chain", "production", "dep-hello-4", by="ana@example.com", client_name="truss", client_version="0.11.2", source="API")
+
+    watch_pass(world)
+
+    announcement = world.channel_messages()[-1]
+    assert "*ana@example.com* via truss 0.11.2 promoted `dep-hello-4` to hello-chain/*production* outside chainops" in announcement.text
+    for _ in range(15):
+        world.follow(seconds=10)
+    announcement = world.channel_messages()[-1]
+    closing = announcement.replies[-1]
+    assert "`dep-hello-4` is live in hello-chain/*production*" in text_of(closing)
+    [rollback] = buttons(closing)
+    assert rollback["action_id"] == "chainops_rollback"
+    world.command("history hello-chain production", response="history")
+    assert "ana@example.com · :eyes: promoted `dep-hello-4`" in world.private_text("history")
+
+
+def test_chainops_own_promote_is_announced_once(world: World) -> None:
+    world.command("watch hello-chain", response="watch")
+    world.command("promote hello-chain production dep-hello-4")
+    world.click(world.buttons()["chainops_confirm"])
+    before = len(world.channel_messages())
+
+    watch_pass(world)
+
+    assert len(world.channel_messages()) == before
+    assert not any(" via " in m.text for m in world.channel_messages())
+
+
+def test_an_overtaken_chainops_rollout_says_who_overtook_it(world: World) -> None:
+    world.command("watch hello-chain", response="watch")
+    world.command("promote hello-chain production dep-hello-4")
+    world.click(world.buttons()["chainops_confirm"])
+    world.sim.outside_push("hello-chain", "production", by="ana@example.com")
+
+    watch_pass(world)
+
+    ours = next(m for m in world.channel_messages() if "is promoting" in m.text)
+    told = [text_of(r) for r in ours.replies if "Overtaken" in text_of(r)]
+    assert told and "*ana@example.com* via truss 0.11.2 promoted" in told[0]
+    pushed = [m for m in world.channel_messages() if " via " in m.text]
+    assert len(pushed) == 1 and "deployed and promoted new deployment" in pushed[0].text
+
+
+def test_a_restart_mid_stream_loses_and_doubles_nothing(world: World) -> None:
+    world.command("watch hello-chain", response="watch")
+    row = world.chainops.store.watch.chain("chain-hello")
+    assert row is not None
+    stale = row.position_json
+    for n in range(3):
+        world.sim.outside_event("hello-chain", "CHAIN_ENVIRONMENT_UPDATED", ENV_UPDATED, by=f"p{n}@example.com", environment="staging")
+    watch_pass(world)
+    # As if the process died after posting and before saving where it stood: the log is read again.
+    world.chainops.store.watch.release()
+    from sqlalchemy import update
+
+    from bot.store.tables import WatchedChain
+
+    with world.chainops.store._session() as s:  # noqa: SLF001
+        s.execute(update(WatchedChain).values(position_json=stale))
+    world.sim.outside_event("hello-chain", "CHAIN_ENVIRONMENT_UPDATED", ENV_UPDATED, by="p3@example.com", environment="staging")
+    watch_pass(world)
+
+    posted = [m.text for m in world.channel_messages() if " via " in m.text]
+    assert [next(f"p{n}" for n in range(4) if f"p{n}@" in t) for t in posted] == ["p0", "p1", "p2", "p3"]
+
+
+def test_two_replicas_read_each_chain_once_per_interval(tmp_path: Path, world: World) -> None:
+    world.command("watch hello-chain", response="watch")
+    world.command("watch hello-chain", channel="C0OTHER", response="other")
+    other = Watcher(store=world.chainops.store, baseten=world.chainops.baseten, outbox=world.chainops.outbox, api_key="k", interval=WATCH_INTERVAL, lease_seconds=30, owner="replica-2", clock=world.clock)
+    before = audit_reads(world)
+    world.sim.outside_promote("hello-chain", "staging", "dep-hello-4", by="ana@example.com")
+
+    world.clock.advance(WATCH_INTERVAL)
+    world.chainops.watcher.run_once()
+    other.run_once()
+    world.deliver()
+
+    assert audit_reads(world) - before == 1
+    for channel in ("C0DEPLOYS", "C0OTHER"):
+        assert sum("ana@example.com" in m.text for m in world.channel_messages(channel)) == 1
+
+
+def test_without_the_audit_log_differences_are_announced_without_who(world: World) -> None:
+    world.sim.audit_log_refuses(403)
+    world.command("watch hello-chain production", response="watch")
+    assert any("Who makes each change can't be shown" in m.text and "(403)" in m.text for m in world.channel_messages())
+    watch_pass(world)  # the first comparison
+    world.sim.outside_promote("hello-chain", "production", "dep-hello-4", by="ana@example.com")
+
+    watch_pass(world)
+
+    changed = [m.text for m in world.channel_messages() if "changed:" in m.text]
+    assert len(changed) == 1 and "hello-chain/*production*" in changed[0] and "ana@" not in changed[0]
+    for _ in range(6):  # the rollout goes live: said once, and nothing is said twice
+        watch_pass(world)
+    changed = [m.text for m in world.channel_messages() if "changed:" in m.text]
+    assert len(changed) == len(set(changed)) and "live deployment `dep-hello-3` → `dep-hello-4`" in changed[-1]
+
+
+def test_200_changes_after_downtime_are_a_handful_and_a_summary(world: World) -> None:
+    world.command("watch hello-chain", response="watch")
+    for n in range(200):
+        world.sim.outside_event("hello-chain", "CHAIN_ENVIRONMENT_UPDATED", ENV_UPDATED, by=f"p{n}@example.com", environment="staging")
+
+    watch_pass(world, seconds=3600)
+
+    posted = [m.text for m in world.channel_messages()][1:]
+    assert len(posted) == 6
+    assert posted[-1] == "…and 195 more changes while I was away: `/chain history hello-chain`"
+    watch_pass(world)
+    assert len(world.channel_messages()) == 7
+
+
+def test_an_unknown_event_type_is_shown_by_name(world: World) -> None:
+    world.contract.newer_baseten = True  # an event type the published spec does not have yet
+    world.command("watch hello-chain", response="watch")
+    world.sim.outside_event("hello-chain", "CHAIN_TELEPORTED", {"where": "<!channel>"}, by="ana@example.com")
+
+    watch_pass(world)
+
+    assert "made a change `CHAIN_TELEPORTED` to hello-chain" in world.channel_messages()[-1].text
