@@ -63,9 +63,10 @@ def lock_is_refused_with_nothing_changed(bot: BotProcess, slack: FakeSlack, payl
 def assert_logged_once(bot: BotProcess) -> None:
     log = bot.log()
     assert "Traceback" not in log
-    # The follower ticks twice a second: a few lines for the outage, not one per tick.
+    # The follower ticks twice a second: a few lines for the outage (one per background loop: outbox,
+    # follower, watcher, health, and the request that met it), not one per tick.
     failures = [line for line in log.splitlines() if "ERROR" in line]
-    assert 1 <= len(failures) <= 4, "\n".join(failures)
+    assert 1 <= len(failures) <= 5, "\n".join(failures)
 
 
 def test_postgresql_unreachable_turns_healthz_503_and_back(tmp_path: Path, outside) -> None:  # type: ignore[no-untyped-def]
