@@ -172,3 +172,24 @@ def test_an_unknown_event_type_is_shown_by_name(world: World) -> None:
     watch_pass(world)
 
     assert "made a change `CHAIN_TELEPORTED` to hello-chain" in world.channel_messages()[-1].text
+
+
+def test_status_links_a_rollout_in_progress_to_the_thread_that_follows_it(world: World) -> None:
+    world.command("watch hello-chain", response="watch")
+    world.sim.outside_promote("hello-chain", "production", "dep-hello-4", by="ana@example.com")
+    world.chainops.watcher.run_once(everything=True)
+    world.deliver()
+
+    world.command("status hello-chain production", response="status")
+
+    shown = world.private_text("status")
+    assert "`dep-hello-4` is rolling out: follow it in" in shown and "its thread" in shown
+    assert "(not posted yet)" not in shown
+
+
+def test_status_says_when_a_rollout_in_progress_is_followed_nowhere(world: World) -> None:
+    world.sim.outside_promote("hello-chain", "production", "dep-hello-4", by="ana@example.com")
+
+    world.command("status hello-chain production", response="status")
+
+    assert "`dep-hello-4` is rolling out, started outside chainops" in world.private_text("status")

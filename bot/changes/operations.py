@@ -41,6 +41,7 @@ from bot.slack.invocation import Invocation, invite_hint, tell
 from bot.slack.markup import Mrkdwn, as_mrkdwn, lines, md, readable, user
 from bot.slack.outbox import Outbox
 from bot.store import Confirmation, ConfirmationState, Store, StoreUnavailable
+from bot.watch import threads
 from bot.watch.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
@@ -217,17 +218,21 @@ class Operations:
                 per_env.append(blocks.unreadable_environment(chain.name, name, _unreadable(exc)))
                 continue
             lock_line = self.locks.status_line(ChainRef.of(chain), name)
-            per_env.append(
-                blocks.status_message(
-                    chain.name,
-                    name,
-                    env.current_deployment,
-                    lock_line,
-                    detailed=detailed,
-                    types=types,
-                    typed=typed,
-                )
+            shown = blocks.status_message(
+                chain.name,
+                name,
+                env.current_deployment,
+                lock_line,
+                detailed=detailed,
+                types=types,
+                typed=typed,
             )
+            if env.candidate_deployment is not None:
+                # A rollout in progress, whoever started it, with the thread that follows it.
+                candidate = env.candidate_deployment.id
+                line = threads.in_progress(self.store, self.gateway, chain.id, name, candidate)
+                shown.insert(1, blocks.context(line))
+            per_env.append(shown)
         block_list = blocks.environments_status(
             chain.name, per_env, len(names) - len(per_env), chain_id=chain.id, typed=typed
         )
