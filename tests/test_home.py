@@ -66,7 +66,7 @@ def test_the_approver_sees_the_request_and_approves_it_from_home(governed: World
     assert "<@U0ALICE> asks in <#C0DEPLOYS>" in text_of(home)
     assert "expires in 15 minutes" in text_of(home)
     actions = home_buttons(home)
-    assert set(actions) == {"chainops_approve", "chainops_reject"}
+    assert {"chainops_approve", "chainops_reject"} <= set(actions) and "chainops_cancel" not in actions
 
     governed.click_home(actions["chainops_approve"], user="U0BOB")
     governed.click_home(actions["chainops_approve"], user="U0BOB")  # a second press changes nothing
@@ -86,7 +86,7 @@ def test_the_requester_cannot_approve_their_own_request_from_home(governed: Worl
     home = governed.open_home("U0ALICE")
     assert "Your request waits for an approver" in text_of(home)
     actions = home_buttons(home)
-    assert set(actions) == {"chainops_cancel"}
+    assert {"chainops_approve", "chainops_reject", "chainops_confirm"}.isdisjoint(actions) and "chainops_cancel" in actions
 
     # Even with the approver's button forged onto her home, the rule holds.
     bob = home_buttons(governed.open_home("U0BOB"))
@@ -192,3 +192,33 @@ def test_a_home_slack_refuses_blocks_nothing_else(world: World) -> None:
 
     assert len([w for w in world.writes if w.path.endswith("/promote")]) == 1
     assert world.channel_messages()  # the rollout's thread went out all the same
+
+
+def test_a_chains_form_opens_from_home_and_its_preview_is_confirmed_there(world: World) -> None:
+    world.command("lock hello-chain staging a moment")  # hello-chain becomes one of Alice's chains
+    world.command("unlock hello-chain staging")
+    home = world.open_home()
+    assert "a change from its buttons is followed in <#C0DEPLOYS>" in text_of(home)
+
+    world.click_home(home_buttons(home)["chainops_home_promote"])
+    form = world.slack.latest_view()
+    assert form is not None and form["submit"]["text"] == "Preview"
+    assert form["blocks"][0]["element"]["initial_option"]["value"] == "chain-hello"  # chosen already
+    values = {
+        "chain": {"chainops_pick_chain": {"type": "external_select", "selected_option": {"value": "chain-hello"}}},
+        "env": {"chainops_pick_env": {"type": "static_select", "selected_option": {"value": "production"}}},
+        "deployment": {"chainops_pick_deployment": {"type": "static_select", "selected_option": {"value": "dep-hello-4"}}},
+    }
+    request = world.payloads.view_submission(
+        callback_id=form["callback_id"], values=values, private_metadata=form["private_metadata"], blocks=form["blocks"], view_id=form["id"]
+    )
+    assert world.app.dispatch(request.bolt_request()).status == 200
+    world.settle()
+
+    home = world.slack.home(world.user)
+    assert "Confirm: promote dep-hello-4 to hello-chain/production" in text_of(home)
+    assert world.writes == []  # a form only previews
+    world.click_home(home_buttons(home)["chainops_confirm"])
+
+    assert len([w for w in world.writes if w.path.endswith("/promote")]) == 1
+    assert any("is promoting hello-chain deployment `dep-hello-4`" in text_of(m) for m in world.channel_messages())

@@ -63,6 +63,7 @@ class ChainLines:
     chain_name: str
     envs: list[EnvLine]
     more_envs: int = 0  # environments not read, named as a count
+    channel: str | None = None  # where a change from the home is followed: where the person last changed it
 
 
 @dataclass

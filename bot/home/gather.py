@@ -66,7 +66,10 @@ class Gatherer:
         content.moving = self.moving(person)
         content.recent, content.more_recent = self.recent(person)
         chains = self.chains_of(person, now)
-        content.chains = [self.chain_lines(chain_id, name) for chain_id, name in chains[:CHAINS_READ]]
+        content.chains = [
+            self.chain_lines(chain_id, name, channel=self._channel_for(person, chain_id))
+            for chain_id, name in chains[:CHAINS_READ]
+        ]
         content.more_chains = max(0, len(chains) - CHAINS_READ)
         return content
 
@@ -147,14 +150,21 @@ class Gatherer:
             chains += [c for c in self.watched(person) if c[0] not in {k for k, _ in chains}]
         return chains
 
-    def chain_lines(self, chain_id: str, chain_name: str) -> ChainLines:
+    def _channel_for(self, person: str, chain_id: str) -> str | None:
+        """The latest channel the person changed the chain in and may still see."""
+        used = self.store.homes.channels_used(person, chain_id)
+        return next((c for c in used if self.visibility.may_see(person, c)), None)
+
+    def chain_lines(self, chain_id: str, chain_name: str, *, channel: str | None = None) -> ChainLines:
         try:
             names = self.baseten.list_environment_names(chain_id)
         except BasetenError as exc:
             unreadable = EnvLine(chain_id, chain_name, "", unreadable=exc.message)
-            return ChainLines(chain_id, chain_name, [unreadable])
+            return ChainLines(chain_id, chain_name, [unreadable], channel=channel)
         envs = [self._env_line(chain_id, chain_name, name) for name in names[:ENVS_READ]]
-        return ChainLines(chain_id, chain_name, envs, more_envs=max(0, len(names) - ENVS_READ))
+        return ChainLines(
+            chain_id, chain_name, envs, more_envs=max(0, len(names) - ENVS_READ), channel=channel
+        )
 
     def _env_line(self, chain_id: str, chain_name: str, name: str) -> EnvLine:
         lock = self.store.lock(chain_id, chain_name, name)

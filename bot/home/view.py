@@ -17,6 +17,7 @@ from bot.slack.blocks import Blocks, button, confirm_dialog, context, header, se
 from bot.slack.durations import duration
 from bot.slack.ids import Action
 from bot.slack.markup import Mrkdwn, channel, lines, link, md, user
+from bot.slack.modals import HomePick
 
 MAX_BLOCKS = 100  # Slack's limit for a home view
 WAITING_SHOWN = 8  # each takes two blocks (what, buttons)
@@ -139,6 +140,8 @@ def chains_blocks(content: HomeContent) -> Blocks:
         return [*found, context("Chains you change (or that your channels watch) show here.")]
     for chain in content.chains[:CHAINS_SHOWN]:
         found.append(section(_chain(chain)))
+        if chain.channel:
+            found.append(_forms(chain, chain.channel))
     rest = content.more_chains + max(0, len(content.chains) - CHAINS_SHOWN)
     if rest > 0:
         found.append(context(md("…and {} more chains (see `/chain status <chain>`).", rest)))
@@ -148,12 +151,27 @@ def chains_blocks(content: HomeContent) -> Blocks:
 def _chain(chain: ChainLines) -> Mrkdwn:
     word = chain_word(chain.chain_id, chain.chain_name)
     head = md("*{}* · {}", chain.chain_name, blocks.in_baseten(chain.chain_id, "open in Baseten"))
+    if chain.channel:
+        head += md(" · a change from its buttons is followed in {}", channel(chain.channel))
     envs = [_env(e) for e in chain.envs]
     if chain.more_envs:
         envs.append(md("…and {} more environments (see `/chain status {}`).", chain.more_envs, word))
     if not chain.envs:
         envs.append(md("No environments."))
     return lines([head, *envs])
+
+
+def _forms(chain: ChainLines, where: str) -> dict[str, Any]:
+    """The forms for this chain, its change followed in the channel the person last changed it in."""
+    value = HomePick(chain_id=chain.chain_id, name=chain.chain_name, channel=where).value()
+    return {
+        "type": "actions",
+        "block_id": f"home_forms_{chain.chain_id}"[:255],
+        "elements": [
+            button("Promote…", Action.HOME_PROMOTE, value),
+            button("Change instance types…", Action.HOME_INSTANCE_TYPE, value),
+        ],
+    }
 
 
 def _env(e: EnvLine) -> Mrkdwn:

@@ -31,6 +31,7 @@ from bot.slack.invocation import Invocation
 from bot.slack.markup import md, readable
 from bot.slack.modals import (
     FormMetadata,
+    HomePick,
     chain_option,
     chainlet_block_id,
     instance_type_modal,
@@ -102,6 +103,21 @@ class Forms:
         )
         try:
             self.gateway.open_view(inv.trigger_id, self._sealed(view))
+        except SlackFailure as exc:
+            self.operations.tell(
+                inv, f"Could not open the form ({exc}). Try again, or type the full command."
+            )
+
+    def open_for_chain(self, callback: View, pick: HomePick, inv: Invocation) -> None:
+        """From the App Home: the form with the chain chosen, for a change followed in the channel the
+        person last changed it in. The trigger is spent at once on a form that needs no Baseten data;
+        the chain's choices follow."""
+        if not inv.trigger_id:
+            return
+        meta = FormMetadata(channel=pick.channel, chain_id=pick.chain_id, chain_name=pick.name, home=True)
+        try:
+            view_id = self.gateway.open_view(inv.trigger_id, self._sealed(loading_modal(callback, meta)))
+            self.gateway.update_view(view_id, self._after_chain(callback, meta))
         except SlackFailure as exc:
             self.operations.tell(
                 inv, f"Could not open the form ({exc}). Try again, or type the full command."
@@ -232,7 +248,9 @@ class Forms:
         present = {b.get("block_id") for b in view.get("blocks") or [] if b.get("type") == "input"} or set(
             state
         )
-        inv = Invocation(user=user, channel=meta.channel, response_url=meta.response_url)
+        inv = Invocation(
+            user=user, channel=meta.channel, response_url=meta.response_url, notes=[] if meta.home else None
+        )
         promote = view.get("callback_id") == View.PROMOTE.value
         chain_id = _selected(state, "chain")
         env = _selected(state, "env")

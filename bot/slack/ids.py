@@ -15,6 +15,9 @@ class Action(StrEnum):
     PICK_DEPLOYMENT = "chainops_pick_deployment"
     PICK_INSTANCE_TYPE = "chainops_pick_instance_type"
     SCALE_DOWN = "chainops_scale_down"
+    # App Home buttons that open a form for one of the person's chains
+    HOME_PROMOTE = "chainops_home_promote"
+    HOME_INSTANCE_TYPE = "chainops_home_instance_type"
 
 
 class View(StrEnum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.baseten.models import Chain, ChainDeployment, ChainEnvironment, InstanceType
 from bot.changes.planner import ordered
@@ -24,6 +24,20 @@ class FormMetadata(BaseModel):
     chain_id: str | None = None
     chain_name: str | None = None
     env: str | None = None
+    home: bool = False  # opened from the App Home: its preview is shown there
+
+
+class HomePick(BaseModel):
+    """An App Home button's value: the chain a form opens for, and where its change will be followed."""
+
+    chain_id: str = Field(alias="c")
+    name: str = Field(alias="n")  # as shown in the form (cut to fit a button's value)
+    channel: str = Field(alias="ch")
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    def value(self) -> str:
+        return self.model_copy(update={"name": self.name[:150]}).model_dump_json(by_alias=True)
 
 
 MAX_OPTIONS = 100  # per select, and per option group

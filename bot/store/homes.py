@@ -175,6 +175,22 @@ class HomeStore:
             )
             return {e.confirmation_id or "": e for e in found}
 
+    def channels_used(self, person: str, chain_id: str, *, limit: int = 20) -> list[str]:
+        """Channels this person changed or locked the chain in, latest first."""
+        with self._session() as s:
+            found = s.scalars(
+                select(AuditEvent.channel)
+                .where(
+                    AuditEvent.actor == person,
+                    AuditEvent.chain_id == chain_id,
+                    AuditEvent.channel.is_not(None),
+                    AuditEvent.event.in_(("requested", "locked", "unlocked")),
+                )
+                .order_by(AuditEvent.id.desc())
+                .limit(limit)
+            )
+            return list(dict.fromkeys(c for c in found if c))
+
     def chains_changed_by(self, person: str, *, since: float, limit: int = 20) -> list[tuple[str, str]]:
         """(chain id, chain name) of the chains this person asked to change since then, latest first."""
         with self._session() as s:

@@ -1,13 +1,16 @@
 """Modal submissions: checked against Baseten before the modal closes, errors shown on the field."""
 
-from functools import partial
 from typing import Any
 
 from slack_bolt import App
 
+from bot.bootstrap import Chainops
+from bot.changes.execution import AnyPlan
 from bot.runtime import metrics
 from bot.runtime.workpool import Priority
 from bot.slack.ids import View
+from bot.slack.invocation import Invocation
+from bot.slack.markup import lines
 from handlers.context import chainops_of
 
 
@@ -23,9 +26,14 @@ def submit_form(ack: Any, body: dict[str, Any], context: Any) -> None:
             ack(response_action="errors", errors=checked.errors)
             return
     ack()
+    chainops.after_ack(Priority.CLICK, checked.invocation, offer, chainops, checked.plan, checked.invocation)
+
+
+def offer(chainops: Chainops, plan: AnyPlan, inv: Invocation) -> None:
     # A form's submit says "Preview": the change runs only from the preview's Confirm.
-    offer = partial(chainops.operations.request, preview=True)
-    chainops.after_ack(Priority.CLICK, checked.invocation, offer, checked.plan, checked.invocation)
+    chainops.operations.request(plan, inv, preview=True)
+    if inv.notes is not None:  # opened from the App Home: the preview is shown there
+        chainops.home.publish(inv.user, notice=lines(inv.notes) if inv.notes else None)
 
 
 def register(app: App) -> None:
