@@ -222,3 +222,25 @@ def test_a_chains_form_opens_from_home_and_its_preview_is_confirmed_there(world:
 
     assert len([w for w in world.writes if w.path.endswith("/promote")]) == 1
     assert any("is promoting hello-chain deployment `dep-hello-4`" in text_of(m) for m in world.channel_messages())
+
+
+def test_an_outside_rollout_in_a_watched_private_channel_is_on_its_members_homes_only(world: World) -> None:
+    world.slack.private_channels.add("C0SECRET")
+    world.slack.members["C0SECRET"] = {"U0ALICE", "U0BOB"}
+    world.command("watch hello-chain", channel="C0SECRET")
+    world.open_home("U0BOB")
+    world.open_home("U0EVE")
+    before = publishes(world, "U0BOB")
+
+    world.sim.outside_promote("hello-chain", "production", "dep-hello-4", by="ana@example.com")
+    world.clock.advance(30)
+    world.chainops.watcher.run_once()
+    world.deliver()
+    world.refresh_homes(seconds=5)
+
+    member = text_of(world.slack.home("U0BOB"))
+    assert publishes(world, "U0BOB") > before  # refreshed when the outside rollout began to be followed
+    assert "*hello-chain/production* `dep-hello-4`" in member and "by ana@example.com" in member
+    assert "*production*:" in member  # the watched chain is one of Bob's chains
+    outsider = text_of(world.open_home("U0EVE"))
+    assert "hello-chain" not in outsider and "ana@example.com" not in outsider

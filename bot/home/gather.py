@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from bot.baseten.catalog import Catalog
 from bot.baseten.client import BasetenClient
@@ -44,7 +44,6 @@ class Gatherer:
         policy: Policy,
         visibility: Visibility,
         clock: Callable[[], float],
-        watched: Callable[[str], Iterable[tuple[str, str]]] | None = None,
     ) -> None:
         self.store = store
         self.baseten = baseten
@@ -54,8 +53,6 @@ class Gatherer:
         self.visibility = visibility
         self.clock = clock
         self.audit = AuditTrail(store, clock)
-        # Chains watched in channels the person may see, (chain id, name): once subscriptions exist.
-        self.watched = watched
         self._links: dict[str, str] = {}  # rollout id -> its thread's permalink (it never changes)
         self._links_lock = threading.Lock()
 
@@ -145,14 +142,17 @@ class Gatherer:
     # -- your chains ------------------------------------------------------------------------------------
 
     def chains_of(self, person: str, now: float) -> list[tuple[str, str]]:
-        chains = list(self.store.homes.chains_changed_by(person, since=now - CHAINS_SINCE))
-        if self.watched is not None:
-            chains += [c for c in self.watched(person) if c[0] not in {k for k, _ in chains}]
-        return chains
+        """The chains the person changed lately, then those watched in channels they may see."""
+        chains = dict(self.store.homes.chains_changed_by(person, since=now - CHAINS_SINCE))
+        for chain_id, name, where in self.store.homes.watched():
+            if chain_id not in chains and self.visibility.may_see(person, where):
+                chains[chain_id] = name
+        return list(chains.items())
 
     def _channel_for(self, person: str, chain_id: str) -> str | None:
-        """The latest channel the person changed the chain in and may still see."""
+        """The latest channel the person changed the chain in and may still see, else one watching it."""
         used = self.store.homes.channels_used(person, chain_id)
+        used += [where for c, _, where in self.store.homes.watched() if c == chain_id]
         return next((c for c in used if self.visibility.may_see(person, c)), None)
 
     def chain_lines(self, chain_id: str, chain_name: str, *, channel: str | None = None) -> ChainLines:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from bot.store import AuditEvent, StoreUnavailable
 from bot.store.homes import HomeStore
 
 log = logging.getLogger(__name__)
+
+SLACK_PERSON = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class HomePublisher:
         self.settings = settings
         self.clock = clock
         self._cursor: int | None = None
+        self._following: dict[str, tuple[str, str]] | None = None  # rollouts followed at the last look
         self._failure = RepeatedFailure(log, "keeping App Homes fresh")
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -90,7 +94,8 @@ class HomePublisher:
             events = self.homes.events_after(self._cursor)
             if events:
                 self._cursor = events[-1].id
-                self.homes.want(self._concerned(events), now=self.clock())
+                self._want(self._concerned(events))
+        self._want(self._rollouts_started_or_ended())
         now = self.clock()
         for person in self.homes.claim_due(
             owner=self.owner, now=now, every=self.settings.every, lease_seconds=self.settings.lease_seconds
@@ -100,11 +105,34 @@ class HomePublisher:
             finally:
                 self.homes.release(person, owner=self.owner)
 
+    def _want(self, people: set[str]) -> None:
+        # Only Slack people have homes: an outside change names an email or an API key instead.
+        self.homes.want({p for p in people if SLACK_PERSON.match(p)}, now=self.clock())
+
     def _start_cursor(self) -> None:
         """Changes are followed from the moment this process starts (earlier ones were published)."""
         if self._cursor is None:
             with contextlib.suppress(StoreUnavailable):
                 self._cursor = self.homes.last_event_id()
+        if self._following is None:
+            with contextlib.suppress(StoreUnavailable):
+                self._following = self.homes.following_where()
+
+    def _rollouts_started_or_ended(self) -> set[str]:
+        """Rollouts record no event of their own when they start or end outside chainops' requests
+        (an outside promotion a watched channel follows): noticed from the rollouts followed."""
+        now_following = self.homes.following_where()
+        before, self._following = self._following, now_following
+        if before is None:
+            return set()
+        changed = [now_following.get(i) or before[i] for i in set(before) ^ set(now_following)]
+        if not changed:
+            return set()
+        viewers = self.homes.viewers(since=self.clock() - self.settings.viewers_for)
+        people = {who for _, who in changed}
+        for where, _ in changed:
+            people.update(v for v in viewers if self.visibility.may_see(v, where))
+        return people
 
     def _concerned(self, events: list[AuditEvent]) -> set[str]:
         """Whose homes these changes are on: who acted and who asked, and everyone keeping a home who

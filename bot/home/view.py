@@ -124,11 +124,19 @@ def _moving(m: Moving, now: float) -> Mrkdwn:
         m.deployment_id,
         m.status,
         duration(now - m.started_at),
-        user(m.requester),
+        _who(m.requester),
     )
     if m.thread:
         line += Mrkdwn(" · ") + link(m.thread, "thread")
     return line
+
+
+def _who(requester: str) -> Mrkdwn:
+    """A Slack person, or (a change made outside chainops) the email or API key name Baseten names."""
+    try:
+        return user(requester)
+    except ValueError:
+        return md("{}", requester)
 
 
 # -- your chains --------------------------------------------------------------------------------------
@@ -216,7 +224,7 @@ def recent_blocks(content: HomeContent) -> Blocks:
 
 def _recent(c: Change) -> Mrkdwn:
     if c.event != "requested":  # a lock or an unlock
-        line = md("{} · {} · {} {}", when(c.at), user(c.requester), c.event, c.where)
+        line = md("{} · {} · {} {}", when(c.at), _who(c.requester), c.event, c.where.rstrip("/"))
         return line + md(": {}", c.reason) if c.reason else line
-    line = md("{} · {} · {} · *{}*", when(c.at), user(c.requester), c.summary, c.outcome)
-    return line + md(" · approved by {}", user(c.approver)) if c.approver else line
+    line = md("{} · {} · {} · *{}*", when(c.at), _who(c.requester), c.summary, c.outcome)
+    return line + md(" · approved by {}", _who(c.approver)) if c.approver else line

@@ -21,6 +21,7 @@ from bot.store.tables import (
     HomeRefresh,
     Rollout,
     RolloutState,
+    WatchSubscription,
 )
 
 
@@ -151,6 +152,26 @@ class HomeStore:
                     .limit(limit)
                 )
             )
+
+    def following_where(self) -> dict[str, tuple[str, str]]:
+        """Rollouts followed now: id -> (channel, who started it), to notice one starting or ending."""
+        with self._session() as s:
+            rows = s.execute(
+                select(Rollout.id, Rollout.channel, Rollout.requester).where(
+                    Rollout.state == RolloutState.FOLLOWING
+                )
+            ).all()
+        return {str(r[0]): (str(r[1]), str(r[2])) for r in rows}
+
+    def watched(self) -> list[tuple[str, str, str]]:
+        """(chain id, chain name, channel) of every chain a channel watches."""
+        with self._session() as s:
+            rows = s.execute(
+                select(WatchSubscription.chain_id, WatchSubscription.chain_name, WatchSubscription.channel)
+                .distinct()
+                .order_by(WatchSubscription.chain_id)
+            ).all()
+        return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
 
     def events_after(self, event_id: int, *, limit: int = 500) -> list[AuditEvent]:
         with self._session() as s:
