@@ -1,5 +1,6 @@
 """Builds one process's worth of chainops from its settings: the single Baseten client, the store,
-the operations and the follower, shared by every listener."""
+the operations, and the periodic jobs (following rollouts, delivering the outbox, expiring confirmations)
+on the process's one scheduler, shared by every listener."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from bot.home.visibility import Visibility
 from bot.http.health import Health, slack_token_check
 from bot.http.replays import unless_replayed
 from bot.runtime import metrics
+from bot.runtime.loops import Loops
 from bot.runtime.workpool import Priority, WorkPool
 from bot.slack.forms import Forms
 from bot.slack.gateway import Gateway, WebApiGateway
@@ -35,13 +37,15 @@ from bot.slack.invocation import Invocation, tell
 from bot.slack.markup import md
 from bot.slack.outbox import Outbox, OutboxSender, OutboxSettings
 from bot.slack.sealed import Seal
-from bot.store import Store, connect
+from bot.store import Store, StoreUnavailable, connect
 from bot.watch.poller import Watcher
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_BUDGET = 25.0  # seconds from SIGTERM to exit; platforms kill after 30
 SHUTDOWN_RESERVE = 7.0  # of which the last ones are kept for telling people what did not finish
+EXPIRY = "expiring confirmations"
+EXPIRY_EVERY = 0.5  # seconds: a preview past its time stops offering its buttons within a second
 SLOW = ":hourglass_flowing_sand: Baseten is slow to answer; still trying…"
 DROPPED = (
     ":warning: I'm restarting and did not get to this request; nothing was changed. "
@@ -72,6 +76,7 @@ class Chainops:
     health: Health  # what /healthz reports
     home: HomePublisher  # every person's App Home
     watcher: Watcher  # reads watched chains' audit logs
+    loops: Loops  # runs the periodic jobs: the follower, the outbox sender, expiry
     _closed: bool = field(default=False, init=False)
     _policy_check: threading.Thread | None = field(default=None, init=False)
 
@@ -80,18 +85,22 @@ class Chainops:
         return self
 
     def start(self) -> None:
-        """Start the background threads: the health checks, the rollout follower, Slack delivery, and a
-        look at whether the policy's environments exist (in the background: an unreachable Baseten must
-        not hold up start)."""
+        """Start the background threads: the health checks, the periodic jobs (the rollout follower,
+        Slack delivery, expiry), and a look at whether the policy's environments exist (in the
+        background: an unreachable Baseten must not hold up start)."""
         self.health.start()
-        self.follower.start()
+        self.loops.start()
         self.watcher.start()
-        self.sender.start()
         self.home.start()
         self._policy_check = threading.Thread(
             target=check_policy_environments, args=(self.policy, self.baseten), daemon=True
         )
         self._policy_check.start()
+
+    def follow_once(self) -> None:
+        """One pass of expiry and of the follower, inline, with the polls it started (tests, benchmarks)."""
+        self.loops.job(EXPIRY).run()
+        self.follower.run_once()
 
     def policy_checked(self, timeout: float) -> None:
         """Wait (at most `timeout`) for the start-up look at the policy's environments to be done."""
@@ -137,9 +146,9 @@ class Chainops:
                 time.monotonic() - (deadline - SHUTDOWN_BUDGET),
             )
         self.watcher.stop(timeout=1.0)
-        self.follower.stop(timeout=max(0.5, deadline - 2.0 - time.monotonic()))
-        # What is still waiting for Slack stays in the outbox; the next process delivers it.
-        self.sender.stop(timeout=max(0.5, deadline - 1.0 - time.monotonic()))
+        # Polls under way finish and rollouts are handed back; what is still waiting for Slack stays in
+        # the outbox, and the next process delivers it.
+        self.loops.stop(timeout=max(0.5, deadline - 1.0 - time.monotonic()))
         self.home.stop(timeout=max(0.5, deadline - 1.0 - time.monotonic()))
         self.health.stop()
         if not drained.interrupted:  # interrupted work may still be talking to Baseten until the exit
@@ -232,10 +241,7 @@ def build(
             lease_seconds=settings.chainops_lease_seconds,
             rollback_window=settings.chainops_rollback_window,
         ),
-        on_tick=operations.expire_due,
-        settle=operations.execution.settle,
-        writing=operations.execution.writing,
-        resume=operations.execution.resume,
+        writes=operations.execution,
         clock=clock,
         owner=owner,
         instance_types=catalog.instance_types_by_name,
@@ -271,6 +277,17 @@ def build(
         owner=owner,
         clock=clock,
     )
+    loops = Loops()
+    loops.add(follower.job)
+    loops.add(sender.job)
+    # Expiry reads the database the follower reads as often: when it is gone, the follower says so.
+    loops.every(
+        EXPIRY,
+        EXPIRY_EVERY,
+        operations.expire_due,
+        expected=(StoreUnavailable,),
+        expected_level=logging.WARNING,
+    )
     return Chainops(
         settings,
         store,
@@ -293,4 +310,5 @@ def build(
         ),
         home,
         watcher,
+        loops,
     )

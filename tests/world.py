@@ -107,9 +107,9 @@ class World:
         return self.chainops.sender.drain(timeout)
 
     def follow(self, *, seconds: float = 0.0) -> None:
-        """Let simulated time pass, then run one follower pass."""
+        """Let simulated time pass, then run one pass of expiry and of the follower."""
         self.clock.advance(seconds)
-        self.chainops.follower.run_once()
+        self.chainops.follow_once()
         self.deliver()
 
     # -- what a person sees ----------------------------------------------------------------------------

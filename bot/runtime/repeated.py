@@ -19,11 +19,15 @@ class RepeatedFailure:
         *,
         remind_every: float = REMIND_EVERY,
         clock: Callable[[], float] = time.monotonic,
+        expected_level: int = logging.ERROR,
     ) -> None:
         self._log = log
         self._what = what
         self._remind_every = remind_every
         self._clock = clock
+        # An expected failure another part of the process already reports (the database gone) may be
+        # logged lower, so an outage is a few error lines, not one per job.
+        self._expected_level = expected_level
         self._lock = threading.Lock()
         self._count = 0
         self._since = 0.0
@@ -43,11 +47,17 @@ class RepeatedFailure:
             else:
                 return
             count, since = self._count, self._since
+        level = self._expected_level if expected else logging.ERROR
         if first:
-            self._log.error("%s failed: %s", self._what, exc, exc_info=None if expected else exc)
+            self._log.log(level, "%s failed: %s", self._what, exc, exc_info=None if expected else exc)
         else:
-            self._log.error(
-                "%s still failing: %d times in the last %.0f s (%s)", self._what, count, now - since, exc
+            self._log.log(
+                level,
+                "%s still failing: %d times in the last %.0f s (%s)",
+                self._what,
+                count,
+                now - since,
+                exc,
             )
 
     def succeeded(self) -> None:

@@ -13,13 +13,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from bot.runtime.loops import LeasedJob, Leases
 from bot.runtime.repeated import RepeatedFailure
-from bot.runtime.workpool import Lane
 from bot.slack import markup, posted
 from bot.slack.gateway import (
     NOT_IN_CHANNEL,
@@ -207,6 +206,14 @@ class _Sent(Enum):
 
 
 @dataclass(frozen=True)
+class _Due:
+    """A channel with something due, or one probed to learn whether Slack is back."""
+
+    channel: str
+    probe: bool = False
+
+
+@dataclass(frozen=True)
 class _Hold:
     """Nothing more goes to the channel before `until`: Slack asked us to wait, or failed."""
 
@@ -215,8 +222,9 @@ class _Hold:
 
 
 class OutboxSender:
-    """Delivers the outbox to Slack: one scheduler thread and a few sender threads, each serving one
-    channel at a time under a lease, so several replicas share the work and a channel's order holds."""
+    """Delivers the outbox to Slack: a leased job (`bot/runtime/loops.py`) whose items are channels, each
+    served by one of a few sender threads at a time under a lease, so several replicas share the work
+    and a channel's order holds."""
 
     def __init__(
         self,
@@ -234,46 +242,37 @@ class OutboxSender:
         self.settings = settings
         self.owner = owner
         self.clock = clock
-        self._pool = Lane(settings.workers, "chainops-slack")
-        self._in_flight: dict[str, Future[None]] = {}
+        self.job: LeasedJob[_Due] = LeasedJob(
+            "delivering Slack messages",
+            interval=settings.tick,
+            claim=self._due,
+            key=lambda due: due.channel,
+            work=lambda due: self._deliver_channel(due.channel, due.probe),
+            workers=settings.workers,
+            # On SQLite no other replica exists: channels a killed process held are free at once.
+            leases=Leases(forget_stale=store.release_channels if single_process else None),
+            again_after_item=True,  # the channel may have more to send
+            expected=(StoreUnavailable,),
+            clock=clock,
+            thread_name="chainops-slack",
+        )
         self._busy: set[str] = set()
         self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._tick_failure = RepeatedFailure(log, "delivering Slack messages")
         self._next_probe = 0.0
         self._awaited: set[str] = set()  # messages whose first attempt a caller is waiting for
         self._refusals: dict[str, str] = {}  # ...and the refusal handed to that caller to tell
         self._held: set[str] = set()  # channels under a long rate-limit hold already logged
         self._told_no_history = False
+        self._tick_failure = RepeatedFailure(log, "delivering Slack messages")
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
-    def start(self) -> None:
-        if self.single_process:
-            # On SQLite no other replica exists: channels a killed process held are free at once.
-            self.store.release_channels()
-        self._thread = threading.Thread(target=self._run, name="chainops-outbox", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Finish the Slack calls under way (within `timeout`); what waits stays in the database."""
-        deadline = time.monotonic() + timeout
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        self._pool.close()
-        self._pool.take_back()
-        self._pool.wait_idle(deadline)
-
     def wake(self) -> None:
-        self._wake.set()
+        self.job.wake()
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self.job.scheduled
 
     def drain(self, timeout: float = 10.0) -> bool:
         """Deliver until nothing waits (tests and the console); False if something still waits."""
@@ -289,31 +288,23 @@ class OutboxSender:
                 return False
             time.sleep(0.01)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-                self._tick_failure.succeeded()
-            except StoreUnavailable as exc:
-                self._tick_failure.failed(exc)
-            except Exception as exc:
-                self._tick_failure.failed(exc, expected=False)
-            self._wake.wait(self.settings.tick)
-            self._wake.clear()
-
     def tick(self, *, inline: bool = False) -> None:
         """Deliver the channels that are due (`inline`: in this thread), and probe Slack during an outage."""
-        now = self.clock()
+        if not inline:
+            self.job.run()
+            return
+        for due in self._due(self.clock()):
+            self._deliver_channel(due.channel, due.probe)
+
+    def _due(self, now: float) -> list[_Due]:
         due = self.store.due_channels(now=now, owner=self.owner, limit=256)
-        probe = None
+        work = [_Due(channel) for channel in due]
         if now >= self._next_probe:
             self._next_probe = now + self.settings.probe_interval
             probe = self.store.outage_channel(now=now, owner=self.owner, quiet=self.settings.probe_interval)
-        serve = self._deliver_channel if inline else self._submit
-        for channel in due:
-            serve(channel)
-        if probe is not None and probe not in due:
-            serve(probe, probe=True)
+            if probe is not None and probe not in due:
+                work.append(_Due(probe, probe=True))
+        return work
 
     def attempt(self, key: str, wait: float) -> str | None:
         """Deliver the channel of this message now if nobody is on it, and wait a little for the answer;
@@ -335,30 +326,14 @@ class OutboxSender:
         if not self.running:
             self._deliver_channel(channel)
             return
-        with self._lock:
-            busy = channel in self._in_flight
-        if busy:
+        if self.job.working(channel):
             return  # the channel is being served: this message waits its turn, nobody waits for it
-        future = self._submit(channel)
+        future = self.job.submit(_Due(channel))
         if future is not None:
             try:
                 future.result(timeout=wait)
             except Exception:  # still under way (or failed): the outbox keeps it either way
                 return
-
-    def _submit(self, channel: str, *, probe: bool = False) -> Future[None] | None:
-        with self._lock:
-            if channel in self._in_flight:
-                return self._in_flight[channel]
-            future = self._pool.submit(self._deliver_channel, channel, probe)
-            self._in_flight[channel] = future
-        future.add_done_callback(lambda _f: self._forget(channel))
-        return future
-
-    def _forget(self, channel: str) -> None:
-        with self._lock:
-            self._in_flight.pop(channel, None)
-        self._wake.set()  # the channel may have more to send
 
     # -- one channel -----------------------------------------------------------------------------------
 
@@ -418,7 +393,7 @@ class OutboxSender:
         with self._lock:
             self._held.discard(channel)
         if self.store.wake_outage_channels(now=self.clock()):
-            self._wake.set()
+            self.wake()
 
     def _deliver(self, message: OutboxMessage, now: float) -> _Sent | _Hold:
         """One Slack call for one message (two, for a post whose earlier answer never came)."""
@@ -648,7 +623,7 @@ class OutboxSender:
             log.info(
                 "telling %s privately what happened to their change in %s", owner.notify_user, message.channel
             )
-            self._wake.set()
+            self.wake()
 
 
 def _duration(seconds: float) -> str:
