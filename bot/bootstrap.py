@@ -29,7 +29,7 @@ from bot.home.visibility import Visibility
 from bot.http.health import Health, slack_token_check
 from bot.http.replays import unless_replayed
 from bot.runtime import metrics
-from bot.runtime.loops import Loops
+from bot.runtime.loops import Leases, Loops
 from bot.runtime.workpool import Priority, WorkPool
 from bot.slack.forms import Forms
 from bot.slack.gateway import Gateway, WebApiGateway
@@ -76,7 +76,7 @@ class Chainops:
     health: Health  # what /healthz reports
     home: HomePublisher  # every person's App Home
     watcher: Watcher  # reads watched chains' audit logs
-    loops: Loops  # runs the periodic jobs: the follower, the outbox sender, expiry
+    loops: Loops  # runs the periodic jobs: following rollouts, the outbox, expiry, App Homes, watching
     _closed: bool = field(default=False, init=False)
     _policy_check: threading.Thread | None = field(default=None, init=False)
 
@@ -90,8 +90,6 @@ class Chainops:
         background: an unreachable Baseten must not hold up start)."""
         self.health.start()
         self.loops.start()
-        self.watcher.start()
-        self.home.start()
         self._policy_check = threading.Thread(
             target=check_policy_environments, args=(self.policy, self.baseten), daemon=True
         )
@@ -145,11 +143,9 @@ class Chainops:
                 drained.interrupted,
                 time.monotonic() - (deadline - SHUTDOWN_BUDGET),
             )
-        self.watcher.stop(timeout=1.0)
         # Polls under way finish and rollouts are handed back; what is still waiting for Slack stays in
         # the outbox, and the next process delivers it.
         self.loops.stop(timeout=max(0.5, deadline - 1.0 - time.monotonic()))
-        self.home.stop(timeout=max(0.5, deadline - 1.0 - time.monotonic()))
         self.health.stop()
         if not drained.interrupted:  # interrupted work may still be talking to Baseten until the exit
             self.baseten.close()
@@ -280,11 +276,30 @@ def build(
     loops = Loops()
     loops.add(follower.job)
     loops.add(sender.job)
-    # Expiry reads the database the follower reads as often: when it is gone, the follower says so.
+    # Expiry and homes read the database the follower reads as often: when it is gone, the follower
+    # says so.
     loops.every(
         EXPIRY,
         EXPIRY_EVERY,
         operations.expire_due,
+        expected=(StoreUnavailable,),
+        expected_level=logging.WARNING,
+    )
+    loops.every(
+        "watching chains",
+        watcher.tick_seconds,
+        watcher.run_once,  # reports its own failures
+        leases=Leases(
+            release=lambda: store.watch.release(owner),
+            # No other replica: a killed predecessor's leases need no wait.
+            forget_stale=store.watch.release if store.single_process else None,
+        ),
+        expected=(StoreUnavailable,),
+    )
+    loops.every(
+        "keeping App Homes fresh",
+        home.settings.tick,
+        home.run_once,
         expected=(StoreUnavailable,),
         expected_level=logging.WARNING,
     )

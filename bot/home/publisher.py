@@ -4,15 +4,14 @@
 Changes are read from the audit trail every replica shares, so no flow has to remember to tell the home;
 which homes are due lives in the database (`home_refreshes`), so across replicas each person gets at
 most one `views.publish` every `every` seconds, built from the state at that moment (the latest
-content only). Publishing runs on its own thread: a home that fails, or a slow Baseten behind it, never
-holds up a command, a click or a channel message."""
+content only). Publishing is a periodic job of its own (`run_once`, on `bot/runtime/loops.py`): a home
+that fails, or a slow Baseten behind it, never holds up a command, a click or a channel message."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +19,6 @@ from dataclasses import dataclass
 from bot.home.gather import Gatherer
 from bot.home.view import home_view
 from bot.home.visibility import Visibility
-from bot.runtime.repeated import RepeatedFailure
 from bot.slack.gateway import Gateway, SlackFailure
 from bot.store import AuditEvent, StoreUnavailable
 from bot.store.homes import HomeStore
@@ -59,10 +57,6 @@ class HomePublisher:
         self.clock = clock
         self._cursor: int | None = None
         self._following: dict[str, tuple[str, str]] | None = None  # rollouts followed at the last look
-        self._failure = RepeatedFailure(log, "keeping App Homes fresh")
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
         self._start_cursor()
 
     # -- publishing -------------------------------------------------------------------------------------
@@ -151,27 +145,3 @@ class HomePublisher:
             else:
                 people.update(v for v in viewers if self.visibility.may_see(v, where))
         return people
-
-    # -- the thread -------------------------------------------------------------------------------------
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="chainops-home", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-                self._failure.succeeded()
-            except StoreUnavailable as exc:
-                self._failure.failed(exc)
-            except Exception as exc:
-                self._failure.failed(exc, expected=False)
-            self._wake.wait(self.settings.tick)
-            self._wake.clear()

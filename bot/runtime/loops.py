@@ -70,27 +70,6 @@ class Job(Protocol):
         """After the last pass: let work under way finish by `deadline` (monotonic), hand leases back."""
 
 
-@dataclass
-class PeriodicJob:
-    """A function run every `interval` seconds."""
-
-    name: str
-    interval: float
-    fn: Callable[[], object]
-    expected: tuple[type[BaseException], ...] = ()
-    expected_level: int = logging.ERROR
-
-    def run(self) -> float | None:
-        self.fn()
-        return None
-
-    def start(self) -> None:
-        pass
-
-    def stop(self, deadline: float) -> None:
-        pass
-
-
 @dataclass(frozen=True)
 class Leases:
     """How a job's items are leased to this process in the database."""
@@ -99,6 +78,41 @@ class Leases:
     release: Callable[[], object] | None = None  # hand back what this process holds (at stop)
     # Only one process exists (SQLite): leases a killed earlier life left need not be waited out.
     forget_stale: Callable[[], object] | None = None
+
+    def start(self) -> None:
+        if self.forget_stale is not None:
+            self.forget_stale()
+
+    def stop(self, job: str, expected: tuple[type[BaseException], ...]) -> None:
+        if self.release is None:
+            return
+        try:
+            self.release()
+        except expected as exc:
+            log.warning("%s: could not hand leases back (%s); they lapse on their own", job, exc)
+
+
+@dataclass
+class PeriodicJob:
+    """A function run every `interval` seconds; with `leases`, the items it claims itself (under those
+    leases, in the database) are freed at start when no other replica exists, and handed back at stop."""
+
+    name: str
+    interval: float
+    fn: Callable[[], object]
+    expected: tuple[type[BaseException], ...] = ()
+    expected_level: int = logging.ERROR
+    leases: Leases = field(default_factory=Leases)
+
+    def run(self) -> float | None:
+        self.fn()
+        return None
+
+    def start(self) -> None:
+        self.leases.start()
+
+    def stop(self, deadline: float) -> None:
+        self.leases.stop(self.name, self.expected)
 
 
 class LeasedJob(Generic[T]):
@@ -182,8 +196,7 @@ class LeasedJob(Generic[T]):
             time.sleep(0.005)
 
     def start(self) -> None:
-        if self._leases.forget_stale is not None:
-            self._leases.forget_stale()
+        self._leases.start()
         self.scheduled = True
 
     def stop(self, deadline: float) -> None:
@@ -193,11 +206,7 @@ class LeasedJob(Generic[T]):
         self._pool.close()
         self._pool.take_back()
         self._pool.wait_idle(deadline)
-        if self._leases.release is not None:
-            try:
-                self._leases.release()
-            except self.expected as exc:
-                log.warning("%s: could not hand leases back (%s); they lapse on their own", self.name, exc)
+        self._leases.stop(self.name, self.expected)
 
 
 @dataclass(eq=False)
@@ -227,8 +236,9 @@ class Loops:
         *,
         expected: tuple[type[BaseException], ...] = (),
         expected_level: int = logging.ERROR,
+        leases: Leases | None = None,
     ) -> PeriodicJob:
-        job = PeriodicJob(name, interval, fn, expected, expected_level)
+        job = PeriodicJob(name, interval, fn, expected, expected_level, leases or Leases())
         self.add(job)
         return job
 

@@ -5,11 +5,9 @@ chainops' own. Without an audit log, compares the watched environments instead (
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -79,28 +77,8 @@ class Watcher:
         self.tick_seconds = tick
         self.audit = AuditTrail(store, clock)
         self._failure = RepeatedFailure(log, "watching chains")
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    # -- the loop ----------------------------------------------------------------------------------------
-
-    def start(self) -> None:
-        if self.store.single_process:
-            self.store.watch.release()  # no other replica: a killed predecessor's leases need no wait
-        self._thread = threading.Thread(target=self._run, name="chainops-watch", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        with contextlib.suppress(StoreUnavailable):
-            self.store.watch.release(self.owner)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.run_once()
-            self._stop.wait(self.tick_seconds)
+    # -- one pass (a periodic job on `bot/runtime/loops.py`, registered in `bot/bootstrap.py`) ------------
 
     def run_once(self, *, everything: bool = False) -> None:
         """Read every chain that is due (or, `everything`, every chain) not read by another replica."""
