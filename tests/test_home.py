@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.home.content import ChainLines, Decision, EnvLine, HomeContent, Moving, Waiting
 from bot.home.publisher import HomePublisher
+from bot.home.view import home_view
 from bot.store import RolloutState
 from tests.fakes.slack_api import buttons, text_of
+from tests.fakes.slack_rules import check_home
 from tests.world import World, make_world
 
 POLICY = """
@@ -164,7 +168,16 @@ def test_a_finished_rollout_updates_the_homes_concerned_once_each(world: World) 
     assert "unlocked hello-chain/staging" in text_of(world.slack.home("U0BOB"))
 
 
-def test_replicas_publish_each_home_once(world: World) -> None:
+def test_replicas_publish_each_home_once(tmp_path: Path, database_url: str) -> None:
+    world = make_world(tmp_path, database_url=database_url)
+    try:
+        _replicas_publish_each_home_once(world)
+    finally:
+        world.chainops.close()
+        world.slack.close()
+
+
+def _replicas_publish_each_home_once(world: World) -> None:
     other = HomePublisher(
         homes=world.chainops.store.homes,
         gatherer=world.chainops.home.gatherer,
@@ -244,3 +257,37 @@ def test_an_outside_rollout_in_a_watched_private_channel_is_on_its_members_homes
     assert "*production*:" in member  # the watched chain is one of Bob's chains
     outsider = text_of(world.open_home("U0EVE"))
     assert "hello-chain" not in outsider and "ana@example.com" not in outsider
+
+
+def test_a_crowded_home_stays_within_slacks_limits_and_says_what_is_left_out() -> None:
+    now = 1_800_000_000.0
+    content = HomeContent(
+        user="U0ALICE",
+        now=now,
+        waiting=[Decision(f"r{n}", Waiting.APPROVE, f"promote dep-{n}", "U0BOB", "C0DEPLOYS", now + 600) for n in range(40)],
+        moving=[Moving("hello-chain", f"env-{n}", f"dep-{n}", "UPDATING", now - 60, "U0BOB", None) for n in range(40)],
+        chains=[
+            ChainLines(f"chain-{n}", f"chain-{n}", [EnvLine(f"chain-{n}", f"chain-{n}", f"env-{e}") for e in range(4)], more_envs=6, channel="C0DEPLOYS")
+            for n in range(4)
+        ],
+        more_chains=7,
+    )
+
+    view = home_view(content)
+
+    assert len(view["blocks"]) <= 100 and check_home(view) == []
+    shown = text_of(view)
+    assert "…and 32 more waiting" in shown
+    assert "…and 30 more rollouts (see `/chain status <chain> <env>`)" in shown
+    assert "…and 7 more chains (see `/chain status <chain>`)" in shown
+    assert "…and 6 more environments (see `/chain status chain-0`)" in shown
+
+
+def test_what_people_typed_shows_on_the_home_as_typed(world: World) -> None:
+    world.command("lock hello-chain staging <!channel> *now* & <@U0BOB>")
+
+    home = world.open_home()
+
+    assert "locked by <@U0ALICE>: <!channel> ∗now∗ & <@U0BOB>" in text_of(home)  # read as typed
+    sent = json.dumps(home)
+    assert "&lt;!channel&gt;" in sent and "&lt;@U0BOB&gt;" in sent  # as text: no broadcast, no mention
