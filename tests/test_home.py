@@ -159,6 +159,7 @@ def test_a_finished_rollout_updates_the_homes_concerned_once_each(world: World) 
         home = text_of(world.slack.home(person))
         assert "No rollout is being followed." in home and "succeeded" in home
         assert "locked hello-chain/staging" in home
+    assert "*production*: `dep-hello-4` ACTIVE" in text_of(world.slack.home("U0ALICE"))  # never stale
 
     world.command("unlock hello-chain staging")
     world.refresh_homes(seconds=1)  # too soon after the last publish: held back
@@ -291,3 +292,22 @@ def test_what_people_typed_shows_on_the_home_as_typed(world: World) -> None:
     assert "locked by <@U0ALICE>: <!channel> ∗now∗ & <@U0BOB>" in text_of(home)  # read as typed
     sent = json.dumps(home)
     assert "&lt;!channel&gt;" in sent and "&lt;@U0BOB&gt;" in sent  # as text: no broadcast, no mention
+
+
+def test_homes_published_together_share_their_baseten_reads(world: World) -> None:
+    world.slack.members["C0DEPLOYS"] = {"U0ALICE", "U0BOB", "U0CAROL"}
+    for person in ("U0ALICE", "U0BOB", "U0CAROL"):
+        world.command("lock hello-chain staging", user=person)
+        world.command("unlock hello-chain staging", user=person)
+        world.open_home(person)
+    world.command("lock hello-chain production release")
+    reads = env_reads(world)
+
+    world.refresh_homes(seconds=5)
+
+    assert all("locked by <@U0ALICE>: release" in text_of(world.slack.home(p)) for p in ("U0ALICE", "U0BOB", "U0CAROL"))
+    assert env_reads(world) - reads == 2  # hello-chain's two environments, read once for three homes
+
+
+def env_reads(world: World) -> int:
+    return sum(1 for e in world.contract.exchanges if e.template.endswith("/environments/{env_name}"))

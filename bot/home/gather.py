@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from bot.baseten.catalog import Catalog
 from bot.baseten.client import BasetenClient
@@ -31,6 +32,7 @@ BASETEN_BUDGET = 3.0  # seconds one environment may take to read
 RECENT = 6  # history entries shown
 WAITING_READ = 100  # pending requests looked at
 MOVING_READ = 100  # followed rollouts looked at
+CHAIN_TTL = 30.0  # seconds a chain's environments, read for one home, serve the others
 
 
 class Gatherer:
@@ -55,8 +57,10 @@ class Gatherer:
         self.audit = AuditTrail(store, clock)
         self._links: dict[str, str] = {}  # rollout id -> its thread's permalink (it never changes)
         self._links_lock = threading.Lock()
+        self._chains: dict[str, tuple[float, ChainLines]] = {}  # chain id -> (read at, what it showed)
 
-    def gather(self, person: str, *, notice: str | None = None) -> HomeContent:
+    def gather(self, person: str, *, notice: str | None = None, fresh: bool = False) -> HomeContent:
+        """`fresh`: read the person's chains from Baseten now (they opened their home)."""
         now = self.clock()
         content = HomeContent(user=person, now=now, notice=notice)
         content.waiting = self.waiting(person, now)
@@ -64,7 +68,7 @@ class Gatherer:
         content.recent, content.more_recent = self.recent(person)
         chains = self.chains_of(person, now)
         content.chains = [
-            self.chain_lines(chain_id, name, channel=self._channel_for(person, chain_id))
+            self.chain_lines(chain_id, name, channel=self._channel_for(person, chain_id), fresh=fresh)
             for chain_id, name in chains[:CHAINS_READ]
         ]
         content.more_chains = max(0, len(chains) - CHAINS_READ)
@@ -155,30 +159,55 @@ class Gatherer:
         used += [where for c, _, where in self.store.homes.watched() if c == chain_id]
         return next((c for c in used if self.visibility.may_see(person, c)), None)
 
-    def chain_lines(self, chain_id: str, chain_name: str, *, channel: str | None = None) -> ChainLines:
+    def forget(self, chain_ids: Iterable[str]) -> None:
+        """These chains changed: the next homes read them from Baseten again."""
+        with self._links_lock:
+            for chain_id in chain_ids:
+                self._chains.pop(chain_id, None)
+
+    def chain_lines(
+        self, chain_id: str, chain_name: str, *, channel: str | None = None, fresh: bool = False
+    ) -> ChainLines:
+        """The chain's environments as Baseten shows them, read once for every home published within
+        CHAIN_TTL (many people share a chain; a change to it is forgotten at once), with its locks now."""
+        now = self.clock()
+        with self._links_lock:
+            cached = self._chains.get(chain_id)
+        if fresh or cached is None or now - cached[0] >= CHAIN_TTL:
+            cached = (now, self._read_chain(chain_id, chain_name))
+            with self._links_lock:
+                self._chains[chain_id] = cached
+        envs = [self._locked(e) for e in cached[1].envs]
+        return replace(cached[1], envs=envs, channel=channel)
+
+    def _locked(self, line: EnvLine) -> EnvLine:
+        if not line.env:
+            return line
+        lock = self.store.lock(line.chain_id, line.chain_name, line.env)
+        if lock is None:
+            return replace(line, locked_by=None, lock_reason="")
+        return replace(line, locked_by=lock.locked_by, lock_reason=lock.reason)
+
+    def _read_chain(self, chain_id: str, chain_name: str) -> ChainLines:
         try:
             names = self.baseten.list_environment_names(chain_id)
         except BasetenError as exc:
             unreadable = EnvLine(chain_id, chain_name, "", unreadable=exc.message)
-            return ChainLines(chain_id, chain_name, [unreadable], channel=channel)
+            return ChainLines(chain_id, chain_name, [unreadable])
         envs = [self._env_line(chain_id, chain_name, name) for name in names[:ENVS_READ]]
-        return ChainLines(
-            chain_id, chain_name, envs, more_envs=max(0, len(names) - ENVS_READ), channel=channel
-        )
+        return ChainLines(chain_id, chain_name, envs, more_envs=max(0, len(names) - ENVS_READ))
 
     def _env_line(self, chain_id: str, chain_name: str, name: str) -> EnvLine:
-        lock = self.store.lock(chain_id, chain_name, name)
-        locked = {"locked_by": lock.locked_by, "lock_reason": lock.reason} if lock else {}
         try:
             env = self.baseten.get_environment(chain_id, name, within=BASETEN_BUDGET)
         except BasetenError as exc:
-            return EnvLine(chain_id, chain_name, name, unreadable=exc.message, **locked)  # type: ignore[arg-type]
-        return self._described(env, chain_name, **locked)
+            return EnvLine(chain_id, chain_name, name, unreadable=exc.message)
+        return self._described(env, chain_name)
 
-    def _described(self, env: ChainEnvironment, chain_name: str, **locked: str) -> EnvLine:
+    def _described(self, env: ChainEnvironment, chain_name: str) -> EnvLine:
         live = env.current_deployment
         if live is None:
-            return EnvLine(env.chain_id, chain_name, env.name, **locked)  # type: ignore[arg-type]
+            return EnvLine(env.chain_id, chain_name, env.name)
         types = self.catalog.instance_types_by_name()
         try:
             prices = self.catalog.prices_per_minute()
@@ -205,7 +234,6 @@ class Gatherer:
             hardware=tuple(hardware),
             replicas=sum(c.active_replica_count for c in live.chainlets),
             dollars_per_hour=hourly,
-            **locked,
         )
 
 

@@ -56,7 +56,7 @@ class HomePublisher:
         self.settings = settings
         self.clock = clock
         self._cursor: int | None = None
-        self._following: dict[str, tuple[str, str]] | None = None  # rollouts followed at the last look
+        self._following: dict[str, tuple[str, str, str]] | None = None  # rollouts followed at the last look
         self._start_cursor()
 
     # -- publishing -------------------------------------------------------------------------------------
@@ -64,12 +64,13 @@ class HomePublisher:
     def opened(self, person: str) -> None:
         """The person opened their home: published now, and kept fresh from now on."""
         self.homes.opened(person, now=self.clock())
-        self.publish(person)
+        self.publish(person, fresh=True)
 
-    def publish(self, person: str, *, notice: str | None = None) -> bool:
-        """Build and publish this person's home now; False (logged) if it could not be."""
+    def publish(self, person: str, *, notice: str | None = None, fresh: bool = False) -> bool:
+        """Build and publish this person's home now; False (logged) if it could not be. `fresh`: its
+        chains read from Baseten now, not from what another home read moments ago."""
         try:
-            view = home_view(self.gatherer.gather(person, notice=notice))
+            view = home_view(self.gatherer.gather(person, notice=notice, fresh=fresh))
             self.gateway.publish_home(person, view)
         except (SlackFailure, StoreUnavailable) as exc:
             log.warning("could not publish the App Home of %s (%s)", person, exc)
@@ -122,15 +123,17 @@ class HomePublisher:
         changed = [now_following.get(i) or before[i] for i in set(before) ^ set(now_following)]
         if not changed:
             return set()
+        self.gatherer.forget(chain_id for _, _, chain_id in changed)
         viewers = self.homes.viewers(since=self.clock() - self.settings.viewers_for)
-        people = {who for _, who in changed}
-        for where, _ in changed:
+        people = {who for _, who, _ in changed}
+        for where, _, _ in changed:
             people.update(v for v in viewers if self.visibility.may_see(v, where))
         return people
 
     def _concerned(self, events: list[AuditEvent]) -> set[str]:
         """Whose homes these changes are on: who acted and who asked, and everyone keeping a home who
         may see the channel it happened in (a lock names no channel: every kept home)."""
+        self.gatherer.forget(e.chain_id for e in events if e.chain_id)
         requests = self.homes.requests(e.confirmation_id for e in events if e.confirmation_id)
         viewers = self.homes.viewers(since=self.clock() - self.settings.viewers_for)
         people: set[str] = set()

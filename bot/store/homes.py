@@ -153,15 +153,15 @@ class HomeStore:
                 )
             )
 
-    def following_where(self) -> dict[str, tuple[str, str]]:
-        """Rollouts followed now: id -> (channel, who started it), to notice one starting or ending."""
+    def following_where(self) -> dict[str, tuple[str, str, str]]:
+        """Rollouts followed now: id -> (channel, who started it, chain id), to notice one start or end."""
         with self._session() as s:
             rows = s.execute(
-                select(Rollout.id, Rollout.channel, Rollout.requester).where(
+                select(Rollout.id, Rollout.channel, Rollout.requester, Rollout.chain_id).where(
                     Rollout.state == RolloutState.FOLLOWING
                 )
             ).all()
-        return {str(r[0]): (str(r[1]), str(r[2])) for r in rows}
+        return {str(r[0]): (str(r[1]), str(r[2]), str(r[3])) for r in rows}
 
     def watched(self) -> list[tuple[str, str, str]]:
         """(chain id, chain name, channel) of every chain a channel watches."""
