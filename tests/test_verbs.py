@@ -3,13 +3,17 @@ manifest's usage hint all come from it."""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import inspect
 from pathlib import Path
 
 import pytest
 import yaml
 
+from bot.changes.plans import ChangePlan
 from bot.commands import registry as verbs
+from bot.commands.parsing import ChangeCommand
 from bot.runtime import metrics
 from bot.runtime.workpool import Priority
 from bot.slack.markup import readable
@@ -17,7 +21,7 @@ from tests.world import World
 
 ROOT = Path(__file__).resolve().parent.parent
 # Fields a verb may leave empty: not every verb has options, aliases or a form.
-OPTIONAL = {"options", "aliases", "form"}
+OPTIONAL = {"options", "aliases", "form", "change", "answer"}
 
 
 @pytest.mark.parametrize("verb", verbs.VERBS, ids=lambda v: v.name)
@@ -35,6 +39,38 @@ def test_every_verb_is_described_whole(verb: verbs.Verb) -> None:
     if verb.form is not None:
         assert type(alone.command) is verb.form
     assert set(verb.labels) <= metrics.COMMAND_NAMES
+
+
+@pytest.mark.parametrize("verb", verbs.VERBS, ids=lambda v: v.name)
+def test_every_verb_is_either_a_change_or_answered_at_once(verb: verbs.Verb) -> None:
+    assert (verb.change is None) != (verb.answer is None), f"{verb.name}: a change kind or an answer, not both"
+    if verb.change is not None:
+        # A change goes before reads, and its request names what it changes.
+        assert verb.priority is Priority.WRITE and issubclass(verb.request, ChangeCommand)
+
+
+@pytest.mark.parametrize("kind", verbs.CHANGE_KINDS, ids=lambda k: k.plan.__name__)
+def test_every_change_kind_has_every_part_the_lifecycle_asks_for(kind: verbs.ChangeKind) -> None:
+    assert issubclass(kind.plan, ChangePlan) and not inspect.isabstract(kind.plan), (
+        f"{kind.plan.__name__} lacks {sorted(getattr(kind.plan, '__abstractmethods__', ()))}"
+    )
+    assert kind.names and all(verbs.PLANS.kind(name) is kind for name in kind.names)
+    assert callable(kind.check) and (kind.revert is None or callable(kind.revert))
+
+
+def test_no_two_change_kinds_store_plans_under_one_name() -> None:
+    names = [name for kind in verbs.CHANGE_KINDS for name in kind.names]
+    assert len(names) == len(set(names))
+
+
+def test_the_lifecycle_imports_no_particular_verb() -> None:
+    """Offer, decide, execute and follow know change kinds only through the registry."""
+    allowed = {"bot.commands.registry", "bot.commands.parsing"}
+    for path in (ROOT / "bot" / "changes").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bot.commands"):
+                imported = {node.module} if node.module != "bot.commands" else {f"bot.commands.{a.name}" for a in node.names}
+                assert imported <= allowed, f"{path.name} imports {imported - allowed}"
 
 
 def test_the_manifest_hints_at_every_verb_as_the_registry_describes_it() -> None:

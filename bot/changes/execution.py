@@ -19,13 +19,8 @@ from typing import Any
 
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenError, BasetenRateLimited, BasetenUnavailable
-from bot.baseten.models import (
-    ChainDeployment,
-    ChainletEnvironmentInstanceTypeUpdate,
-    PromoteToChainEnvironmentRequest,
-    UpdateChainletEnvironmentInstanceTypeRequest,
-)
-from bot.changes.plans import ChainRef, InstanceTypePlan, PromotePlan, describe, dump_plan, load_plan
+from bot.baseten.models import ChainDeployment
+from bot.changes.plans import ChainRef, ChangePlan, PlanCodec
 from bot.governance.audit import AuditTrail
 from bot.runtime import logs, metrics, workpool
 from bot.slack import blocks, markup
@@ -46,11 +41,9 @@ from bot.store import (
 
 log = logging.getLogger(__name__)
 
-AnyPlan = PromotePlan | InstanceTypePlan
 # A confirmed change found unsent this long after it was confirmed (the bot was down, or its database)
 # is not sent any more: whoever confirmed it meant then, not an hour later.
 LATE_AFTER = 15 * 60.0
-HEADLINE_CHANGES = 10  # chainlet changes named in a rollout's headline; the preview lists them all
 UNCHECKED = Mrkdwn(
     ":hourglass: Baseten was too slow to re-check the environment before the change; "
     "I'll report here if it had changed meanwhile."
@@ -65,6 +58,7 @@ class Execution:
         self,
         *,
         store: Store,
+        plans: PlanCodec,
         baseten: BasetenClient,
         gateway: Gateway,
         outbox: Outbox,
@@ -77,6 +71,7 @@ class Execution:
         later: Later | None = None,
     ) -> None:
         self.store = store
+        self.plans = plans
         self.baseten = baseten
         self.gateway = gateway
         self.outbox = outbox
@@ -94,7 +89,7 @@ class Execution:
 
     def intent(
         self,
-        plan: AnyPlan,
+        plan: ChangePlan,
         *,
         request_id: str,
         requester: str,
@@ -107,7 +102,7 @@ class Execution:
         """The rows that make a change durable before its write: the rollout (leased to this process,
         with the plan to send) and its channel message. The caller stores them in one transaction."""
         now = self.clock()
-        headline = self._headline(plan, requester, approver)
+        headline = plan.headline(requester, approver)
         key = parent_key(request_id)
         rollout = Rollout(
             id=uuid.uuid4().hex,
@@ -115,7 +110,7 @@ class Execution:
             request_id=request_id,
             state=RolloutState.FOLLOWING,
             write_state=WriteState.INTENT,
-            plan_json=dump_plan(plan),
+            plan_json=self.plans.dump(plan),
             answer_url=answer_url,
             preview=preview,
             chain_id=plan.chain_id,
@@ -125,7 +120,7 @@ class Execution:
             deployment_id="",
             previous_deployment_id=plan.previous_deployment_id,
             preview_unchecked=unchecked,
-            scale_down_previous=plan.scale_down_previous if isinstance(plan, PromotePlan) else True,
+            scale_down_previous=plan.scales_down_previous,
             channel=channel,
             parent_key=key,
             requester=requester,
@@ -161,7 +156,7 @@ class Execution:
         )
         return rollout, [parent]
 
-    def run(self, rollout: Rollout, plan: AnyPlan, record: Callable[[], bool]) -> bool:
+    def run(self, rollout: Rollout, plan: ChangePlan, record: Callable[[], bool]) -> bool:
         """Record the intent (`record` stores it in one transaction, False if it may not go ahead) and
         send the write at once. Returns whether the intent was recorded."""
         with self._sending(rollout.id):
@@ -180,7 +175,7 @@ class Execution:
         """An intent nobody sent (its process died, or its database went away, after the claim): found
         by the follower under the rollout's lease. Sent now if the environment is still as previewed;
         otherwise not run, and said so. A Baseten error leaves it for the next look."""
-        plan = load_plan(rollout.plan_json)
+        plan = self.plans.load(rollout.plan_json)
         now = self.clock()
         if now - rollout.started_at > LATE_AFTER:
             self.not_run(
@@ -221,7 +216,7 @@ class Execution:
             with self._writing_lock:
                 self._writing.discard(rollout_id)
 
-    def _send(self, rollout: Rollout, plan: AnyPlan) -> None:
+    def _send(self, rollout: Rollout, plan: ChangePlan) -> None:
         try:
             if not self.store.mark_sent(rollout.id, owner=self.owner, now=self.clock()):
                 log.info("rollout %s was taken over before its write; its new holder sends it", rollout.id)
@@ -242,7 +237,7 @@ class Execution:
             return
         metrics.baseten_write_starting()
         try:
-            deployment = self._write(plan)
+            deployment = plan.write(self.baseten)
         except BasetenError as exc:
             outcome = partial(self._unanswered if unanswered(exc) else self._refused, rollout, plan, exc)
         else:
@@ -263,7 +258,7 @@ class Execution:
                 durable=False,
             )
 
-    def _accepted(self, rollout: Rollout, plan: AnyPlan, deployment: ChainDeployment | None) -> None:
+    def _accepted(self, rollout: Rollout, plan: ChangePlan, deployment: ChainDeployment | None) -> None:
         now = self.clock()
         if deployment is None:
             log.info("Baseten applied the change without a new deployment")
@@ -288,19 +283,13 @@ class Execution:
             self._reply(rollout, note, [blocks.section(note)])
             self.audit.record("succeeded", rollout.requester, plan=plan, request_id=rollout.request_id)
             return
-        requested = plan.deployment_id if isinstance(plan, PromotePlan) else None
-        if requested and deployment.id != requested:
-            note = md(
-                "Baseten is rolling out a new deployment `{}` (a copy of `{}`).", deployment.id, requested
-            )
-        else:
-            note = md("Baseten accepted the change; following deployment `{}`.", deployment.id)
+        note = plan.accepted(deployment)
         reply = blocks.following(
             note, deployment, where=(plan.chain.word, plan.env), types=self.instance_types()
         )
         self._reply(rollout, note, reply)
 
-    def executed(self, rollout: Rollout, plan: AnyPlan | None) -> None:
+    def executed(self, rollout: Rollout, plan: ChangePlan | None) -> None:
         """Baseten made the change: settle the confirmation, record it and announce it."""
         self.store.finish_confirmation(rollout.request_id, ConfirmationState.EXECUTED, "executed")
         self._record_outcome("executed", rollout, plan, approver=rollout.approver)
@@ -312,7 +301,7 @@ class Execution:
 
     def settle(self, rollout: Rollout, made: bool) -> None:
         """A write whose answer never came, resolved from the environment: made, or not made."""
-        plan = load_plan(rollout.plan_json) if rollout.plan_json else self._stored_plan(rollout)
+        plan = self.plans.load(rollout.plan_json) if rollout.plan_json else self._stored_plan(rollout)
         if made:
             self.executed(rollout, plan)
             if plan is not None:
@@ -340,7 +329,7 @@ class Execution:
                 ),
             )
 
-    def not_run(self, rollout: Rollout, plan: AnyPlan, reason: str, why: Mrkdwn) -> None:
+    def not_run(self, rollout: Rollout, plan: ChangePlan, reason: str, why: Mrkdwn) -> None:
         """A recorded intent that will not be sent after all: Baseten was never asked."""
         now = self.clock()
         if not self.store.save_rollout(
@@ -367,11 +356,11 @@ class Execution:
         self._reply(rollout, md(":no_entry_sign: {} {}", user(rollout.requester), text))
         self._answer(rollout, plan, md(":no_entry_sign: {}", text))
 
-    def _stored_plan(self, rollout: Rollout) -> AnyPlan | None:
+    def _stored_plan(self, rollout: Rollout) -> ChangePlan | None:
         confirmation = self.store.confirmation(rollout.request_id) if rollout.request_id else None
-        return load_plan(confirmation.plan_json) if confirmation is not None else None
+        return self.plans.load(confirmation.plan_json) if confirmation is not None else None
 
-    def _record_outcome(self, event: str, rollout: Rollout, plan: AnyPlan | None, **extra: Any) -> None:
+    def _record_outcome(self, event: str, rollout: Rollout, plan: ChangePlan | None, **extra: Any) -> None:
         """An outcome in the audit trail, described by the rollout (the plan may be gone after a restart)."""
         self.audit.record(
             event,
@@ -385,7 +374,7 @@ class Execution:
             **extra,
         )
 
-    def _refused(self, rollout: Rollout, plan: AnyPlan, exc: BasetenError) -> None:
+    def _refused(self, rollout: Rollout, plan: ChangePlan, exc: BasetenError) -> None:
         """Baseten said no (or was never reached): nothing changed."""
         log.warning("Baseten refused the change: %s", exc.message)
         if not self.store.record_answer(rollout.id, state=RolloutState.FAILED, finished_at=self.clock()):
@@ -411,7 +400,7 @@ class Execution:
             md(":red_circle: {}, but it failed: {}. Details in the thread.", _verb(rollout), verdict),
         )
 
-    def _unanswered(self, rollout: Rollout, plan: AnyPlan, exc: BasetenError) -> None:
+    def _unanswered(self, rollout: Rollout, plan: ChangePlan, exc: BasetenError) -> None:
         """The write was sent but its answer never came: Baseten may well have made the change. Never
         send it again; the follower reads the environment at once and follows what it finds."""
         log.warning("no answer from Baseten to the change (%s); checking the environment", exc.message)
@@ -449,7 +438,7 @@ class Execution:
         )
 
     def _answer(
-        self, rollout: Rollout, plan: AnyPlan, outcome: Mrkdwn, *, ok: bool = False, durable: bool = True
+        self, rollout: Rollout, plan: ChangePlan, outcome: Mrkdwn, *, ok: bool = False, durable: bool = True
     ) -> None:
         """Say privately (or on the approval request) how the confirmed change went, after the write and
         never in its way. A private preview is closed through the outbox, right after the thread's first
@@ -483,48 +472,6 @@ class Execution:
         except Exception as exc:  # a private answer is a courtesy: the thread has the outcome
             log.warning("could not answer the requester privately (%s)", type(exc).__name__)
 
-    def _write(self, plan: AnyPlan) -> ChainDeployment | None:
-        if isinstance(plan, PromotePlan):
-            body = PromoteToChainEnvironmentRequest(
-                deployment_id=plan.deployment_id, scale_down_previous_deployment=plan.scale_down_previous
-            )
-            return self.baseten.promote(plan.chain_id, plan.env, body)
-        updates = [
-            ChainletEnvironmentInstanceTypeUpdate(chainlet_name=c.chainlet, instance_type_id=c.new.id)
-            for c in plan.changes
-        ]
-        response = self.baseten.update_instance_types(
-            plan.chain_id, plan.env, UpdateChainletEnvironmentInstanceTypeRequest(updates=updates)
-        )
-        return response.chain_deployment
-
-    @staticmethod
-    def _headline(plan: AnyPlan, requester: str, approver: str | None) -> Mrkdwn:
-        if isinstance(plan, InstanceTypePlan):
-            changes = [md("{} → `{}`", c.chainlet, c.new.id) for c in plan.changes]
-            shown = Mrkdwn(", ").join(changes[:HEADLINE_CHANGES])
-            if len(changes) > HEADLINE_CHANGES:
-                shown += md(" …and {} more", len(changes) - HEADLINE_CHANGES)
-            text = md(
-                "{} is changing instance types of {} in *{}*: {}",
-                user(requester),
-                plan.chain_name,
-                plan.env,
-                shown,
-            )
-        else:
-            template = (
-                "{0} is rolling back {1}/*{2}* to `{3}`"
-                if plan.kind == "rollback"
-                else "{0} is promoting {1} deployment `{3}` to *{2}*"
-            )
-            text = md(template, user(requester), plan.chain_name, plan.env, plan.deployment_id)
-        if approver:
-            text += md(" (approved by {})", user(approver))
-        if plan.force:
-            text += " :warning: forced past a lock"
-        return text
-
     def _announce(self, rollout: Rollout) -> None:
         if not self.audit_channel or self.audit_channel == rollout.channel:
             return
@@ -537,11 +484,11 @@ def unanswered(exc: BasetenError) -> bool:
     return isinstance(exc, BasetenUnavailable) and exc.sent and exc.status in (None, 504)
 
 
-def requester_note(plan: AnyPlan) -> Mrkdwn:
+def requester_note(plan: ChangePlan) -> Mrkdwn:
     """Which change, for the requester's DM when its channel stops hearing about it."""
     return md(
         "Your change: {}. Check `/chain status {} {}` to see where it stands.",
-        describe(plan),
+        plan.describe(),
         plan.chain.word,
         plan.env,
     )

@@ -11,24 +11,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from bot.baseten.client import BasetenClient
-from bot.baseten.errors import BasetenError, BasetenInvalidName, BasetenNotFound, BasetenUnavailable
-from bot.changes.execution import APPROVAL, PRIVATE, AnyPlan, Execution, Later, approval_key
+from bot.baseten.errors import BasetenError, BasetenUnavailable
+from bot.baseten.models import ChainEnvironment
+from bot.changes.execution import APPROVAL, PRIVATE, Execution, Later, approval_key
 from bot.changes.planner import Planner, Refusal
-from bot.changes.plans import ChainRef, describe, dump_plan, load_plan
+from bot.changes.plans import ChainRef, ChangeKind, ChangePlan, Reverted
 from bot.commands import registry as verbs
-from bot.commands.parsing import (
-    Command,
-    HelpCommand,
-    HistoryCommand,
-    InstanceTypeCommand,
-    LockCommand,
-    PromoteCommand,
-    StatusCommand,
-    UnlockCommand,
-    UnwatchCommand,
-    UsageError,
-    WatchCommand,
-)
+from bot.commands.parsing import ChangeCommand, Command, UsageError
 from bot.governance.audit import AuditTrail
 from bot.governance.locks import Locks
 from bot.governance.policy import Policy, mentions
@@ -38,10 +27,9 @@ from bot.runtime.workpool import answered
 from bot.slack import blocks
 from bot.slack.gateway import Gateway, SlackFailure
 from bot.slack.invocation import Invocation, invite_hint, tell
-from bot.slack.markup import Mrkdwn, as_mrkdwn, lines, md, readable, user
+from bot.slack.markup import Mrkdwn, as_mrkdwn, md, readable, user
 from bot.slack.outbox import Outbox
 from bot.store import Confirmation, ConfirmationState, Store, StoreUnavailable
-from bot.watch import threads
 from bot.watch.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
@@ -59,8 +47,6 @@ STORE_DOWN = (
 NOT_IN_CHANNEL = ("not_in_channel", "channel_not_found", "is_archived")
 # Slack accepts a response_url for 30 minutes; keep a margin for a slow sweep.
 RESPONSE_URL_LIFETIME = 29 * 60.0
-STATUS_ENVIRONMENTS = 10  # environments read for `/chain status <chain>`; the rest are named as a count
-STATUS_DETAILED_CHAINLETS = 40  # chainlets with their own section in `/chain status <chain> <env>`
 # How long a Confirm waits for Baseten to re-check that the preview is still current. Past this, the
 # change goes ahead unchecked (the follower reports if the environment had changed): a person's click
 # must reach Baseten within a second even when Baseten takes 20 s to answer every call, and the rest of
@@ -116,8 +102,10 @@ class Operations:
             interval=watch_interval,
             clock=clock,
         )
+        self.plans = verbs.PLANS
         self.execution = Execution(
             store=store,
+            plans=self.plans,
             baseten=baseten,
             gateway=gateway,
             outbox=outbox,
@@ -170,79 +158,22 @@ class Operations:
 
     def _dispatch(self, command: Command, inv: Invocation) -> None:
         logs.annotate(chain=getattr(command, "chain", None), environment=getattr(command, "env", None))
-        if isinstance(command, HelpCommand):
-            topic = verbs.find(command.topic) if command.topic else None
-            self.tell(inv, blocks.help_text(topic), blocks.help_blocks(verbs.VERBS, topic))
-        elif isinstance(command, StatusCommand):
-            self.status(command, inv)
-        elif isinstance(command, PromoteCommand):
-            self.check_request(inv, command.env, force=command.force, chain=command.chain)
-            self.request(self.planner.plan_promote(command), inv)
-        elif isinstance(command, InstanceTypeCommand):
-            self.check_request(inv, command.env, force=command.force, chain=command.chain)
-            self.request(self.planner.plan_instance_types(command), inv)
-        elif isinstance(command, HistoryCommand):
-            self.history(command, inv)
-        elif isinstance(command, LockCommand):
-            self.lock(command, inv)
-        elif isinstance(command, UnlockCommand):
-            self.unlock(command, inv)
-        elif isinstance(command, WatchCommand):
-            self.watching.watch(command, inv)
-        elif isinstance(command, UnwatchCommand):
-            self.watching.unwatch(command, inv)
-        elif self.open_modal is not None:
-            self.open_modal(command, inv)
+        verb = verbs.of(command)
+        if verb.form is not None and type(command) is verb.form:
+            if self.open_modal is None:
+                self.tell(inv, md("Forms are not available here; type the full command (see `/chain help`)."))
+            else:
+                self.open_modal(command, inv)
+        elif verb.change is not None:
+            assert isinstance(command, ChangeCommand)
+            self.request(self.plan(command, verb.change, inv), inv)
         else:
-            self.tell(inv, md("Forms are not available here; type the full command (see `/chain help`)."))
-
-    def status(self, command: StatusCommand, inv: Invocation) -> None:
-        chain = self.planner.chain(command.chain)
-        names = (
-            [self.planner.environment(chain, command.env).name]
-            if command.env
-            else self.baseten.list_environment_names(chain.id)
-        )
-        # One environment in detail; several with one line per chainlet, as many as fit in a message.
-        detailed = STATUS_DETAILED_CHAINLETS if len(names) == 1 else 0
-        per_env: list[blocks.Blocks] = []
-        types = self.planner.catalog.instance_types_by_name()
-        typed = ChainRef.of(chain).word
-        for name in names[:STATUS_ENVIRONMENTS]:
-            try:
-                env = self.baseten.get_environment(chain.id, name)
-            except (BasetenInvalidName, BasetenNotFound) as exc:
-                if command.env:
-                    raise
-                # One environment that cannot be read hides none of the others.
-                per_env.append(blocks.unreadable_environment(chain.name, name, _unreadable(exc)))
-                continue
-            lock_line = self.locks.status_line(ChainRef.of(chain), name)
-            shown = blocks.status_message(
-                chain.name,
-                name,
-                env.current_deployment,
-                lock_line,
-                detailed=detailed,
-                types=types,
-                typed=typed,
-            )
-            if env.candidate_deployment is not None:
-                # A rollout in progress, whoever started it, with the thread that follows it.
-                candidate = env.candidate_deployment.id
-                line = threads.in_progress(self.store, self.gateway, chain.id, name, candidate)
-                shown.insert(1, blocks.context(line))
-            per_env.append(shown)
-        block_list = blocks.environments_status(
-            chain.name, per_env, len(names) - len(per_env), chain_id=chain.id, typed=typed
-        )
-        if not names:
-            block_list.append(blocks.section(md("{} has no environments.", chain.name)))
-        self.tell(inv, md("Status of {}", chain.name), block_list)
+            assert verb.answer is not None
+            verb.answer(self, command, inv)
 
     # -- requests ---------------------------------------------------------------------------------------
 
-    def _may_request(self, inv: Invocation, env: str, *, chain: str = "") -> None:
+    def may_request(self, inv: Invocation, env: str, *, chain: str = "") -> None:
         decision = self.policy.may_request(inv.user, inv.channel, env)
         if not decision.allowed:
             self.audit.record(
@@ -250,12 +181,25 @@ class Operations:
             )
             raise Refusal(decision.reason, field="env")
 
-    def check_request(self, inv: Invocation, env: str, *, force: bool, chain: str) -> None:
-        """Policy and locks, before anything is planned or offered."""
-        self._may_request(inv, env, chain=chain)
-        self.locks.check(ChainRef.of(self.planner.chain(chain)), env, user=inv.user, force=force)
+    def plan(
+        self,
+        command: ChangeCommand,
+        change: ChangeKind,
+        inv: Invocation,
+        *,
+        environment: ChainEnvironment | None = None,
+    ) -> ChangePlan:
+        """A change request checked: policy and locks before anything is looked up in detail, then the
+        change kind's own checks against Baseten. The chain is resolved and the environment read once
+        (`environment`: already read, by a form)."""
+        self.may_request(inv, command.env, chain=command.chain)
+        chain = self.planner.chain(command.chain)
+        self.locks.check(ChainRef.of(chain), command.env, user=inv.user, force=command.force)
+        if environment is None:
+            environment = self.planner.environment(chain, command.env)
+        return change.check(self.planner, chain, environment, command)
 
-    def request(self, plan: AnyPlan, inv: Invocation, *, preview: bool = False) -> None:
+    def request(self, plan: ChangePlan, inv: Invocation, *, preview: bool = False) -> None:
         """Offer a checked plan: approval in the channel, confirmation privately, or run it at once.
         `preview`: always confirm first (a form's submit button says Preview, so it never acts itself)."""
         request_id = uuid.uuid4().hex
@@ -289,7 +233,7 @@ class Operations:
             channel=inv.channel,
             chain_name=plan.chain_name,
             env=plan.env,
-            plan_json=dump_plan(plan),
+            plan_json=self.plans.dump(plan),
             needs_approval=bool(approvers),
             response_url=inv.response_url,
             created_at=now,
@@ -304,7 +248,7 @@ class Operations:
             )
             key = self.outbox.post(
                 inv.channel,
-                md("{} asks for approval: {}", user(inv.user), describe(plan)),
+                md("{} asks for approval: {}", user(inv.user), plan.describe()),
                 block_list,
                 key=approval_key(request_id),
             )
@@ -316,15 +260,15 @@ class Operations:
                 )
                 self.tell(inv, invite_hint(inv.channel))
                 return
-            self.tell(inv, md("Asked {} to approve: {}.", who, describe(plan)))
+            self.tell(inv, md("Asked {} to approve: {}.", who, plan.describe()))
         else:
             self.tell(
                 inv,
-                md("Confirm: {}", describe(plan)),
+                md("Confirm: {}", plan.describe()),
                 blocks.preview(plan, request_id, ttl=self.timing.confirmation_ttl, warning=warning),
             )
 
-    def _run_at_once(self, plan: AnyPlan, request_id: str, inv: Invocation) -> None:
+    def _run_at_once(self, plan: ChangePlan, request_id: str, inv: Invocation) -> None:
         """A change that needs no confirmation: its intent is recorded and its write sent at once."""
         rollout, rows = self.execution.intent(
             plan, request_id=request_id, requester=inv.user, channel=inv.channel, answer_url=inv.response_url
@@ -347,7 +291,7 @@ class Operations:
             self.refuse(inv, "I don't know that request any more. Run the command again.")
             return
         logs.annotate(chain=confirmation.chain_name, environment=confirmation.env)
-        plan = load_plan(confirmation.plan_json)
+        plan = self.plans.load(confirmation.plan_json)
         requester = confirmation.requester
         if decision == "cancel" and inv.user != requester:
             self.refuse(inv, md("Only {} can cancel this request.", user(requester)))
@@ -453,7 +397,7 @@ class Operations:
         elif latest is not None:
             self._decided_already(latest, plan, inv)
 
-    def _decided_already(self, confirmation: Confirmation, plan: AnyPlan, inv: Invocation) -> None:
+    def _decided_already(self, confirmation: Confirmation, plan: ChangePlan, inv: Invocation) -> None:
         """A click on a request that is no longer pending: say what really became of it."""
         state = ConfirmationState(confirmation.state)
         metrics.outcome(metrics.REFUSED)
@@ -469,7 +413,7 @@ class Operations:
             self.tell(inv, text)
 
     def _not_run(
-        self, confirmation: Confirmation, plan: AnyPlan, inv: Invocation, reason: str, why: str
+        self, confirmation: Confirmation, plan: ChangePlan, inv: Invocation, reason: str, why: str
     ) -> None:
         """Baseten was never asked to make the change: its own outcome, said once, recorded as such."""
         metrics.outcome(metrics.REFUSED)
@@ -489,12 +433,12 @@ class Operations:
         else:
             self.tell(inv, text)
 
-    def _changed_since_preview(self, confirmation: Confirmation, plan: AnyPlan, inv: Invocation) -> None:
+    def _changed_since_preview(self, confirmation: Confirmation, plan: ChangePlan, inv: Invocation) -> None:
         why = md("{}/{} changed since the preview, run the command again.", plan.chain_name, plan.env)
         self._not_run(confirmation, plan, inv, "changed since the preview", why)
 
     def _close_preview(
-        self, confirmation: Confirmation, plan: AnyPlan, *, outcome: str, via: str | None = None
+        self, confirmation: Confirmation, plan: ChangePlan, *, outcome: str, via: str | None = None
     ) -> None:
         """Take the buttons off a preview and say what happened to it (never before a Baseten write).
 
@@ -521,7 +465,7 @@ class Operations:
     def expire(self, confirmation: Confirmation, *, via: str | None = None) -> None:
         if not self.store.close_pending(confirmation.id, ConfirmationState.EXPIRED, now=self.clock()):
             return
-        plan = load_plan(confirmation.plan_json)
+        plan = self.plans.load(confirmation.plan_json)
         self.audit.record("expired", confirmation.requester, plan=plan, request_id=confirmation.id)
         outcome = ":hourglass: Expired without a decision. Run the command again if it is still needed."
         if confirmation.needs_approval or via:
@@ -533,7 +477,7 @@ class Operations:
         if url and self.clock() - confirmation.created_at < RESPONSE_URL_LIFETIME:
             note = md(
                 ":hourglass: Your preview expired without a decision: {}. Its buttons no longer do anything; run the command again if it is still needed.",
-                describe(plan),
+                plan.describe(),
             )
             try:
                 self.gateway.respond(url, note)
@@ -543,62 +487,6 @@ class Operations:
     def expire_due(self) -> None:
         for confirmation in self.store.due_expiries(now=self.clock()):
             self.expire(confirmation)
-
-    # -- execution --------------------------------------------------------------------------------------
-
-    # -- history and locks ------------------------------------------------------------------------------
-
-    def history(self, command: HistoryCommand, inv: Invocation) -> None:
-        found = self.planner.chain(command.chain) if command.chain else None
-        chain = ChainRef.of(found) if found else None
-        chain_name = chain.name if chain else None
-        changes = self.audit.changes(chain=chain, env=command.env, limit=command.limit)
-        scope = (f" to {chain_name}" if chain_name else "") + (f"/{command.env}" if command.env else "")
-        if not changes:
-            if found is not None and command.env:
-                # Nothing recorded may be a mistyped environment: say so, with the one most likely meant.
-                self.planner.environment_name(found, command.env)
-            self.tell(inv, f"No changes recorded yet{scope}.")
-            return
-        self.tell(inv, f"Recent changes{scope}", blocks.history(f"Recent changes{scope}", changes))
-
-    def _may_guard(self, inv: Invocation, env: str) -> None:
-        """Locking is for those who may change the environment, and for its approvers (an SRE in an incident)."""
-        if not self.policy.may_approve(inv.user, env):
-            self._may_request(inv, env)
-
-    def lock(self, command: LockCommand, inv: Invocation) -> None:
-        chain = self.planner.chain(command.chain)
-        self.planner.environment(chain, command.env)
-        self._may_guard(inv, command.env)
-        self._post_or_tell(
-            inv,
-            self.locks.lock(
-                ChainRef.of(chain), command.env, user=inv.user, reason=command.reason, channel=inv.channel
-            ),
-        )
-
-    def unlock(self, command: UnlockCommand, inv: Invocation) -> None:
-        chain = self.planner.chain(command.chain)
-        self._may_guard(inv, command.env)
-        try:
-            text = self.locks.unlock(ChainRef.of(chain), command.env, user=inv.user, channel=inv.channel)
-        except Refusal:
-            # Not locked: a mistyped environment is named as such (a lock on an environment Baseten no
-            # longer has is still lifted above, so the name is checked only now).
-            self.planner.environment_name(chain, command.env)
-            raise
-        self._post_or_tell(inv, text)
-
-    def _post_or_tell(self, inv: Invocation, text: Mrkdwn) -> None:
-        """Announce in the channel; if the bot is not in it, the outbox tells the person instead."""
-        self.outbox.post(
-            inv.channel,
-            text,
-            [blocks.section(text)],
-            notify_url=inv.response_url,
-            notify_text=lines([text, invite_hint(inv.channel)]),
-        )
 
     # -- rollback ---------------------------------------------------------------------------------------
 
@@ -619,12 +507,18 @@ class Operations:
                 ),
             )
             return
-        # By the chain's id: its name may be shared with another team's chain, or be no valid token.
-        command = PromoteCommand(
-            chain=rollout.chain_id, env=rollout.env, deployment_id=rollout.previous_deployment_id
+        kind = self.plans.kind(rollout.kind)
+        revert = kind.revert if kind is not None else None
+        command = (
+            revert(rollout.kind, Reverted(rollout.chain_id, rollout.env, rollout.previous_deployment_id))
+            if revert
+            else None
         )
-        self.check_request(inv, rollout.env, force=False, chain=rollout.chain_id)
-        self.request(self.planner.plan_promote(command, kind="rollback"), inv)
+        undo = verbs.of(command).change if command is not None else None
+        if command is None or undo is None:
+            self.refuse(inv, "There is nothing to roll back to for that change.")
+            return
+        self.request(self.plan(command, undo, inv), inv)
 
 
 _PAST = {
@@ -637,15 +531,6 @@ _PAST = {
     ConfirmationState.EXPIRED: "expired",
     ConfirmationState.PENDING: "pending",
 }
-
-
-def _unreadable(exc: BasetenError) -> str:
-    if isinstance(exc, BasetenInvalidName):
-        return md(
-            "Not shown: chainops cannot address this environment, since its name is not made of letters, "
-            "digits, `-`, `_` and `.`. See it in Baseten, or rename it there."
-        )
-    return "Not shown: Baseten no longer finds this environment."
 
 
 def _stale_outcome(confirmation: Confirmation) -> str:

@@ -1,5 +1,6 @@
-"""Checks a request against Baseten before anything is offered: chain, environment, deployment, chainlets
-and instance types. Every problem is a Refusal saying what was wrong and what exists."""
+"""Looks up what a request names in Baseten before anything is offered: chain, environment, deployment
+and instance types (each change kind checks the rest in its own module). Every problem is a Refusal
+saying what was wrong and what exists."""
 
 from __future__ import annotations
 
@@ -9,16 +10,7 @@ from collections.abc import Iterable
 from bot.baseten.catalog import Catalog
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenNotFound
-from bot.baseten.models import (
-    Chain,
-    ChainDeployment,
-    ChainEnvironment,
-    InstanceType,
-    Phase,
-    PromotionCleanupStrategy,
-)
-from bot.changes.plans import ChainletChange, InstanceTypePlan, PromotePlan
-from bot.commands.parsing import InstanceTypeCommand, PromoteCommand
+from bot.baseten.models import Chain, ChainDeployment, ChainEnvironment, InstanceType
 from bot.slack.markup import Mrkdwn, as_mrkdwn, md
 
 
@@ -34,7 +26,7 @@ class Refusal(Exception):
         self.text: Mrkdwn = as_mrkdwn(message)
 
 
-def _listing(names: list[str], limit: int = 12) -> str:
+def listing(names: list[str], limit: int = 12) -> str:
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "") if names else "none"
 
@@ -61,12 +53,12 @@ def suggestion(word: str, names: Iterable[str]) -> str | None:
     return by_lower[close[0]] if close else None
 
 
-def _hint(word: str, names: list[str]) -> Mrkdwn:
+def hint(word: str, names: list[str]) -> Mrkdwn:
     close = suggestion(word, names)
     return md(" Did you mean `{}`?", close) if close else Mrkdwn("")
 
 
-def _rolling_out(chain_name: str, env: str, candidate: str) -> Mrkdwn:
+def rolling_out(chain_name: str, env: str, candidate: str) -> Mrkdwn:
     return md(
         "{}/{} is already rolling out `{}`; wait for it to finish, then try again.",
         chain_name,
@@ -104,7 +96,7 @@ class Planner:
                 return named[0]
         names = sorted({c.name for c in chains})
         raise Refusal(
-            md("No chain named `{}`.{} Chains: {}", name_or_id, _hint(name_or_id, names), _listing(names))
+            md("No chain named `{}`.{} Chains: {}", name_or_id, hint(name_or_id, names), listing(names))
         )
 
     def environment_name(self, chain: Chain, env_name: str) -> None:
@@ -116,8 +108,8 @@ class Planner:
                     "No environment `{}` in {}.{} Environments: {}",
                     env_name,
                     chain.name,
-                    _hint(env_name, names),
-                    _listing(sorted(names)),
+                    hint(env_name, names),
+                    listing(sorted(names)),
                 ),
                 field="env",
             )
@@ -137,110 +129,8 @@ class Planner:
                 field="deployment",
             ) from None
 
-    def plan_promote(self, command: PromoteCommand, *, kind: str = "promote") -> PromotePlan:
-        chain = self.chain(command.chain)
-        env = self.environment(chain, command.env)
-        deployment = self.deployment(chain, command.deployment_id)
-        if deployment.chain_id != chain.id:
-            raise Refusal(
-                md("Deployment `{}` belongs to another chain, not {}.", deployment.id, chain.name),
-                field="deployment",
-            )
-        current = env.current_deployment
-        if current is not None and current.id == deployment.id:
-            raise Refusal(
-                md("Deployment `{}` is already live in {}/{}.", deployment.id, chain.name, env.name),
-                field="deployment",
-            )
-        if env.candidate_deployment is not None:
-            raise Refusal(_rolling_out(chain.name, env.name, env.candidate_deployment.id), field="env")
-        if deployment.status.phase is Phase.OFF:
-            raise Refusal(
-                md(
-                    "Deployment `{}` is {}. Chains have no reactivation endpoint: reactivate it in Baseten "
-                    "first, or promote another deployment.",
-                    deployment.id,
-                    deployment.status.value.lower(),
-                ),
-                field="deployment",
-            )
-        if deployment.status.phase is Phase.FAILED:
-            raise Refusal(
-                md("Deployment `{}` is {}; it cannot serve traffic.", deployment.id, deployment.status.value),
-                field="deployment",
-            )
-        return PromotePlan(
-            kind="rollback" if kind == "rollback" else "promote",
-            chain_id=chain.id,
-            chain_name=chain.name,
-            chain_team=chain.team_name,
-            env=env.name,
-            deployment_id=deployment.id,
-            deployment_status=deployment.status,
-            deployment_created_at=deployment.created_at,
-            previous_deployment_id=current.id if current else None,
-            scale_down_previous=not command.keep_previous,
-            cleanup=env.promotion_settings.promotion_cleanup_strategy
-            or PromotionCleanupStrategy.SCALE_TO_ZERO,
-            redeploys=bool(env.promotion_settings.redeploy_on_promotion),
-            force=command.force,
-        )
 
-    def plan_instance_types(self, command: InstanceTypeCommand) -> InstanceTypePlan:
-        chain = self.chain(command.chain)
-        env = self.environment(chain, command.env)
-        settings = {s.chainlet_name: s for s in env.chainlet_settings}
-        types = self.catalog.instance_types()
-        prices = self.catalog.prices_per_minute()
-        changes: list[ChainletChange] = []
-        for change in command.changes:
-            setting = settings.get(change.chainlet)
-            if setting is None:
-                names = sorted(settings)
-                raise Refusal(
-                    md(
-                        "No chainlet `{}` in {}/{}.{} Chainlets: {}",
-                        change.chainlet,
-                        chain.name,
-                        env.name,
-                        _hint(change.chainlet, names),
-                        _listing(names),
-                    ),
-                    field=f"chainlet:{change.chainlet}",
-                )
-            new = _instance_type(change.instance_type, types, field=f"chainlet:{change.chainlet}")
-            current: InstanceType | None = setting.instance_type
-            if current is not None and current.id == new.id:
-                raise Refusal(
-                    md("`{}` already runs on `{}` in {}/{}.", change.chainlet, new.id, chain.name, env.name),
-                    field=f"chainlet:{change.chainlet}",
-                )
-            scaling = setting.autoscaling_settings
-            changes.append(
-                ChainletChange(
-                    chainlet=change.chainlet,
-                    current=current,
-                    new=new,
-                    min_replica=scaling.min_replica if scaling else None,
-                    max_replica=scaling.max_replica if scaling else None,
-                    current_price_per_minute=prices.get(current.id) if current else None,
-                    new_price_per_minute=prices.get(new.id),
-                )
-            )
-        if env.candidate_deployment is not None:
-            raise Refusal(_rolling_out(chain.name, env.name, env.candidate_deployment.id), field="env")
-        return InstanceTypePlan(
-            chain_id=chain.id,
-            chain_name=chain.name,
-            chain_team=chain.team_name,
-            env=env.name,
-            previous_deployment_id=env.current_deployment.id if env.current_deployment else None,
-            changes=tuple(changes),
-            force=command.force,
-        )
-
-
-def _instance_type(typed: str, types: list[InstanceType], *, field: str) -> InstanceType:
+def instance_type(typed: str, types: list[InstanceType], *, field: str) -> InstanceType:
     """An instance type by its id or by the name Baseten shows, in any letter case."""
     wanted = typed.strip().lower()
     found = [t for t in types if t.id.lower() == wanted] or [t for t in types if t.name.lower() == wanted]
@@ -255,7 +145,7 @@ def _instance_type(typed: str, types: list[InstanceType], *, field: str) -> Inst
     close = suggestion(typed, by_key)
     hint = md(" Did you mean `{}`?", by_key[close]) if close else Mrkdwn("")
     raise Refusal(
-        md("No instance type `{}`.{} Instance types: {}", typed, hint, _listing(_ordered_ids(types), 20)),
+        md("No instance type `{}`.{} Instance types: {}", typed, hint, listing(_ordered_ids(types), 20)),
         field=field,
     )
 

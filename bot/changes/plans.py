@@ -1,16 +1,28 @@
-"""What a confirmed request will do, checked against Baseten. Plans are stored with their confirmation
-(as JSON) so a click after a restart executes exactly what was previewed."""
+"""The change-kind protocol: what the lifecycle (offer, decide, execute once, follow) may ask of any
+change, and nothing about a particular one. Each change verb (`bot/commands/<verb>.py`) supplies a
+`ChangeKind`: its plan model (a `ChangePlan`: what a confirmed request will do, checked against Baseten,
+with its preview, its Baseten write, its headline and how an unanswered write is found in the
+environment) and how a finished change is reverted. Plans are stored with their confirmation (as JSON,
+their `kind` naming the model) so a click after a restart executes exactly what was previewed."""
 
 from __future__ import annotations
 
+from abc import abstractmethod
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from bot.baseten.models import Chain, DeploymentStatus, InstanceType, PromotionCleanupStrategy
-from bot.commands.parsing import Name
+from bot.baseten.models import Chain, ChainDeployment, ChainEnvironment
+from bot.commands.parsing import ChangeCommand, Name
+from bot.slack.markup import Mrkdwn, md, user
+
+if TYPE_CHECKING:
+    from bot.baseten.client import BasetenClient
+    from bot.changes.planner import Planner
+
+Blocks = list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -38,9 +50,13 @@ class ChainRef:
 _COMMAND_NAME: TypeAdapter[str] = TypeAdapter(Name)
 
 
-class _Plan(BaseModel):
+class ChangePlan(BaseModel):
+    """A change checked against Baseten, as previewed, confirmed, written and followed. The fields are
+    what every change has; the methods are what each kind says in its own words."""
+
     model_config = ConfigDict(frozen=True)
 
+    kind: str
     chain_id: str
     chain_name: str
     chain_team: str = ""  # empty in plans stored before it was recorded
@@ -53,66 +69,102 @@ class _Plan(BaseModel):
     def chain(self) -> ChainRef:
         return ChainRef(self.chain_id, self.chain_name)
 
-
-class PromotePlan(_Plan):
-    kind: Literal["promote", "rollback"] = "promote"
-    deployment_id: str
-    deployment_status: DeploymentStatus
-    deployment_created_at: datetime
-    scale_down_previous: bool = True
-    # The environment's promotion settings: what Baseten does with the previous deployment once this
-    # promotion completes, and whether it builds a new deployment for every promotion.
-    cleanup: PromotionCleanupStrategy = PromotionCleanupStrategy.SCALE_TO_ZERO
-    redeploys: bool = False
+    @property
+    @abstractmethod
+    def destructive(self) -> bool:
+        """Whether it asks for confirmation even where nobody needs to approve it."""
 
     @property
-    def destructive(self) -> bool:
-        return self.scale_down_previous and self.previous_deployment_id is not None
-
-
-class ChainletChange(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    chainlet: str
-    current: InstanceType | None
-    new: InstanceType
-    min_replica: int | None
-    max_replica: int | None
-    current_price_per_minute: float | None
-    new_price_per_minute: float | None
-
-
-class InstanceTypePlan(_Plan):
-    kind: Literal["instance_type"] = "instance_type"
-    changes: tuple[ChainletChange, ...]
-
-    @property
-    def destructive(self) -> bool:
-        # A new deployment is built and promoted, which can scale the current one down.
+    def scales_down_previous(self) -> bool:
+        """Whether the deployment live before it may be scaled down once it is live."""
         return True
 
+    @abstractmethod
+    def describe(self) -> str:
+        """One line for history, the audit trail and the preview's notification text."""
 
-Plan = Annotated[PromotePlan | InstanceTypePlan, Field(discriminator="kind")]
+    @abstractmethod
+    def summary(self) -> Blocks:
+        """What the preview (and the closed preview, and an approval request) shows."""
+
+    @abstractmethod
+    def question(self) -> str:
+        """What the Confirm button's dialog asks, before "This changes <chain>/<env> for everyone."."""
+
+    @abstractmethod
+    def doing(self, requester: str) -> Mrkdwn:
+        """The channel message's headline: who is changing what."""
+
+    @abstractmethod
+    def write(self, baseten: BasetenClient) -> ChainDeployment | None:
+        """The one Baseten call that makes the change; the deployment Baseten rolls out, if any."""
+
+    def accepted(self, deployment: ChainDeployment) -> Mrkdwn:
+        """The thread's first reply once Baseten accepted the write."""
+        return md("Baseten accepted the change; following deployment `{}`.", deployment.id)
+
+    def made_in(self, environment: ChainEnvironment) -> ChainDeployment | None:
+        """A write whose answer never came, resolved from the environment: the deployment it shows
+        being rolled out (or live) in place of what was live at the preview, or None if none is."""
+        found = environment.candidate_deployment or environment.current_deployment
+        return found if found is not None and found.id != self.previous_deployment_id else None
+
+    def headline(self, requester: str, approver: str | None) -> Mrkdwn:
+        text = self.doing(requester)
+        if approver:
+            text += md(" (approved by {})", user(approver))
+        if self.force:
+            text += " :warning: forced past a lock"
+        return text
 
 
-class StoredPlan(BaseModel):
-    plan: Plan
+@dataclass(frozen=True)
+class Reverted:
+    """A finished change to undo: where, and what was live before it."""
+
+    chain_id: str
+    env: str
+    previous_deployment_id: str
 
 
-def dump_plan(plan: PromotePlan | InstanceTypePlan) -> str:
-    return StoredPlan(plan=plan).model_dump_json()
+@dataclass(frozen=True)
+class ChangeKind:
+    """A change verb's part in the lifecycle."""
+
+    plan: type[ChangePlan]  # the stored model; its `kind` literal(s) name it
+    # The request checked against Baseten (the chain and its environment already resolved, once).
+    check: Callable[[Planner, Chain, ChainEnvironment, Any], ChangePlan]
+    # The request that undoes a finished change of this kind (a rollback), or None if it offers none.
+    revert: Callable[[str, Reverted], ChangeCommand | None] | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The `kind` values its plans are stored under."""
+        return get_args(self.plan.model_fields["kind"].annotation)
 
 
-def load_plan(raw: str) -> PromotePlan | InstanceTypePlan:
-    return StoredPlan.model_validate_json(raw).plan
+class PlanCodec:
+    """Stored plans of every change kind: one discriminated union, built from the kinds given."""
+
+    def __init__(self, kinds: Iterable[ChangeKind]) -> None:
+        self.kinds = tuple(kinds)
+        self._by_name = {name: kind for kind in self.kinds for name in kind.names}
+        models = tuple(kind.plan for kind in self.kinds)
+        union: Any = (
+            models[0] if len(models) == 1 else Annotated[Union[models], Field(discriminator="kind")]  # noqa: UP007
+        )
+        self._adapter: TypeAdapter[ChangePlan] = TypeAdapter(union)
+
+    def dump(self, plan: ChangePlan) -> str:
+        return '{"plan":' + plan.model_dump_json() + "}"
+
+    def load(self, raw: str) -> ChangePlan:
+        return self._adapter.validate_python(_StoredPlan.model_validate_json(raw).plan)
+
+    def kind(self, name: str) -> ChangeKind | None:
+        """The change kind stored under that `kind` value (a rollout's, a confirmation's)."""
+        return self._by_name.get(name)
 
 
-def describe(plan: PromotePlan | InstanceTypePlan) -> str:
-    """One line for history and the audit trail."""
-    if isinstance(plan, InstanceTypePlan):
-        changes = ", ".join(f"{c.chainlet}={c.new.id}" for c in plan.changes)
-        return f"instance types {changes} in {plan.chain_name}/{plan.env}"
-    keep = " (keep previous)" if not plan.scale_down_previous else ""
-    if plan.kind == "rollback":
-        return f"roll back {plan.chain_name}/{plan.env} to {plan.deployment_id}{keep}"
-    return f"promote {plan.deployment_id} to {plan.chain_name}/{plan.env}{keep}"
+class _StoredPlan(BaseModel):
+    plan: dict[str, Any]

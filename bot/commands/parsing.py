@@ -1,15 +1,15 @@
-"""`/chain ...` arguments parsed into typed request models, one parser per verb. Anything malformed raises
-UsageError with a short, specific message; nothing here talks to Baseten. Which verbs exist, and their
-usage, options and arguments, is the registry's (`bot.commands.registry`)."""
+"""What every `/chain` command's parsing shares: the checks on its words, options, arity and names, and
+the request models' bases. Each verb's own request model and parser are in its module; anything
+malformed raises UsageError with a short, specific message, and nothing here talks to Baseten."""
 
 from __future__ import annotations
 
 import re
 import shlex
 import unicodedata
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from bot.slack.markup import Mrkdwn, as_mrkdwn, md
 
@@ -35,8 +35,12 @@ class UsageError(Exception):
         self.text: Mrkdwn = as_mrkdwn(message)  # plain text is escaped; `md(...)` keeps its own code
 
 
-class _Command(BaseModel):
+class Command(BaseModel):
+    """A parsed `/chain` command: each verb's request model (its module in `bot.commands`) is one."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    verb: str = ""  # each verb's request model names it (its metric label)
 
     @property
     def needs_baseten(self) -> bool:
@@ -45,114 +49,20 @@ class _Command(BaseModel):
         return True
 
 
-class HelpCommand(_Command):
-    verb: Literal["help"] = "help"
-    topic: str | None = None  # a verb's name: that verb's help; None: every verb
+class ChangeCommand(Command):
+    """A request to change an environment: what every change verb's request has."""
 
-    @property
-    def needs_baseten(self) -> bool:
-        return False
-
-
-class PromoteCommand(_Command):
-    verb: Literal["promote"] = "promote"
     chain: Name
     env: Name
-    deployment_id: Name
-    keep_previous: bool = False
     force: bool = False
 
 
-class InstanceTypeChange(_Command):
-    chainlet: ChainletName
-    instance_type: InstanceTypeRef
+class FormCommand(Command):
+    """A verb typed alone, opening its form."""
 
-
-class InstanceTypeCommand(_Command):
-    verb: Literal["instance-type"] = "instance-type"
-    chain: Name
-    env: Name
-    changes: tuple[InstanceTypeChange, ...] = Field(min_length=1)
-    force: bool = False
-
-
-class StatusCommand(_Command):
-    verb: Literal["status"] = "status"
-    chain: Name
-    env: Name | None = None
-
-
-class HistoryCommand(_Command):
-    verb: Literal["history"] = "history"
-    chain: Name | None = None
-    env: Name | None = None
-    limit: int = Field(default=10, ge=1, le=50)
-
-    @property
-    def needs_baseten(self) -> bool:
-        return self.chain is not None  # a chain is resolved through Baseten; every chain's is the database's
-
-
-class LockCommand(_Command):
-    verb: Literal["lock"] = "lock"
-    chain: Name
-    env: Name
-    reason: str = Field(default="", max_length=300)
-
-
-class UnlockCommand(_Command):
-    verb: Literal["unlock"] = "unlock"
-    chain: Name
-    env: Name
-
-
-class WatchCommand(_Command):
-    verb: Literal["watch"] = "watch"
-    chain: Name | None = None  # None: list the channel's subscriptions
-    envs: tuple[Name, ...] = ()  # none: every environment of the chain
-
-    @property
-    def needs_baseten(self) -> bool:
-        return self.chain is not None
-
-
-class UnwatchCommand(_Command):
-    verb: Literal["unwatch"] = "unwatch"
-    chain: Name
-    envs: tuple[Name, ...] = ()
-
-
-class _FormCommand(_Command):
     @property
     def needs_baseten(self) -> bool:
         return False  # opening a form needs no Baseten call
-
-
-class PromoteModalCommand(_FormCommand):
-    """`/chain promote` with no arguments: open the modal."""
-
-    verb: Literal["promote-modal"] = "promote-modal"
-
-
-class InstanceTypeModalCommand(_FormCommand):
-    verb: Literal["instance-type-modal"] = "instance-type-modal"
-
-
-FormCommand = PromoteModalCommand | InstanceTypeModalCommand
-
-Command = (
-    HelpCommand
-    | PromoteCommand
-    | InstanceTypeCommand
-    | StatusCommand
-    | HistoryCommand
-    | LockCommand
-    | UnlockCommand
-    | WatchCommand
-    | UnwatchCommand
-    | PromoteModalCommand
-    | InstanceTypeModalCommand
-)
 
 
 def words(text: str) -> list[str]:
@@ -178,7 +88,7 @@ def is_option(word: str) -> bool:
     return word.startswith("--") or (word.startswith("-") and len(word) > 1 and not word[1].isdigit())
 
 
-def _flags(args: list[str], verb: Verb) -> tuple[list[str], set[str]]:
+def flags(args: list[str], verb: Verb) -> tuple[list[str], set[str]]:
     allowed = {option.flag for option in verb.options}
     positional, flags = [], set()
     for arg in args:
@@ -192,7 +102,7 @@ def _flags(args: list[str], verb: Verb) -> tuple[list[str], set[str]]:
     return positional, flags
 
 
-def _arity(positional: list[str], verb: Verb) -> None:
+def arity(positional: list[str], verb: Verb) -> None:
     """As many arguments as the verb's usage names: `<x>` is needed, `[<x>]` may be left out, and a
     last one ending in `...` (`<x> ...`, `[x ...]`) takes every word that follows."""
     needed = [a.removesuffix(" ...") for a in verb.arguments if not a.startswith("[")]
@@ -205,108 +115,8 @@ def _arity(positional: list[str], verb: Verb) -> None:
         raise UsageError(md("{}: too many arguments (`{}`). Usage: {}", verb.name, show(extra), verb.usage))
 
 
-def _names(values: dict[str, str], verb: Verb) -> None:
+def names(values: dict[str, str], verb: Verb) -> None:
     pattern = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")
     for label, value in values.items():
         if not pattern.match(value):
             raise UsageError(md("`{}` is not a valid {}. Usage: {}", show(value), label, verb.usage))
-
-
-def promote(args: list[str], verb: Verb) -> Command:
-    positional, flags = _flags(args, verb)
-    _arity(positional, verb)
-    chain, env, deployment_id = positional
-    _names({"chain name": chain, "environment name": env, "deployment id": deployment_id}, verb)
-    return PromoteCommand(
-        chain=chain,
-        env=env,
-        deployment_id=deployment_id,
-        keep_previous="--keep-previous" in flags,
-        force="--force" in flags,
-    )
-
-
-def instance_type(args: list[str], verb: Verb) -> Command:
-    positional, flags = _flags(args, verb)
-    _arity(positional, verb)
-    chain, env, *pairs = positional
-    _names({"chain name": chain, "environment name": env}, verb)
-    changes: list[InstanceTypeChange] = []
-    seen: set[str] = set()
-    for pair in pairs:
-        chainlet, sep, instance_type = pair.partition("=")
-        if not sep or not chainlet or not instance_type:
-            raise UsageError(
-                md("`{}` should look like `<chainlet>=<instance_type>`, e.g. `HelloWorld=1x4`.", show(pair))
-            )
-        _names({"chainlet name": chainlet}, verb)
-        if len(instance_type) > 200:
-            raise UsageError(
-                md("`{}` is too long for an instance type. Usage: {}", show(instance_type), verb.usage)
-            )
-        if chainlet in seen:
-            raise UsageError(
-                md("Chainlet `{}` is named twice; give each chainlet one instance type.", show(chainlet))
-            )
-        seen.add(chainlet)
-        changes.append(InstanceTypeChange(chainlet=chainlet, instance_type=instance_type.strip()))
-    return InstanceTypeCommand(chain=chain, env=env, changes=tuple(changes), force="--force" in flags)
-
-
-def status(args: list[str], verb: Verb) -> Command:
-    positional, _ = _flags(args, verb)
-    _arity(positional, verb)
-    chain, *env = positional
-    _names({"chain name": chain, **({"environment name": env[0]} if env else {})}, verb)
-    return StatusCommand(chain=chain, env=env[0] if env else None)
-
-
-def history(args: list[str], verb: Verb) -> Command:
-    positional, _ = _flags(args, verb)
-    _arity(positional, verb)
-    _names(dict(zip(("chain name", "environment name"), positional, strict=False)), verb)
-    return HistoryCommand(
-        chain=positional[0] if positional else None, env=positional[1] if len(positional) == 2 else None
-    )
-
-
-def lock(args: list[str], verb: Verb) -> Command:
-    # The reason is free text: words in it that look like options are part of it.
-    _arity(args, verb)
-    chain, env, *reason = args
-    _names({"chain name": chain, "environment name": env}, verb)
-    text = " ".join(reason)
-    if len(text) > 300:
-        raise UsageError("lock: keep the reason under 300 characters.")
-    return LockCommand(chain=chain, env=env, reason=text)
-
-
-def unlock(args: list[str], verb: Verb) -> Command:
-    positional, _ = _flags(args, verb)
-    _arity(positional, verb)
-    chain, env = positional
-    _names({"chain name": chain, "environment name": env}, verb)
-    return UnlockCommand(chain=chain, env=env)
-
-
-def _chain_and_envs(args: list[str], verb: Verb) -> tuple[str | None, tuple[str, ...]]:
-    positional, _ = _flags(args, verb)
-    _arity(positional, verb)
-    if not positional:
-        return None, ()
-    chain, *envs = positional
-    _names({"chain name": chain}, verb)
-    for env in envs:
-        _names({"environment name": env}, verb)
-    return chain, tuple(dict.fromkeys(envs))
-
-
-def watch(args: list[str], verb: Verb) -> Command:
-    chain, envs = _chain_and_envs(args, verb)
-    return WatchCommand(chain=chain, envs=envs)
-
-
-def unwatch(args: list[str], verb: Verb) -> Command:
-    chain, envs = _chain_and_envs(args, verb)
-    assert chain is not None  # the registry says <chain> is needed
-    return UnwatchCommand(chain=chain, envs=envs)

@@ -1,162 +1,54 @@
-"""Every `/chain` verb, described once. Help, usage and its errors, the manifest's usage hint, metric
-labels, how urgent a command is and whether it opens a form are all read from this table: a verb added
-here is complete everywhere, and one missing a part fails `tests/test_verbs.py`."""
+"""Every `/chain` verb, one line each (each verb is described whole in its own module). Help, usage and
+its errors, the manifest's usage hint, metric labels, routing, how urgent a command is, whether it
+opens a form and the kinds of stored plans are all read from this table: a verb added here is complete
+everywhere, and one missing a part fails `tests/test_verbs.py`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.changes.plans import ChangeKind, PlanCodec
+from bot.commands import help, history, instance_type, lock, promote, status, watch
 from bot.commands import parsing as commands
-from bot.commands.parsing import Command, FormCommand, HelpCommand, UsageError, show
+from bot.commands.help import HelpCommand
+from bot.commands.parsing import Command, UsageError, show
+from bot.commands.verb import Option, Verb
+from bot.runtime import metrics
 from bot.runtime.workpool import Priority
-from bot.slack.markup import Mrkdwn, md
+from bot.slack.markup import md
+
+__all__ = [
+    "CHANGE_KINDS",
+    "PLANS",
+    "VERBS",
+    "ChangeKind",
+    "Option",
+    "Parsed",
+    "Verb",
+    "find",
+    "of",
+    "parse",
+    "read",
+]
 
 HELP_FLAGS = ("--help", "-h")
 
-
-@dataclass(frozen=True)
-class Option:
-    flag: str
-    meaning: str
-
-
-@dataclass(frozen=True)
-class Verb:
-    name: str
-    # What follows the verb: `<x>` is needed, `[<x>]` may be left out, a last one ending in `...` takes
-    # every word after it. Usage, help and arity errors are all read from this.
-    arguments: tuple[str, ...]
-    summary: str  # one line: what the command does
-    example: str  # a whole command that works against the built-in simulator
-    priority: Priority  # changes go before reads on the work pool
-    request: type[Command]  # what the command parses into
-    parser: Callable[[list[str], Verb], Command]
-    form: type[FormCommand] | None = None  # what the verb alone parses into when it opens a form
-    options: tuple[Option, ...] = ()
-    aliases: tuple[str, ...] = ()
-
-    @property
-    def synopsis(self) -> str:
-        """Arguments and options, as usage shows them: `<chain> [<env>] [--force]`."""
-        return " ".join([*self.arguments, *(f"[{o.flag}]" for o in self.options)])
-
-    @property
-    def usage(self) -> Mrkdwn:
-        return md("`{}`", " ".join(filter(None, ("/chain", self.name, self.synopsis))))
-
-    @property
-    def opens_form(self) -> bool:
-        return self.form is not None
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        """The metric labels of this verb's commands (the form's has its own)."""
-        models = [self.request, *([self.form] if self.form else [])]
-        return tuple(str(model.model_fields["verb"].default) for model in models)
-
-
-def _help(args: list[str], verb: Verb) -> Command:
-    if len(args) > 1:
-        raise UsageError(
-            md("help: too many arguments (`{}`). Usage: {}", show(" ".join(args[1:])), verb.usage)
-        )
-    return HelpCommand(topic=find(args[0]).name if args else None)
-
-
-FORCE = Option("--force", "go ahead although the environment is locked (its approvers only, if it has any)")
-
+# One line per verb, in the order help lists them.
 VERBS: tuple[Verb, ...] = (
-    Verb(
-        name="promote",
-        arguments=("<chain>", "<env>", "<deployment_id>"),
-        options=(
-            Option("--keep-previous", "keep the previous deployment running; the promote then runs at once"),
-            FORCE,
-        ),
-        summary="Promote a deployment. Scaling the previous one down asks for your confirmation first.",
-        example="/chain promote hello-chain production dep-hello-4",
-        priority=Priority.WRITE,
-        request=commands.PromoteCommand,
-        parser=commands.promote,
-        form=commands.PromoteModalCommand,
-    ),
-    Verb(
-        name="instance-type",
-        arguments=("<chain>", "<env>", "<chainlet>=<instance_type> ..."),
-        options=(FORCE,),
-        summary="Change the instance types of chainlets in one batch; Baseten builds and promotes a new deployment.",
-        example="/chain instance-type hello-chain staging RandInt=2x8",
-        priority=Priority.WRITE,
-        request=commands.InstanceTypeCommand,
-        parser=commands.instance_type,
-        form=commands.InstanceTypeModalCommand,
-        aliases=("instance-types",),
-    ),
-    Verb(
-        name="status",
-        arguments=("<chain>", "[<env>]"),
-        summary="The live deployment's chainlets: status, instance type, replicas, autoscaling, and any lock.",
-        example="/chain status hello-chain production",
-        priority=Priority.READ,
-        request=commands.StatusCommand,
-        parser=commands.status,
-    ),
-    Verb(
-        name="history",
-        arguments=("[<chain>]", "[<env>]"),
-        summary="The last ten changes: when, who asked, who approved, what, and how it ended.",
-        example="/chain history hello-chain",
-        priority=Priority.READ,
-        request=commands.HistoryCommand,
-        parser=commands.history,
-    ),
-    Verb(
-        name="lock",
-        arguments=("<chain>", "<env>", "[reason ...]"),
-        summary=md("Refuse changes to an environment until it is unlocked (unless forced with `--force`)."),
-        example="/chain lock hello-chain production launch freeze",
-        priority=Priority.WRITE,
-        request=commands.LockCommand,
-        parser=commands.lock,
-    ),
-    Verb(
-        name="unlock",
-        arguments=("<chain>", "<env>"),
-        summary="Allow changes to a locked environment again.",
-        example="/chain unlock hello-chain production",
-        priority=Priority.WRITE,
-        request=commands.UnlockCommand,
-        parser=commands.unlock,
-    ),
-    Verb(
-        name="watch",
-        arguments=("[<chain>]", "[<env> ...]"),
-        summary="Post every change to a chain in this channel, including those made outside chainops, with who made them. Alone: what this channel watches.",
-        example="/chain watch hello-chain production",
-        priority=Priority.WRITE,
-        request=commands.WatchCommand,
-        parser=commands.watch,
-    ),
-    Verb(
-        name="unwatch",
-        arguments=("<chain>", "[<env> ...]"),
-        summary="Stop posting a chain's changes in this channel (those environments, or all).",
-        example="/chain unwatch hello-chain",
-        priority=Priority.WRITE,
-        request=commands.UnwatchCommand,
-        parser=commands.unwatch,
-    ),
-    Verb(
-        name="help",
-        arguments=("[<command>]",),
-        summary="Every command with an example, or one command with its options.",
-        example="/chain help promote",
-        priority=Priority.READ,
-        request=HelpCommand,
-        parser=_help,
-    ),
+    promote.VERB,
+    instance_type.VERB,
+    status.VERB,
+    history.VERB,
+    lock.LOCK,
+    lock.UNLOCK,
+    watch.WATCH,
+    watch.UNWATCH,
+    help.VERB,
 )
+
+CHANGE_KINDS: tuple[ChangeKind, ...] = tuple(verb.change for verb in VERBS if verb.change is not None)
+# Every stored plan's model, by its `kind`: a confirmation or a rollout is read back through this.
+PLANS = PlanCodec(CHANGE_KINDS)
 
 _BY_NAME = {name: verb for verb in VERBS for name in (verb.name, *verb.aliases)}
 _BY_MODEL = {model: verb for verb in VERBS for model in (verb.request, verb.form) if model}
@@ -235,6 +127,9 @@ def read(text: str) -> Parsed:
 
 def metric_labels() -> frozenset[str]:
     return frozenset(label for verb in VERBS for label in verb.labels)
+
+
+metrics.count_commands(metric_labels())
 
 
 def usage_hint() -> str:

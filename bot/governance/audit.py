@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.changes.plans import ChainRef, InstanceTypePlan, PromotePlan, describe
+from bot.changes.plans import ChainRef, ChangePlan
 from bot.store import AuditEvent, Store
 
 # Events that settle how a request ended, latest wins.
@@ -68,7 +68,7 @@ class AuditTrail:
         event: str,
         actor: str,
         *,
-        plan: PromotePlan | InstanceTypePlan | None = None,
+        plan: ChangePlan | None = None,
         request_id: str | None = None,
         kind: str = "",
         chain: ChainRef | None = None,
@@ -81,7 +81,7 @@ class AuditTrail:
     ) -> AuditEvent:
         """An event as `record` stores it, for a caller that stores it in its own transaction."""
         if plan is not None:
-            kind, chain, env, summary = plan.kind, plan.chain, plan.env, summary or describe(plan)
+            kind, chain, env, summary = plan.kind, plan.chain, plan.env, summary or plan.describe()
         if chain is not None:
             chain_name = chain.name
         return AuditEvent(

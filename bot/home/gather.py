@@ -15,7 +15,8 @@ from bot.baseten.catalog import Catalog
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenError
 from bot.baseten.models import ChainEnvironment
-from bot.changes.plans import ChainRef, describe, load_plan
+from bot.changes.plans import ChainRef
+from bot.commands import registry as verbs
 from bot.governance.audit import AuditTrail, Change
 from bot.governance.policy import Policy
 from bot.home.content import ChainLines, Decision, EnvLine, HomeContent, Moving, Waiting
@@ -83,7 +84,7 @@ class Gatherer:
             if waiting is None:
                 continue
             try:
-                summary = describe(load_plan(c.plan_json))
+                summary = verbs.PLANS.load(c.plan_json).describe()
             except ValueError:  # a plan this version cannot read: the channel still shows it
                 continue
             found.append(Decision(c.id, waiting, summary, c.requester, c.channel, c.expires_at))

@@ -24,8 +24,6 @@ from prometheus_client.registry import Collector
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.commands import registry as verbs
-
 log = logging.getLogger(__name__)
 
 # Outcomes of a command or interaction: done as asked, refused with an answer, or failed on our side.
@@ -123,8 +121,9 @@ EVENT_METRICS: tuple[Collector, ...] = (
 )
 
 # The fixed label sets. Anything else is recorded as "other", so no value can come from outside.
-# Commands are the registry's verbs; the rest are button presses and form steps.
-COMMAND_NAMES = verbs.metric_labels() | frozenset(
+# Commands are the registry's verbs (it names them here, `count_commands`, since this layer knows no
+# verb); the rest are button presses and form steps.
+COMMAND_NAMES = set(
     {
         "invalid",
         "confirm",
@@ -138,6 +137,13 @@ COMMAND_NAMES = verbs.metric_labels() | frozenset(
         "chain-options",
     }
 )
+
+
+def count_commands(labels: Iterable[str]) -> None:
+    """Commands counted under their own label."""
+    COMMAND_NAMES.update(labels)
+
+
 REQUEST_KINDS = frozenset({"command", "action", "view_submission", "view_closed", "options", "event"})
 ROLLOUT_OUTCOMES = frozenset({"succeeded", "failed", "superseded", "timed_out", "refused_by_baseten"})
 _SLACK_METHOD = re.compile(r"^[a-z][A-Za-z0-9._]{0,60}$")

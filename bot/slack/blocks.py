@@ -4,23 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from bot.baseten.models import (
-    ChainDeployment,
-    Chainlet,
-    DeploymentStatus,
-    InstanceType,
-    Phase,
-    PromotionCleanupStrategy,
-)
-from bot.changes.plans import InstanceTypePlan, PromotePlan
-from bot.commands.registry import Verb
+from bot.baseten.models import ChainDeployment, Chainlet, DeploymentStatus, InstanceType, Phase
 from bot.governance.audit import Change
 from bot.slack.durations import duration
 from bot.slack.ids import Action
 from bot.slack.markup import Mrkdwn, as_mrkdwn, lines, link, md, person, plain_text, truncate, user
+
+if TYPE_CHECKING:
+    from bot.changes.plans import ChangePlan
+    from bot.commands.verb import Verb
 
 Blocks = list[dict[str, Any]]
 # Instance types by the display name a chainlet reports (`ChainletV1.instance_type_name`).
@@ -273,128 +268,23 @@ def environments_status(
 # -- previews -----------------------------------------------------------------------------------------
 
 
-def _instance_line(plan_change: Any) -> Mrkdwn:
-    current = plan_change.current
-    new = plan_change.new
-    before = hardware(current) if current else md("_unknown_")
-    return md("*{}*: {} → {}", plan_change.chainlet, before, hardware(new))
-
-
-def _hourly(price_per_minute: float | None) -> str:
-    return f"${price_per_minute * 60:,.2f}/h" if price_per_minute is not None else "price unknown"
-
-
-def cost_lines(plan: InstanceTypePlan) -> list[str]:
-    """Per replica-hour prices and the change in hourly cost at the environment's min and max replicas."""
-    found: list[str] = []
-    delta_min = delta_max = 0.0
-    known = True
-    for change in plan.changes:
-        before, after = change.current_price_per_minute, change.new_price_per_minute
-        found.append(f"{change.chainlet}: {_hourly(before)} → {_hourly(after)} per replica")
-        if before is None or after is None or change.min_replica is None or change.max_replica is None:
-            known = False
-            continue
-        delta_min += (after - before) * 60 * change.min_replica
-        delta_max += (after - before) * 60 * change.max_replica
-    if known:
-        found.append(
-            f"Change in hourly cost: {_signed(delta_min)} at min replicas, {_signed(delta_max)} at max replicas"
-        )
-    else:
-        found.append("Change in hourly cost: unknown (a price or the autoscaling range is missing)")
-    return found
-
-
-def _signed(dollars: float) -> str:
-    sign = "+" if dollars >= 0 else "−"
-    return f"{sign}${abs(dollars):,.2f}/h"
-
-
-def chain_identity(plan: PromotePlan | InstanceTypePlan) -> Mrkdwn:
+def chain_identity(plan: ChangePlan) -> Mrkdwn:
     """The chain by name, team and id: names are unique only within a team, so a preview says which."""
     if plan.chain_team:
         return md("{} (team {}, `{}`)", plan.chain_name, plan.chain_team, plan.chain_id)
     return md("{} (`{}`)", plan.chain_name, plan.chain_id)
 
 
-def plan_summary(plan: PromotePlan | InstanceTypePlan) -> Blocks:
-    if isinstance(plan, InstanceTypePlan):
-        title = md("*Change instance types* in {} · *{}*", chain_identity(plan), plan.env)
-        changes = listing([_instance_line(c) for c in plan.changes], more="changes", limit=MAX_TEXT - 300)
-        *per_chainlet, total = cost_lines(plan)
-        blocks: Blocks = [
-            section(lines([title, changes])),
-            section(lines([md("*Cost*"), listing(per_chainlet, more="chainlets", limit=2500), total])),
-        ]
-        if plan.previous_deployment_id:
-            blocks.append(
-                context(
-                    md(
-                        "Baseten builds a new deployment and promotes it; `{}` may be scaled down.",
-                        plan.previous_deployment_id,
-                    )
-                )
-            )
-        return blocks
-    going = md(
-        "`{}` ({}, created {})",
-        plan.deployment_id,
-        plan.deployment_status.value,
-        when(plan.deployment_created_at),
-    )
-    fields = [
-        md("*Chain*\n{}", chain_identity(plan)),
-        md("*Environment*\n{}", plan.env),
-        md("*Going live*\n{}", going),
-    ]
-    notes: list[str] = []
-    if plan.previous_deployment_id:
-        fate = previous_fate(plan)
-        fields.append(md("*Will be {}*\n`{}`", fate, plan.previous_deployment_id))
-        if fate == "deactivated":
-            notes.append(
-                "This environment deactivates the previous deployment after a promotion, and chains have "
-                "no reactivation endpoint: no rollback will be possible."
-            )
-    else:
-        fields.append(md("*Currently live*\nnothing"))
-    if plan.redeploys:
-        notes.append(
-            "This environment redeploys on every promotion: Baseten builds a new deployment from it."
-        )
-    if plan.kind == "rollback":
-        title = md("*Roll back* {}/*{}* to `{}`", plan.chain_name, plan.env, plan.deployment_id)
-    else:
-        title = md("*Promote* {} to *{}*", plan.chain_name, plan.env)
-    summary = [section(title, fields)]
-    return summary + [context(note) for note in notes]
-
-
-def previous_fate(plan: PromotePlan) -> str:
-    """What the environment's cleanup strategy does to the previous deployment once the promotion ends."""
-    if not plan.scale_down_previous or plan.cleanup == PromotionCleanupStrategy.KEEP:
-        return "kept running"
-    if plan.cleanup == PromotionCleanupStrategy.DEACTIVATE:
-        return "deactivated"
-    return "scaled down"
-
-
 def preview(
-    plan: PromotePlan | InstanceTypePlan,
+    plan: ChangePlan,
     confirmation_id: str,
     *,
     ttl: float,
     warning: str | None = None,
 ) -> Blocks:
-    blocks = plan_summary(plan)
+    blocks = plan.summary()
     if warning:
         blocks.append(context(warning))
-    if isinstance(plan, PromotePlan):
-        fate = previous_fate(plan)
-        question = "Promote it?" if fate == "kept running" else f"The previous deployment will be {fate}."
-    else:
-        question = "Rebuild and promote?"
     blocks.append(context(f"Only you can confirm. This preview expires in {duration(ttl)}."))
     blocks.append(
         {
@@ -408,7 +298,7 @@ def preview(
                     style="danger",
                     confirm=confirm_dialog(
                         "Are you sure?",
-                        f"{question} This changes {plan.chain_name}/{plan.env} for everyone.",
+                        f"{plan.question()} This changes {plan.chain_name}/{plan.env} for everyone.",
                         "Yes, do it",
                     ),
                 ),
@@ -420,7 +310,7 @@ def preview(
 
 
 def approval_request(
-    plan: PromotePlan | InstanceTypePlan,
+    plan: ChangePlan,
     confirmation_id: str,
     *,
     requester: str,
@@ -428,7 +318,7 @@ def approval_request(
     ttl: float,
 ) -> Blocks:
     blocks: Blocks = [section(md(":raised_hand: {} asks for approval:", user(requester)))]
-    blocks.extend(plan_summary(plan))
+    blocks.extend(plan.summary())
     blocks.append(
         context(
             md(
@@ -468,9 +358,9 @@ def confirmed(verb: Mrkdwn, *, thread: Mrkdwn | None = None) -> Mrkdwn:
     return md(":white_check_mark: {}; follow it in the {}.", verb, thread or "thread")
 
 
-def closed(plan: PromotePlan | InstanceTypePlan, outcome: str) -> Blocks:
+def closed(plan: ChangePlan, outcome: str) -> Blocks:
     """A used, cancelled or expired preview: the same summary, no buttons, and what happened."""
-    return [*plan_summary(plan), context(outcome)]
+    return [*plan.summary(), context(outcome)]
 
 
 # -- rollouts -----------------------------------------------------------------------------------------

@@ -15,16 +15,14 @@ from pydantic import ValidationError
 from bot.baseten.catalog import Catalog
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenError, BasetenInvalidName
-from bot.changes.execution import AnyPlan
+from bot.baseten.models import ChainEnvironment
 from bot.changes.operations import Operations
 from bot.changes.planner import Planner, Refusal
-from bot.commands.parsing import (
-    Command,
-    InstanceTypeChange,
-    InstanceTypeCommand,
-    InstanceTypeModalCommand,
-    PromoteCommand,
-)
+from bot.changes.plans import ChangePlan
+from bot.commands import registry as verbs
+from bot.commands.instance_type import InstanceTypeChange, InstanceTypeCommand, InstanceTypeModalCommand
+from bot.commands.parsing import ChangeCommand, Command
+from bot.commands.promote import PromoteCommand
 from bot.slack.gateway import Gateway, SlackFailure, StaleView
 from bot.slack.ids import View
 from bot.slack.invocation import Invocation
@@ -53,7 +51,7 @@ class Checked:
     """A submission's outcome: field errors, the next step of the form to show, or a plan to offer."""
 
     errors: dict[str, str]
-    plan: AnyPlan | None = None
+    plan: ChangePlan | None = None
     invocation: Invocation | None = None
     view: dict[str, Any] | None = None
 
@@ -270,26 +268,26 @@ class Forms:
                 deployment_id = _selected(state, "deployment")
                 if not deployment_id:
                     return Checked({"deployment": "Choose a deployment."})
-                command = PromoteCommand(
+                command: ChangeCommand = PromoteCommand(
                     chain=chain_id,
                     env=env,
                     deployment_id=deployment_id,
                     keep_previous=not _checked(state, "scale_down"),
                 )
-                self.operations.check_request(inv, env, force=False, chain=chain_id)
-                plan: AnyPlan = self.planner.plan_promote(command)
+                environment = None
             else:
                 if env != meta.env or not any(str(b).startswith("chainlet:") for b in present):
                     # "Next" on the second step: show that environment's chainlets.
                     return Checked({}, view=self._after_env(meta.model_copy(update={"env": env})))
-                changes = self._changed_chainlets(chain_id, env, state)
+                environment = self.baseten.get_environment(chain_id, env)
+                changes = _changed_chainlets(environment, state)
                 if not changes:
                     # About the whole form, so on its first field: the top of the form.
                     return Checked({"chain": "Change at least one chainlet's instance type."})
-                self.operations.check_request(inv, env, force=False, chain=chain_id)
-                plan = self.planner.plan_instance_types(
-                    InstanceTypeCommand(chain=chain_id, env=env, changes=tuple(changes))
-                )
+                command = InstanceTypeCommand(chain=chain_id, env=env, changes=tuple(changes))
+            change = verbs.of(command).change
+            assert change is not None
+            plan = self.operations.plan(command, change, inv, environment=environment)
         except Refusal as exc:
             field = exc.field
             if field.startswith("chainlet:"):
@@ -311,18 +309,18 @@ class Forms:
             )
         return Checked({}, plan, inv)
 
-    def _changed_chainlets(self, chain_id: str, env: str, state: dict[str, Any]) -> list[InstanceTypeChange]:
-        settings = self.baseten.get_environment(chain_id, env).chainlet_settings
-        by_block = {chainlet_block_id(s.chainlet_name): s for s in settings}
-        changes = []
-        for block_id in state:
-            setting = by_block.get(block_id)
-            if setting is None:
-                continue
-            chosen = _selected(state, block_id)
-            if chosen and chosen != setting.instance_type.id:
-                changes.append(InstanceTypeChange(chainlet=setting.chainlet_name, instance_type=chosen))
-        return changes
+
+def _changed_chainlets(environment: ChainEnvironment, state: dict[str, Any]) -> list[InstanceTypeChange]:
+    by_block = {chainlet_block_id(s.chainlet_name): s for s in environment.chainlet_settings}
+    changes = []
+    for block_id in state:
+        setting = by_block.get(block_id)
+        if setting is None:
+            continue
+        chosen = _selected(state, block_id)
+        if chosen and chosen != setting.instance_type.id:
+            changes.append(InstanceTypeChange(chainlet=setting.chainlet_name, instance_type=chosen))
+    return changes
 
 
 # Which form input holds a value, by the command field or the kind of name Baseten's URL needed.

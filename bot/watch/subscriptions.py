@@ -11,7 +11,7 @@ from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenAuditLogUnavailable, BasetenError
 from bot.changes.planner import Planner, Refusal
 from bot.changes.plans import ChainRef
-from bot.commands.parsing import UnwatchCommand, WatchCommand
+from bot.commands.watch import UnwatchCommand, WatchCommand
 from bot.governance.audit import AuditTrail
 from bot.governance.policy import Policy
 from bot.slack import blocks

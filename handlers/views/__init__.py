@@ -5,7 +5,7 @@ from typing import Any
 from slack_bolt import App
 
 from bot.bootstrap import Chainops
-from bot.changes.execution import AnyPlan
+from bot.changes.plans import ChangePlan
 from bot.runtime import metrics
 from bot.runtime.workpool import Priority
 from bot.slack.ids import View
@@ -29,7 +29,7 @@ def submit_form(ack: Any, body: dict[str, Any], context: Any) -> None:
     chainops.after_ack(Priority.CLICK, checked.invocation, offer, chainops, checked.plan, checked.invocation)
 
 
-def offer(chainops: Chainops, plan: AnyPlan, inv: Invocation) -> None:
+def offer(chainops: Chainops, plan: ChangePlan, inv: Invocation) -> None:
     # A form's submit says "Preview": the change runs only from the preview's Confirm.
     chainops.operations.request(plan, inv, preview=True)
     if inv.notes is not None:  # opened from the App Home: the preview is shown there
