@@ -16,7 +16,7 @@ import httpx
 from bench.report import Row
 from bench.world import outside_world
 from bot.baseten.sim.transport import BasetenSimulator
-from bot.changes.operations import PREVIEW_CHECK_BUDGET
+from bot.changes.decide import PREVIEW_CHECK_BUDGET
 from tests.fakes.slack_api import buttons, text_of
 from tests.processes import BotProcess, start_bot
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from bot.changes.operations import PREVIEW_CHECK_BUDGET
+from bot.changes.decide import PREVIEW_CHECK_BUDGET
 from tests.fakes.slack_api import buttons, text_of
 from tests.world import API_KEY, World
 
