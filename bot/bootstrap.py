@@ -256,7 +256,7 @@ def build(
         seal=seal,
     )
     operations.open_modal = forms.open
-    visibility = Visibility(gateway)
+    visibility = Visibility(gateway, clock=clock)
     home = HomePublisher(
         homes=store.homes,
         gatherer=Gatherer(

@@ -73,6 +73,7 @@ def test_the_approver_sees_the_request_and_approves_it_from_home(governed: World
     assert {"chainops_approve", "chainops_reject"} <= set(actions) and "chainops_cancel" not in actions
 
     governed.click_home(actions["chainops_approve"], user="U0BOB")
+    assert "Approved: the change is being made" in text_of(governed.slack.home("U0BOB"))
     governed.click_home(actions["chainops_approve"], user="U0BOB")  # a second press changes nothing
 
     assert len([w for w in governed.writes if w.path.endswith("/promote")]) == 1
@@ -311,3 +312,18 @@ def test_homes_published_together_share_their_baseten_reads(world: World) -> Non
 
 def env_reads(world: World) -> int:
     return sum(1 for e in world.contract.exchanges if e.template.endswith("/environments/{env_name}"))
+
+
+def test_someone_who_leaves_a_private_channel_stops_seeing_it_within_a_minute(world: World) -> None:
+    world.slack.private_channels.add("C0SECRET")
+    world.slack.members["C0SECRET"] = {"U0ALICE", "U0BOB"}
+    world.command("promote hello-chain production dep-hello-4 --keep-previous", channel="C0SECRET")
+    assert "dep-hello-4" in text_of(world.open_home("U0BOB"))
+    asked = len(world.slack.calls_to("users.conversations"))
+
+    world.slack.members["C0SECRET"].discard("U0BOB")
+    assert "dep-hello-4" in text_of(world.open_home("U0BOB"))  # membership is kept briefly...
+    assert len(world.slack.calls_to("users.conversations")) == asked  # ...so Slack is not asked again
+    world.clock.advance(61)
+
+    assert "dep-hello-4" not in text_of(world.open_home("U0BOB"))

@@ -13,6 +13,14 @@ from bot.slack.markup import lines
 from bot.slack.modals import HomePick
 from handlers.context import action_invocation, action_value, chainops_of
 
+# What a press on the App Home came to when nothing else was said (a refusal always says why).
+DONE = {
+    "approve": ":white_check_mark: Approved: the change is being made; its channel's thread follows it.",
+    "confirm": ":white_check_mark: Confirmed: the change is being made; its channel's thread follows it.",
+    "reject": ":no_entry_sign: Rejected.",
+    "cancel": ":no_entry_sign: Cancelled.",
+}
+
 
 def _decision(decision: str) -> Any:
     def decide(body: dict[str, Any], context: Any) -> None:
@@ -20,7 +28,7 @@ def _decision(decision: str) -> Any:
         chainops = chainops_of(context)
         chainops.operations.decide(action_value(body), decision, inv)
         if inv.notes is not None:  # pressed on the App Home: it shows what became of it
-            chainops.home.publish(inv.user, notice=lines(inv.notes) if inv.notes else None)
+            chainops.home.publish(inv.user, notice=lines(inv.notes) if inv.notes else DONE[decision])
 
     decide.__name__ = f"decide_{decision}"
     return decide
