@@ -244,12 +244,8 @@ class Operations:
                 ),
             )
             return
-        kind = self.plans.kind(rollout.kind)
-        revert = kind.revert if kind is not None else None
-        command = (
-            revert(rollout.kind, Reverted(rollout.chain_id, rollout.env, rollout.previous_deployment_id))
-            if revert
-            else None
+        command = self.plans.revert(
+            rollout.kind, Reverted(rollout.chain_id, rollout.env, rollout.previous_deployment_id)
         )
         undo = verbs.of(command).change if command is not None else None
         if command is None or undo is None:

@@ -104,10 +104,9 @@ class ChangePlan(BaseModel):
         return md("Baseten accepted the change; following deployment `{}`.", deployment.id)
 
     def made_in(self, environment: ChainEnvironment) -> ChainDeployment | None:
-        """A write whose answer never came, resolved from the environment: the deployment it shows
-        being rolled out (or live) in place of what was live at the preview, or None if none is."""
-        found = environment.candidate_deployment or environment.current_deployment
-        return found if found is not None and found.id != self.previous_deployment_id else None
+        """A write whose answer never came, resolved from the environment: the deployment it made,
+        or None if the environment shows none."""
+        return made_in(environment, self.previous_deployment_id)
 
     def headline(self, requester: str, approver: str | None) -> Mrkdwn:
         text = self.doing(requester)
@@ -116,6 +115,13 @@ class ChangePlan(BaseModel):
         if self.force:
             text += " :warning: forced past a lock"
         return text
+
+
+def made_in(environment: ChainEnvironment, previous_deployment_id: str | None) -> ChainDeployment | None:
+    """The deployment the environment shows being rolled out (or live) in place of what was live when
+    the change was written, if any: every change today rolls out a deployment."""
+    found = environment.candidate_deployment or environment.current_deployment
+    return found if found is not None and found.id != previous_deployment_id else None
 
 
 @dataclass(frozen=True)
@@ -164,6 +170,20 @@ class PlanCodec:
     def kind(self, name: str) -> ChangeKind | None:
         """The change kind stored under that `kind` value (a rollout's, a confirmation's)."""
         return self._by_name.get(name)
+
+    def revert(self, name: str, change: Reverted) -> ChangeCommand | None:
+        """The request that undoes a finished change stored under `name`, if its kind offers one."""
+        kind = self.kind(name)
+        return kind.revert(name, change) if kind is not None and kind.revert is not None else None
+
+    def made_in(
+        self, rollout_plan: str, environment: ChainEnvironment, previous: str | None
+    ) -> ChainDeployment | None:
+        """What an unanswered write made, as its change kind finds it in the environment (a rollout
+        stored without its plan is resolved the way every change is)."""
+        if not rollout_plan:
+            return made_in(environment, previous)
+        return self.load(rollout_plan).made_in(environment)
 
 
 class _StoredPlan(BaseModel):

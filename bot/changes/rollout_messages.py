@@ -8,7 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.baseten.models import ChainDeployment, Chainlet, LogEntry, LogLevel, Phase
-from bot.changes.plans import ChainRef
+from bot.changes.plans import ChainRef, Reverted
+from bot.commands import registry as verbs
 from bot.slack import blocks, markup
 from bot.slack.durations import duration
 from bot.slack.markup import Mrkdwn, md
@@ -174,7 +175,8 @@ def succeeded(
     extra: blocks.Blocks = []
     if previous is not None:
         text += md("\nPrevious deployment `{}` {}.", previous.deployment_id, previous.fate)
-        if rollout.kind == "promote":
+        undo = Reverted(rollout.chain_id, rollout.env, previous.deployment_id)
+        if verbs.PLANS.revert(rollout.kind, undo) is not None:  # its change kind offers a rollback
             if previous.can_roll_back:
                 window = duration(rollback_window)
                 extra.append(

@@ -18,6 +18,7 @@ from bot.baseten.errors import BasetenError, BasetenNotFound, BasetenRateLimited
 from bot.baseten.models import ChainDeployment, DeploymentStatus, Phase
 from bot.changes import rollout_messages as say
 from bot.changes.plans import ChainRef
+from bot.commands import registry as verbs
 from bot.governance.audit import AuditTrail
 from bot.slack import blocks
 from bot.slack.markup import Mrkdwn
@@ -195,9 +196,8 @@ class RolloutPoll:
         environment is rolling out, and follow it. The write is never sent again. Returns the rollout to
         follow now, or None and how it ended if it did."""
         env = self.baseten.get_environment(rollout.chain_id, rollout.env)
-        candidate = env.candidate_deployment or env.current_deployment
-        changed = candidate is not None and candidate.id != rollout.previous_deployment_id
-        if changed and candidate is not None:
+        candidate = verbs.PLANS.made_in(rollout.plan_json, env, rollout.previous_deployment_id)
+        if candidate is not None:
             if not self.store.save_rollout(
                 rollout.id, owner=self.owner, deployment_id=candidate.id, write_state=WriteState.ANSWERED
             ):
