@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from bot.home.view import home_view
 from bot.store import RolloutState
 from tests.fakes.slack_api import buttons, text_of
 from tests.fakes.slack_rules import check_home
+from tests.processes import outside_world, start_bot
 from tests.world import World, make_world
 
 POLICY = """
@@ -327,3 +329,20 @@ def test_someone_who_leaves_a_private_channel_stops_seeing_it_within_a_minute(wo
     world.clock.advance(61)
 
     assert "dep-hello-4" not in text_of(world.open_home("U0BOB"))
+
+
+def test_a_running_bot_refreshes_the_home_within_seconds_of_a_rollout_ending(tmp_path: Path) -> None:
+    with outside_world(tmp_path, step_seconds=0.5) as (slack, _sim, env, payloads):
+        bot = start_bot(tmp_path, env)
+        try:
+            assert bot.send(payloads.app_home_opened(user="U0BOB")).status_code == 200
+            slack.wait_for(lambda: slack.home("U0BOB") is not None)
+            bot.send(payloads.slash_command("promote hello-chain production dep-hello-4 --keep-previous"))
+            slack.wait_for(lambda: "dep-hello-4" in text_of(slack.home("U0BOB")), timeout=10)
+            slack.wait_for(lambda: any("is live in" in text_of(r) for m in slack.messages("C0DEPLOYS") for r in m.replies), timeout=30)
+            ended = time.monotonic()
+
+            slack.wait_for(lambda: "No rollout is being followed." in text_of(slack.home("U0BOB")), timeout=10)
+            assert time.monotonic() - ended < 5
+        finally:
+            bot.kill()
