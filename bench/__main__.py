@@ -20,6 +20,7 @@ from bench.rollouts import rollouts_at_scale
 from bench.shutdown import shutdown
 from bench.slow_baseten import slow_baseten, slow_slack
 from bench.startup import startup
+from bench.watch import watch_at_scale
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,6 +33,7 @@ BENCHMARKS: dict[str, Callable[..., list[Row]]] = {
     "slow-baseten": slow_baseten,
     "slow-slack": slow_slack,
     "shutdown": shutdown,
+    "watch": watch_at_scale,
 }
 
 

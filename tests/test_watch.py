@@ -193,3 +193,14 @@ def test_status_says_when_a_rollout_in_progress_is_followed_nowhere(world: World
     world.command("status hello-chain production", response="status")
 
     assert "`dep-hello-4` is rolling out, started outside chainops" in world.private_text("status")
+
+
+def test_an_outside_autoscaling_change_shows_old_and_new_values_in_its_environment(world: World) -> None:
+    world.command("watch hello-chain production", response="watch")
+    world.sim.outside_autoscaling("hello-chain", "production", "HelloWorld", {"max_replica": 5}, by="ana@example.com")
+    world.sim.outside_autoscaling("hello-chain", "staging", "HelloWorld", {"max_replica": 4}, by="bob@example.com")
+
+    watch_pass(world)
+
+    [told] = [m.text for m in world.channel_messages() if " via " in m.text]
+    assert "*ana@example.com* via UI changed autoscaling of *HelloWorld* in hello-chain/*production*: max replicas 3 → 5" in told

@@ -34,9 +34,10 @@ def where(chain_name: str, env: str | None) -> Mrkdwn:
     return md("{}/*{}*", chain_name, env) if env else md("{}", chain_name)
 
 
-def what(entry: AuditLogEntry, chain_name: str, *, pushed: bool = False) -> Mrkdwn:
-    """What happened, in a few words: `promoted `dep-2` to hello-chain/*production*`."""
-    event, env = entry.event, entry.environment_name
+def what(entry: AuditLogEntry, chain_name: str, *, pushed: bool = False, env: str | None = None) -> Mrkdwn:
+    """What happened, in a few words: `promoted `dep-2` to hello-chain/*production*`. `env`: the
+    environment when the entry does not name it (the one its deployment serves)."""
+    event, env = entry.event, entry.environment_name or env
     deployment = (
         md("`{}`", entry.chain_deployment_id) if entry.chain_deployment_id else Mrkdwn("a deployment")
     )
@@ -101,14 +102,18 @@ def who(entry: AuditLogEntry) -> Mrkdwn:
     return md("*{}* via {}", entry.actor.who, entry.via)
 
 
-def headline(entry: AuditLogEntry, chain_name: str, *, pushed: bool = False) -> Mrkdwn:
+def headline(
+    entry: AuditLogEntry, chain_name: str, *, pushed: bool = False, env: str | None = None
+) -> Mrkdwn:
     """The announcement's one line (also the followed rollout's headline, kept as its thread's parent)."""
-    return md(":eyes: {} {} outside chainops", who(entry), what(entry, chain_name, pushed=pushed))
+    return md(":eyes: {} {} outside chainops", who(entry), what(entry, chain_name, pushed=pushed, env=env))
 
 
-def announcement(entry: AuditLogEntry, chain_name: str, *, pushed: bool = False) -> blocks.Blocks:
+def announcement(
+    entry: AuditLogEntry, chain_name: str, *, pushed: bool = False, env: str | None = None
+) -> blocks.Blocks:
     return [
-        blocks.section(headline(entry, chain_name, pushed=pushed)),
+        blocks.section(headline(entry, chain_name, pushed=pushed, env=env)),
         blocks.context(md("{} · from Baseten's audit log", blocks.when(entry.created))),
     ]
 

@@ -48,6 +48,12 @@ def announcement_key(chain_id: str, entry_id: str, channel: str) -> str:
     return message_key("entry", chain_id, entry_id, channel)
 
 
+def _serving(live: dict[str, Any], deployment: str | None) -> str | None:
+    """The environment whose live deployment this is (instance-type and autoscaling entries name the
+    deployment, not the environment)."""
+    return next((env for env, serves in live.items() if deployment and serves == deployment), None)
+
+
 def watches(sub: WatchSubscription, env: str | None) -> bool:
     return not sub.env or env is None or sub.env == env
 
@@ -166,15 +172,16 @@ class Watcher:
                 and e.chain_deployment_id == entry.chain_deployment_id
                 for e in entries
             )
-            rows: list[Any] = [self._history(chain, entry, pushed)]
-            channels = list(dict.fromkeys(s.channel for s in subs if watches(s, entry.environment_name)))
+            env = entry.environment_name or _serving(live, entry.chain_deployment_id)
+            rows: list[Any] = [self._history(chain, entry, pushed, env)]
+            channels = list(dict.fromkeys(s.channel for s in subs if watches(s, env)))
             previous = self._previous(chain, entry, live) if entry.event_type in FOLLOWED else None
             for channel in channels:
                 if shown.get(channel, 0) >= HANDFUL:
                     skipped[channel] = skipped.get(channel, 0) + 1
                     continue
                 shown[channel] = shown.get(channel, 0) + 1
-                rows += self._messages(chain, entry, channel, pushed, previous)
+                rows += self._messages(chain, entry, channel, pushed, previous, env)
             rows += self._overtaken(chain, entry, ours, set(channels))
             self.store.watch.handle(chain.chain_id, entry.id, at, rows)
         if last is None:
@@ -190,27 +197,36 @@ class Watcher:
                 )
             )
 
-    def _history(self, chain: WatchedChain, entry: AuditLogEntry, pushed: bool) -> Any:
-        summary = messages.what(entry, chain.chain_name, pushed=pushed)
+    def _history(self, chain: WatchedChain, entry: AuditLogEntry, pushed: bool, env: str | None) -> Any:
+        summary = messages.what(entry, chain.chain_name, pushed=pushed, env=env)
         return self.audit.event(
             "outside",
             entry.actor.who[:32],
             chain=ChainRef(chain.chain_id, chain.chain_name),
-            env=entry.environment_name or "",
+            env=env or "",
             summary=summary + md(" ({})", messages.who(entry)),
         )
 
     def _messages(
-        self, chain: WatchedChain, entry: AuditLogEntry, channel: str, pushed: bool, previous: str | None
+        self,
+        chain: WatchedChain,
+        entry: AuditLogEntry,
+        channel: str,
+        pushed: bool,
+        previous: str | None,
+        env: str | None,
     ) -> list[Any]:
         key = announcement_key(chain.chain_id, entry.id, channel)
-        headline = messages.headline(entry, chain.chain_name, pushed=pushed)
+        headline = messages.headline(entry, chain.chain_name, pushed=pushed, env=env)
         rows: list[Any] = [
             self.outbox.message(
-                channel, headline, messages.announcement(entry, chain.chain_name, pushed=pushed), key=key
+                channel,
+                headline,
+                messages.announcement(entry, chain.chain_name, pushed=pushed, env=env),
+                key=key,
             )
         ]
-        env, deployment = entry.environment_name, entry.chain_deployment_id
+        deployment = entry.chain_deployment_id
         if entry.event_type in FOLLOWED and env and deployment:
             now = self.clock()
             rows.append(

@@ -51,7 +51,8 @@ class Subscriptions:
         chain = ChainRef.of(found)
         for env in command.envs:
             self.planner.environment_name(found, env)
-        names = list(command.envs) or self.baseten.list_environment_names(found.id)
+        every = self.baseten.list_environment_names(found.id)
+        names = list(command.envs) or every
         self._may_watch(inv, chain, names)
         now = self.clock()
         fallback = ""
@@ -60,8 +61,10 @@ class Subscriptions:
         except BasetenAuditLogUnavailable as exc:
             fallback, position = reason_unavailable(exc), AuditLogPosition()
         # What is live now: the baseline a promotion's Roll back goes to, and what the fallback compares.
+        # Every environment: an instance-type or autoscaling entry names a deployment, and which
+        # environment it serves tells whether a channel watching one environment hears of it.
         snapshot: dict[str, object] = {}
-        for name in names:
+        for name in every:
             try:
                 seen = self.baseten.get_environment(found.id, name)
             except BasetenError:
