@@ -10,6 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bench.report import Row, percentile
@@ -17,7 +18,7 @@ from bench.slow_baseten import Arrivals, _threads
 from bench.world import outside_world
 from bot.baseten.audit_log import AuditLogPosition
 from bot.store.database import connect
-from bot.store.tables import WatchedChain, WatchSubscription
+from bot.store.tables import OutboxMessage, WatchedChain, WatchSubscription
 from tests.processes import BotProcess, start_bot
 
 INTERVAL = 5.0
@@ -59,9 +60,11 @@ def watch_at_scale(*, smoke: bool) -> list[Row]:
         try:
             time.sleep(INTERVAL + 1)  # every chain read once: the log's start is known
             made: dict[str, float] = {}
+            made_wall: dict[str, float] = {}
             burst = time.monotonic()
             for i in range(n):
                 made[f"watched{i}"] = time.monotonic()
+                made_wall[f"watched{i}"] = time.time()
                 sim.outside_autoscaling(f"chain-w{i}", "production", "Hello", {"max_replica": 3}, by=f"ops{i}@example.com")
             expected = n * CHANNELS_PER_CHAIN
             slack.wait_for(lambda: len(_announcements(slack)) >= expected, timeout=60 + n)
@@ -72,6 +75,7 @@ def watch_at_scale(*, smoke: bool) -> list[Row]:
             threads, rss = _threads(bot), _rss_mib(bot)
         finally:
             bot.kill()
+        queued = _queued(database_url, made_wall)
     posts = _announcements(slack)
     lags = []
     for call in posts:
@@ -86,13 +90,29 @@ def watch_at_scale(*, smoke: bool) -> list[Row]:
     per_interval = reads / 3
     name = f"Watch ({n} chains × {CHANNELS_PER_CHAIN} channels, a burst of {n} outside changes)"
     p50, p99 = percentile(lags, 50), percentile(lags, 99)
+    q50, q99 = percentile(queued, 50), percentile(queued, 99)
     return [
         Row(name, "audit-log requests per interval", f"{per_interval:.0f}", f"{n} chains, {n * CHANNELS_PER_CHAIN} subscriptions, interval {INTERVAL:.0f} s", f"≤ {n}", per_interval <= n),
         Row(name, "changes posted", f"{len(posts)} of {n * CHANNELS_PER_CHAIN} in {done - burst:.1f} s", "", "all, none twice", len(posts) == n * CHANNELS_PER_CHAIN),
         Row(name, "posts per channel per second (peak)", f"{1 / min(gaps):.2f}" if gaps else "1 post each", "", "≤ 1", not gaps or min(gaps) >= 0.95),
-        Row(name, "lag from the change to its post, p50 / p99", f"{p50:.1f} s / {p99:.1f} s", f"interval {INTERVAL:.0f} s", "p99 ≤ interval + 10 s", p99 <= INTERVAL + 10),
+        Row(name, "lag from the change to its message queued for Slack, p50 / p99", f"{q50:.1f} s / {q99:.1f} s", f"interval {INTERVAL:.0f} s", "p99 ≤ interval + 3 s", q99 <= INTERVAL + 3),
+        Row(name, "lag from the change to its post in Slack, p50 / p99", f"{p50:.1f} s / {p99:.1f} s", f"{n * CHANNELS_PER_CHAIN} posts through the outbox's 4 Slack calls at a time", "p99 ≤ 60 s", p99 <= 60),
         Row(name, "bot threads / memory", f"{threads} / {rss:.0f} MiB", "", "", None),
     ]
+
+
+def _queued(database_url: str, made: dict[str, float]) -> list[float]:
+    """Seconds from each change to its channel messages entering the outbox (the bot's own clock)."""
+    engine = connect(database_url)
+    with Session(engine) as s:
+        rows = list(s.scalars(select(OutboxMessage).where(OutboxMessage.key.like("watch-entry:%"))))
+    engine.dispose()
+    lags = []
+    for row in rows:
+        chain = next((name for name in made if f" {name}/" in row.text), None)
+        if chain is not None:
+            lags.append(row.created_at - made[chain])
+    return lags
 
 
 def _audit_reads(arrivals: Arrivals, since: float) -> int:

@@ -29,7 +29,7 @@ from bot.home.visibility import Visibility
 from bot.http.health import Health, slack_token_check
 from bot.http.replays import unless_replayed
 from bot.runtime import metrics
-from bot.runtime.loops import Leases, Loops
+from bot.runtime.loops import Loops
 from bot.runtime.workpool import Priority, WorkPool
 from bot.slack.forms import Forms
 from bot.slack.gateway import Gateway, WebApiGateway
@@ -285,17 +285,7 @@ def build(
         expected=(StoreUnavailable,),
         expected_level=logging.WARNING,
     )
-    loops.every(
-        "watching chains",
-        watcher.tick_seconds,
-        watcher.run_once,  # reports its own failures
-        leases=Leases(
-            release=lambda: store.watch.release(owner),
-            # No other replica: a killed predecessor's leases need no wait.
-            forget_stale=store.watch.release if store.single_process else None,
-        ),
-        expected=(StoreUnavailable,),
-    )
+    loops.add(watcher.job)
     loops.every(
         "keeping App Homes fresh",
         home.settings.tick,

@@ -18,6 +18,7 @@ from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenAuditLogUnavailable, BasetenError
 from bot.changes.plans import ChainRef
 from bot.governance.audit import AuditTrail
+from bot.runtime.loops import LeasedJob, Leases
 from bot.runtime.repeated import RepeatedFailure
 from bot.slack import blocks
 from bot.slack.markup import Mrkdwn, md
@@ -71,6 +72,7 @@ class Watcher:
         owner: str,
         clock: Callable[[], float] = time.time,
         tick: float = 1.0,
+        workers: int = 8,
     ) -> None:
         self.store = store
         self.baseten = baseten
@@ -82,22 +84,48 @@ class Watcher:
         self.clock = clock
         self.tick_seconds = tick
         self.audit = AuditTrail(store, clock)
-        self._failure = RepeatedFailure(log, "watching chains")
+        self._failure = RepeatedFailure(log, "watching a chain")
+        # Chains are read side by side: one slow chain (or a slow Baseten) holds up no other.
+        self.job: LeasedJob[WatchedChain] = LeasedJob(
+            "watching chains",
+            interval=tick,
+            claim=self._claim,
+            key=lambda chain: chain.chain_id,
+            work=self._poll_guarded,
+            workers=workers,
+            leases=Leases(
+                release=lambda: store.watch.release(owner),
+                # No other replica: a killed predecessor's leases need no wait.
+                forget_stale=store.watch.release if store.single_process else None,
+            ),
+            next_due=store.watch.next_due,
+            expected=(StoreUnavailable,),
+            clock=clock,
+            thread_name="chainops-watch",
+        )
 
     # -- one pass (a periodic job on `bot/runtime/loops.py`, registered in `bot/bootstrap.py`) ------------
 
     def run_once(self, *, everything: bool = False) -> None:
-        """Read every chain that is due (or, `everything`, every chain) not read by another replica."""
+        """One pass inline (tests, the console): read every chain that is due (or, `everything`, every
+        chain) and not read by another replica, and wait for the reads."""
+        for chain in self._claim(self.clock(), everything=everything):
+            self.job.submit(chain)
+        self.job.wait_idle(60.0)
+
+    def _claim(self, now: float, *, everything: bool = False) -> list[WatchedChain]:
+        return self.store.watch.claim_due(
+            owner=self.owner,
+            now=now,
+            lease_seconds=self.lease_seconds,
+            limit=500,
+            next_poll_at=now + self.interval,
+            due_by=float("inf") if everything else None,
+        )
+
+    def _poll_guarded(self, chain: WatchedChain) -> None:
         try:
-            due = self.store.watch.claim_due(
-                owner=self.owner,
-                now=self.clock(),
-                lease_seconds=self.lease_seconds,
-                limit=500,
-                due_by=float("inf") if everything else None,
-            )
-            for chain in due:
-                self.poll(chain)
+            self.poll(chain)
         except StoreUnavailable as exc:
             self._failure.failed(exc)
         except Exception as exc:
