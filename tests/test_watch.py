@@ -204,3 +204,13 @@ def test_an_outside_autoscaling_change_shows_old_and_new_values_in_its_environme
 
     [told] = [m.text for m in world.channel_messages() if " via " in m.text]
     assert "*ana@example.com* via UI changed autoscaling of *HelloWorld* in hello-chain/*production*: max replicas 3 → 5" in told
+
+
+def test_watching_a_channel_the_bot_is_not_in_is_refused_with_how_to_invite_it(world: World) -> None:
+    world.slack.channels_without_bot.add("C0SECRET")
+
+    world.command("watch hello-chain", channel="C0SECRET")
+
+    assert "/invite @chainops" in world.private_text()
+    world.command("watch", channel="C0SECRET", response="list")
+    assert "watches no chain" in world.private_text("list")

@@ -81,9 +81,17 @@ class WatchStore:
     # -- reading, one replica per chain ----------------------------------------------------------------
 
     def claim_due(
-        self, *, owner: str, now: float, lease_seconds: float, limit: int, due_by: float | None = None
+        self,
+        *,
+        owner: str,
+        now: float,
+        lease_seconds: float,
+        limit: int,
+        next_poll_at: float,
+        due_by: float | None = None,
     ) -> list[WatchedChain]:
-        """Lease the chains due by `due_by` (now) that no live replica holds; those now ours."""
+        """Lease the chains due by `due_by` (now) that no live replica holds, and schedule their next
+        read (in the same UPDATE: a read that finds nothing new writes nothing else); those now ours."""
         due_by = now if due_by is None else due_by
         free = or_(
             WatchedChain.lease_owner.is_(None),
@@ -105,7 +113,7 @@ class WatchStore:
                 result = s.execute(
                     update(WatchedChain)
                     .where(and_(WatchedChain.chain_id == chain_id, WatchedChain.next_poll_at <= due_by, free))
-                    .values(lease_owner=owner, lease_until=now + lease_seconds)
+                    .values(lease_owner=owner, lease_until=now + lease_seconds, next_poll_at=next_poll_at)
                 )
                 if getattr(result, "rowcount", 0) == 1:
                     row = s.get(WatchedChain, chain_id)

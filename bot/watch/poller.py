@@ -151,19 +151,19 @@ class Watcher:
             return
         except BasetenError as exc:
             log.warning("could not read the audit log of chain %s: %s", chain.chain_id, exc.message)
-            self.store.watch.save(chain.chain_id, owner=self.owner, next_poll_at=now + self.interval)
             return
+        after = read.position.model_dump_json()
+        if after == chain.position_json and not read.entries:
+            return  # nothing new: the claim already scheduled the next read
         done = self.store.watch.handled(chain.chain_id, [e.id for e in read.entries])
         fresh = [e for e in read.entries if e.id not in done]
         live = json.loads(chain.snapshot_json or "{}")
-        self._announce(chain, subs, fresh, live)
-        self.store.watch.save(
-            chain.chain_id,
-            owner=self.owner,
-            position_json=read.position.model_dump_json(),
-            snapshot_json=json.dumps(live),
-            next_poll_at=now if read.has_more else now + self.interval,
-        )
+        if fresh:
+            self._announce(chain, subs, fresh, live)
+        values: dict[str, Any] = {"position_json": after, "snapshot_json": json.dumps(live)}
+        if read.has_more:
+            values["next_poll_at"] = now  # more pages wait: read on at once
+        self.store.watch.save(chain.chain_id, owner=self.owner, **values)
         self.outbox.wake()
 
     def _announce(
@@ -350,7 +350,6 @@ class Watcher:
                 views[name] = differ.view(self.baseten.get_environment(chain.chain_id, name))
         except BasetenError as exc:
             log.warning("could not read the environments of chain %s: %s", chain.chain_id, exc.message)
-            self.store.watch.save(chain.chain_id, owner=self.owner, next_poll_at=now + self.interval)
             return
         for name in names:
             found = differ.differences(before.get(name, {}), views[name])
@@ -372,7 +371,6 @@ class Watcher:
             chain.chain_id,
             owner=self.owner,
             snapshot_json=json.dumps(views),
-            next_poll_at=now + self.interval,
         )
         self.outbox.wake()
 

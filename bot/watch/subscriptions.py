@@ -15,7 +15,7 @@ from bot.commands.watch import UnwatchCommand, WatchCommand
 from bot.governance.audit import AuditTrail
 from bot.governance.policy import Policy
 from bot.slack import blocks
-from bot.slack.gateway import Gateway
+from bot.slack.gateway import NOT_IN_CHANNEL, Gateway
 from bot.slack.invocation import Invocation, invite_hint, tell
 from bot.slack.markup import Mrkdwn, lines, md, readable, user
 from bot.slack.outbox import Outbox
@@ -108,16 +108,22 @@ class Subscriptions:
             )
             return
         text = messages.subscribed(user(inv.user), chain.name, command.envs)
+        key = self.outbox.post(inv.channel, text, [blocks.section(text)])
+        if self.outbox.first_attempt(key) in NOT_IN_CHANNEL:
+            # Nothing could be posted there: no subscription is left behind.
+            self.store.watch.unsubscribe(inv.channel, chain.id, added)
+            tell(self.gateway, inv, invite_hint(inv.channel))
+            return
         self.audit.record(
             "watched", inv.user, chain=chain, env=",".join(added), summary=readable(text), channel=inv.channel
         )
-        self._post_or_tell(inv, text)
         if fallback:
             self._post_or_tell(inv, messages.unavailable(fallback, self.interval))
 
     def unwatch(self, command: UnwatchCommand, inv: Invocation) -> None:
         found = self.planner.chain(command.chain)
         chain = ChainRef.of(found)
+        self._may_watch(inv, chain, list(command.envs) or self.baseten.list_environment_names(found.id))
         ended = self.store.watch.unsubscribe(inv.channel, chain.id, list(command.envs))
         if not ended:
             if command.envs:
