@@ -195,3 +195,12 @@ def test_a_lock_reason_may_hold_words_that_look_like_options(world: World) -> No
 
     [message] = world.channel_messages()
     assert "freeze -- until --monday" in str(message.text)
+
+
+def test_every_verb_that_opens_a_form_has_one_and_every_form_a_verb() -> None:
+    from bot.slack.form_steps import BY_COMMAND
+
+    assert set(BY_COMMAND) == {verb.form for verb in verbs.VERBS if verb.form is not None}
+    for verb in verbs.VERBS:
+        if verb.form is not None:
+            assert verb.change is not None, f"{verb.name}'s form offers a change, so {verb.name} is one"

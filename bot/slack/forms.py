@@ -15,14 +15,21 @@ from pydantic import ValidationError
 from bot.baseten.catalog import Catalog
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenError, BasetenInvalidName
-from bot.baseten.models import ChainEnvironment
 from bot.changes.operations import Operations
 from bot.changes.planner import Planner, Refusal
 from bot.changes.plans import ChangePlan
 from bot.commands import registry as verbs
-from bot.commands.instance_type import InstanceTypeChange, InstanceTypeCommand, InstanceTypeModalCommand
-from bot.commands.parsing import ChangeCommand, Command
-from bot.commands.promote import PromoteCommand
+from bot.commands.parsing import Command
+from bot.slack.form_steps import (
+    BY_COMMAND,
+    BY_VIEW,
+    FieldErrors,
+    Form,
+    NextStep,
+    Sources,
+    Submission,
+    selected,
+)
 from bot.slack.gateway import Gateway, SlackFailure, StaleView
 from bot.slack.ids import View
 from bot.slack.invocation import Invocation
@@ -32,10 +39,8 @@ from bot.slack.modals import (
     HomePick,
     chain_option,
     chainlet_block_id,
-    instance_type_modal,
     loading_modal,
     notice_modal,
-    promote_modal,
 )
 from bot.slack.sealed import Seal, Tampered
 from bot.store import StoreUnavailable
@@ -54,18 +59,6 @@ class Checked:
     plan: ChangePlan | None = None
     invocation: Invocation | None = None
     view: dict[str, Any] | None = None
-
-
-def _selected(state: dict[str, Any], block_id: str) -> str | None:
-    for value in (state.get(block_id) or {}).values():
-        chosen = value.get("selected_option")
-        if chosen:
-            return str(chosen.get("value"))
-    return None
-
-
-def _checked(state: dict[str, Any], block_id: str) -> bool:
-    return any(v.get("selected_options") for v in (state.get(block_id) or {}).values())
 
 
 class Forms:
@@ -87,6 +80,7 @@ class Forms:
         self.operations = operations
         self.work = work
         self.seal = seal
+        self.sources = Sources(baseten, catalog)
 
     def open(self, command: Command, inv: Invocation) -> None:
         """Opens with no Baseten data, so the single-use trigger is exchanged at once."""
@@ -94,13 +88,9 @@ class Forms:
             self.operations.tell(inv, md("Forms need Slack; type the full command (see `/chain help`)."))
             return
         meta = FormMetadata(channel=inv.channel, response_url=inv.response_url)
-        view = (
-            instance_type_modal(meta)
-            if isinstance(command, InstanceTypeModalCommand)
-            else promote_modal(meta)
-        )
+        form = BY_COMMAND[type(command)]
         try:
-            self.gateway.open_view(inv.trigger_id, self._sealed(view))
+            self.gateway.open_view(inv.trigger_id, self._sealed(form.blank(meta)))
         except SlackFailure as exc:
             self.operations.tell(
                 inv, f"Could not open the form ({exc}). Try again, or type the full command."
@@ -113,9 +103,11 @@ class Forms:
         if not inv.trigger_id:
             return
         meta = FormMetadata(channel=pick.channel, chain_id=pick.chain_id, chain_name=pick.name, home=True)
+        form = BY_VIEW[callback.value]
         try:
-            view_id = self.gateway.open_view(inv.trigger_id, self._sealed(loading_modal(callback, meta)))
-            self.gateway.update_view(view_id, self._after_chain(callback, meta))
+            loading = self._sealed(loading_modal(form.view, form.title, meta))
+            view_id = self.gateway.open_view(inv.trigger_id, loading)
+            self.gateway.update_view(view_id, self._after_chain(form, meta))
         except SlackFailure as exc:
             self.operations.tell(
                 inv, f"Could not open the form ({exc}). Try again, or type the full command."
@@ -141,10 +133,12 @@ class Forms:
         ][:100]
 
     def chain_picked(self, view: dict[str, Any], chain_id: str) -> None:
-        callback = View(view["callback_id"])
+        form = BY_VIEW.get(str(view.get("callback_id")))
+        if form is None:
+            return
         meta = self._metadata(view)
         if meta is None:
-            self._refuse(view, callback)
+            self._refuse(view, form)
             return
         chain = next((c for c in self.catalog.chains() if c.id == chain_id), None)
         if chain is None:
@@ -153,51 +147,40 @@ class Forms:
         try:
             # Each update names the view it replaces: if the person picked again meanwhile, Slack
             # answers hash_conflict and the newer choice wins.
-            shown = self.gateway.update_view(
-                view["id"], self._sealed(loading_modal(callback, meta)), view_hash=view.get("hash")
-            )
-            self.gateway.update_view(view["id"], self._after_chain(callback, meta), view_hash=shown)
+            loading = self._sealed(loading_modal(form.view, form.title, meta))
+            shown = self.gateway.update_view(view["id"], loading, view_hash=view.get("hash"))
+            self.gateway.update_view(view["id"], self._after_chain(form, meta), view_hash=shown)
         except StaleView:
             log.info("form %s changed meanwhile; the newer choice is shown", view.get("id"))
         except SlackFailure as exc:
             log.warning("could not update form %s: %s", view.get("id"), exc)
 
-    def _after_chain(self, callback: View, meta: FormMetadata) -> dict[str, Any]:
-        assert meta.chain_id is not None
-        promote = callback is View.PROMOTE
+    def _after_chain(self, form: Form, meta: FormMetadata) -> dict[str, Any]:
         try:
-            environments = self.baseten.list_environment_names(meta.chain_id)
-            if promote:
-                deployments = self.baseten.list_deployments(meta.chain_id)
-                return self._sealed(promote_modal(meta, environments, deployments))
-            return self._sealed(instance_type_modal(meta, environments))
+            return self._sealed(form.after_chain(self.sources, meta))
         except BasetenError as exc:
-            note = f":warning: {exc.message}"
-            view = promote_modal(meta, note=note) if promote else instance_type_modal(meta, note=note)
-            return self._sealed(view)
+            return self._sealed(form.blank(meta, note=f":warning: {exc.message}"))
 
-    def _after_env(self, meta: FormMetadata) -> dict[str, Any]:
-        assert meta.chain_id is not None and meta.env is not None
+    def _after_env(self, form: Form, meta: FormMetadata) -> dict[str, Any]:
+        assert form.after_env is not None
         try:
-            environments = self.baseten.list_environment_names(meta.chain_id)
-            environment = self.baseten.get_environment(meta.chain_id, meta.env)
-            view = instance_type_modal(meta, environments, environment, self.catalog.instance_types())
+            return self._sealed(form.after_env(self.sources, meta))
         except BasetenError as exc:
-            view = instance_type_modal(meta, note=f":warning: {exc.message}")
-        return self._sealed(view)
+            return self._sealed(form.blank(meta, note=f":warning: {exc.message}"))
 
     def env_picked(self, view: dict[str, Any], env: str) -> None:
-        if view.get("callback_id") != View.INSTANCE_TYPE.value:
-            return
+        form = BY_VIEW.get(str(view.get("callback_id")))
+        if form is None or form.after_env is None:
+            return  # its later choices do not depend on the environment
         meta = self._metadata(view)
         if meta is None:
-            self._refuse(view, View.INSTANCE_TYPE)
+            self._refuse(view, form)
             return
         if not meta.chain_id:
             return
         meta = meta.model_copy(update={"env": env})
         try:
-            self.gateway.update_view(view["id"], self._after_env(meta), view_hash=view.get("hash"))
+            self.gateway.update_view(view["id"], self._after_env(form, meta), view_hash=view.get("hash"))
         except StaleView:
             log.info("form %s changed meanwhile; the newer choice is shown", view.get("id"))
         except SlackFailure as exc:
@@ -217,10 +200,10 @@ class Forms:
             )
             return None
 
-    def _refuse(self, view: dict[str, Any], callback: View) -> None:
+    def _refuse(self, view: dict[str, Any], form: Form) -> None:
         try:
             self.gateway.update_view(
-                view["id"], notice_modal(callback, UNVERIFIED), view_hash=view.get("hash")
+                view["id"], notice_modal(form.view, form.title, UNVERIFIED), view_hash=view.get("hash")
             )
         except SlackFailure as exc:  # StaleView included: the form changed meanwhile
             log.warning("could not update form %s: %s", view.get("id"), exc)
@@ -238,8 +221,9 @@ class Forms:
             )
 
     def _check(self, view: dict[str, Any], user: str) -> Checked:
+        form = BY_VIEW.get(str(view.get("callback_id")))
         meta = self._metadata(view)
-        if meta is None:
+        if meta is None or form is None:
             return Checked({"chain": UNVERIFIED})
         state = (view.get("state") or {}).get("values") or {}
         # The view's input blocks say which step this is (Slack sends them); the state is the fallback.
@@ -249,9 +233,8 @@ class Forms:
         inv = Invocation(
             user=user, channel=meta.channel, response_url=meta.response_url, notes=[] if meta.home else None
         )
-        promote = view.get("callback_id") == View.PROMOTE.value
-        chain_id = _selected(state, "chain")
-        env = _selected(state, "env")
+        chain_id = selected(state, "chain")
+        env = selected(state, "env")
         if not chain_id:
             return Checked({"chain": "Choose a chain first."})
         if "env" not in present or chain_id != meta.chain_id:
@@ -260,34 +243,18 @@ class Forms:
             if chain is None:
                 return Checked({"chain": "That chain no longer exists; choose another."})
             meta = meta.model_copy(update={"chain_id": chain.id, "chain_name": chain.name, "env": None})
-            return Checked({}, view=self._after_chain(View(view["callback_id"]), meta))
+            return Checked({}, view=self._after_chain(form, meta))
         if not env:
             return Checked({"env": "Choose an environment first."})
         try:
-            if promote:
-                deployment_id = _selected(state, "deployment")
-                if not deployment_id:
-                    return Checked({"deployment": "Choose a deployment."})
-                command: ChangeCommand = PromoteCommand(
-                    chain=chain_id,
-                    env=env,
-                    deployment_id=deployment_id,
-                    keep_previous=not _checked(state, "scale_down"),
-                )
-                environment = None
-            else:
-                if env != meta.env or not any(str(b).startswith("chainlet:") for b in present):
-                    # "Next" on the second step: show that environment's chainlets.
-                    return Checked({}, view=self._after_env(meta.model_copy(update={"env": env})))
-                environment = self.baseten.get_environment(chain_id, env)
-                changes = _changed_chainlets(environment, state)
-                if not changes:
-                    # About the whole form, so on its first field: the top of the form.
-                    return Checked({"chain": "Change at least one chainlet's instance type."})
-                command = InstanceTypeCommand(chain=chain_id, env=env, changes=tuple(changes))
-            change = verbs.of(command).change
+            read = form.read(self.sources, Submission(meta, state, present, chain_id, env))
+            if isinstance(read, NextStep):
+                return Checked({}, view=self._after_env(form, read.meta))
+            if isinstance(read, FieldErrors):
+                return Checked(read.errors)
+            change = verbs.of(read.command).change
             assert change is not None
-            plan = self.operations.plan(command, change, inv, environment=environment)
+            plan = self.operations.plan(read.command, change, inv, environment=read.environment)
         except Refusal as exc:
             field = exc.field
             if field.startswith("chainlet:"):
@@ -308,19 +275,6 @@ class Forms:
                 {"chain": "I can't reach my database right now; nothing was changed. Try again in a minute."}
             )
         return Checked({}, plan, inv)
-
-
-def _changed_chainlets(environment: ChainEnvironment, state: dict[str, Any]) -> list[InstanceTypeChange]:
-    by_block = {chainlet_block_id(s.chainlet_name): s for s in environment.chainlet_settings}
-    changes = []
-    for block_id in state:
-        setting = by_block.get(block_id)
-        if setting is None:
-            continue
-        chosen = _selected(state, block_id)
-        if chosen and chosen != setting.instance_type.id:
-            changes.append(InstanceTypeChange(chainlet=setting.chainlet_name, instance_type=chosen))
-    return changes
 
 
 # Which form input holds a value, by the command field or the kind of name Baseten's URL needed.

@@ -315,16 +315,14 @@ def instance_type_modal(
     return _modal(View.INSTANCE_TYPE, INSTANCE_TYPE_TITLE, meta, blocks, ready=ready)
 
 
-def loading_modal(callback: View, meta: FormMetadata) -> View_:
+def loading_modal(callback: View, title: str, meta: FormMetadata) -> View_:
     """Shown while Baseten answers: the chosen chain stays visible, and "Next" still works."""
-    title = PROMOTE_TITLE if callback is View.PROMOTE else INSTANCE_TYPE_TITLE
     blocks = [_chain_input(meta), context(":hourglass_flowing_sand: Loading from Baseten…")]
     return _modal(callback, title, meta, blocks, ready=False)
 
 
-def notice_modal(callback: View, text: str) -> View_:
+def notice_modal(callback: View, title: str, text: str) -> View_:
     """A form that can only be closed, for when it cannot go on (its metadata did not verify)."""
-    title = PROMOTE_TITLE if callback is View.PROMOTE else INSTANCE_TYPE_TITLE
     return {
         "type": "modal",
         "callback_id": callback.value,
