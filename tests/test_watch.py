@@ -214,3 +214,16 @@ def test_watching_a_channel_the_bot_is_not_in_is_refused_with_how_to_invite_it(w
     assert "/invite @chainops" in world.private_text()
     world.command("watch", channel="C0SECRET", response="list")
     assert "watches no chain" in world.private_text("list")
+
+
+def test_an_outside_instance_type_change_is_told_once_and_followed_in_its_thread(world: World) -> None:
+    world.command("watch hello-chain production", response="watch")
+    world.sim.outside_instance_type("hello-chain", "production", "RandInt", "2x8", by="ana@example.com")
+
+    watch_pass(world)
+    for _ in range(15):
+        world.follow(seconds=10)
+
+    [told] = [m for m in world.channel_messages() if " via " in m.text]
+    assert "changed the instance type of *RandInt*" in told.text and "hello-chain/*production*" in told.text
+    assert any("is live in hello-chain/*production*" in text_of(r) for r in told.replies)

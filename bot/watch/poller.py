@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 HANDFUL = 5  # messages per chain and channel from one read; the rest is one summary
 MAX_PAGES = 10  # audit-log pages read per chain per interval (the rest waits for the next read)
 OVERTAKEN_WITHIN = 900.0  # a chainops rollout finished this recently can still be told who overtook it
-FOLLOWED = (AuditLogEventType.CHAIN_DEPLOYMENT_PROMOTED,)
+# Changes that roll a deployment out to an environment: followed in their message's thread.
+FOLLOWED = (AuditLogEventType.CHAIN_DEPLOYMENT_PROMOTED, AuditLogEventType.CHAINLET_INSTANCE_TYPE_CHANGED)
 
 
 def reason_unavailable(exc: BasetenAuditLogUnavailable) -> str:
@@ -175,11 +176,9 @@ class Watcher:
     ) -> None:
         ours = self.store.watch.rollouts(chain.chain_id)
         own_deployments = {r.deployment_id for r in ours if r.request_id}
-        promoted = {
-            e.chain_deployment_id
-            for e in entries
-            if e.event_type is AuditLogEventType.CHAIN_DEPLOYMENT_PROMOTED
-        }
+        # A deployment made by a promotion or an instance-type change in the same read is told once, with it.
+        rolled_out = {e.chain_deployment_id for e in entries if e.event_type in FOLLOWED}
+        followed: set[str | None] = set()
         shown: dict[str, int] = {}
         skipped: dict[str, int] = {}
         last: AuditLogEntry | None = None
@@ -191,7 +190,7 @@ class Watcher:
                 self.store.watch.handle(chain.chain_id, entry.id, at, [])
                 continue
             deployed = entry.event_type is AuditLogEventType.CHAIN_DEPLOYED
-            if deployed and entry.chain_deployment_id in promoted:
+            if deployed and entry.chain_deployment_id in rolled_out:
                 # `truss chains push --environment`: deployed and promoted, told once with the promotion.
                 self.store.watch.handle(chain.chain_id, entry.id, at, [])
                 continue
@@ -200,16 +199,19 @@ class Watcher:
                 and e.chain_deployment_id == entry.chain_deployment_id
                 for e in entries
             )
-            env = entry.environment_name or _serving(live, entry.chain_deployment_id)
+            env = entry.environment_name or self._environment_of(chain, entry.chain_deployment_id, live)
             rows: list[Any] = [self._history(chain, entry, pushed, env)]
             channels = list(dict.fromkeys(s.channel for s in subs if watches(s, env)))
-            previous = self._previous(chain, entry, live) if entry.event_type in FOLLOWED else None
+            # Several chainlets' instance types in one change make one deployment: followed once.
+            follow = entry.event_type in FOLLOWED and entry.chain_deployment_id not in followed
+            followed.add(entry.chain_deployment_id)
+            previous = self._previous(chain, entry, env, live) if follow else None
             for channel in channels:
                 if shown.get(channel, 0) >= HANDFUL:
                     skipped[channel] = skipped.get(channel, 0) + 1
                     continue
                 shown[channel] = shown.get(channel, 0) + 1
-                rows += self._messages(chain, entry, channel, pushed, previous, env)
+                rows += self._messages(chain, entry, channel, pushed, previous, env, follow=follow)
             rows += self._overtaken(chain, entry, ours, set(channels))
             self.store.watch.handle(chain.chain_id, entry.id, at, rows)
         if last is None:
@@ -243,6 +245,8 @@ class Watcher:
         pushed: bool,
         previous: str | None,
         env: str | None,
+        *,
+        follow: bool,
     ) -> list[Any]:
         key = announcement_key(chain.chain_id, entry.id, channel)
         headline = messages.headline(entry, chain.chain_name, pushed=pushed, env=env)
@@ -255,7 +259,7 @@ class Watcher:
             )
         ]
         deployment = entry.chain_deployment_id
-        if entry.event_type in FOLLOWED and env and deployment:
+        if follow and env and deployment:
             now = self.clock()
             rows.append(
                 Rollout(
@@ -279,9 +283,31 @@ class Watcher:
             )
         return rows
 
-    def _previous(self, chain: WatchedChain, entry: AuditLogEntry, live: dict[str, Any]) -> str | None:
-        """What the environment served before this promotion (for Roll back), and remember the new one."""
-        env, deployment = entry.environment_name, entry.chain_deployment_id
+    def _environment_of(
+        self, chain: WatchedChain, deployment: str | None, live: dict[str, Any]
+    ) -> str | None:
+        """The environment a deployment serves or is rolling out to (instance-type and autoscaling
+        entries name the deployment, not the environment): from what was live, else from Baseten."""
+        known = _serving(live, deployment)
+        if known is not None or not deployment:
+            return known
+        for env in list(live):
+            try:
+                seen = self.baseten.get_environment(chain.chain_id, env)
+            except BasetenError:
+                continue
+            if any(
+                d is not None and d.id == deployment
+                for d in (seen.current_deployment, seen.candidate_deployment)
+            ):
+                return env
+        return None
+
+    def _previous(
+        self, chain: WatchedChain, entry: AuditLogEntry, env: str | None, live: dict[str, Any]
+    ) -> str | None:
+        """What the environment served before this rollout (for Roll back), and remember the new one."""
+        deployment = entry.chain_deployment_id
         if not env or not deployment:
             return None
         previous = live.get(env)
