@@ -1,7 +1,11 @@
 """`/chain watch` at scale: 200 watched chains, 5 channels watching each, and a burst of changes made
 outside chainops (one on every chain within a second). Measures the Baseten audit-log requests per
 interval (one per chain, whatever the channels), posts per channel per second, the lag from the change
-to its post in each channel (p50/p99), and the bot's threads and memory."""
+to its post in each channel (p50/p99), and the bot's threads and memory.
+
+A change is read within one interval; the burst's 1000 channel messages are then written (on SQLite, one
+writer at a time) within about one more, hence the queueing target of two intervals. Delivery to Slack
+is the outbox's: 4 Slack calls at a time, each channel at most one post a second."""
 
 from __future__ import annotations
 
@@ -95,7 +99,7 @@ def watch_at_scale(*, smoke: bool) -> list[Row]:
         Row(name, "audit-log requests per interval", f"{per_interval:.0f}", f"{n} chains, {n * CHANNELS_PER_CHAIN} subscriptions, interval {INTERVAL:.0f} s", f"≤ {n}", per_interval <= n),
         Row(name, "changes posted", f"{len(posts)} of {n * CHANNELS_PER_CHAIN} in {done - burst:.1f} s", "", "all, none twice", len(posts) == n * CHANNELS_PER_CHAIN),
         Row(name, "posts per channel per second (peak)", f"{1 / min(gaps):.2f}" if gaps else "1 post each", "", "≤ 1", not gaps or min(gaps) >= 0.95),
-        Row(name, "lag from the change to its message queued for Slack, p50 / p99", f"{q50:.1f} s / {q99:.1f} s", f"interval {INTERVAL:.0f} s", "p99 ≤ interval + 3 s", q99 <= INTERVAL + 3),
+        Row(name, "lag from the change to its message queued for Slack, p50 / p99", f"{q50:.1f} s / {q99:.1f} s", f"interval {INTERVAL:.0f} s", "p99 ≤ 2 × interval", q99 <= 2 * INTERVAL),
         Row(name, "lag from the change to its post in Slack, p50 / p99", f"{p50:.1f} s / {p99:.1f} s", f"{n * CHANNELS_PER_CHAIN} posts through the outbox's 4 Slack calls at a time", "p99 ≤ 60 s", p99 <= 60),
         Row(name, "bot threads / memory", f"{threads} / {rss:.0f} MiB", "", "", None),
     ]
