@@ -20,7 +20,7 @@ from bot.governance.policy import Policy, mentions
 from bot.runtime import logs, metrics
 from bot.runtime.repeated import RepeatedFailure
 from bot.runtime.workpool import answered
-from bot.slack import blocks
+from bot.slack import blocks, previews
 from bot.slack.gateway import Gateway, SlackFailure
 from bot.slack.invocation import Invocation, tell
 from bot.slack.markup import Mrkdwn, as_mrkdwn, md, user
@@ -272,7 +272,7 @@ class Decisions:
         replaced through a click's response_url (`via`): a slash command's response_url cannot replace
         the message it answered with, so without a click the preview keeps its buttons, and they are
         answered (and the preview closed) when clicked."""
-        block_list = blocks.closed(plan, outcome)
+        block_list = previews.closed(plan, outcome)
         outcome = as_mrkdwn(outcome)
         if not answered():
             return

@@ -23,7 +23,7 @@ from bot.baseten.models import ChainDeployment
 from bot.changes.plans import ChainRef, ChangePlan, PlanCodec
 from bot.governance.audit import AuditTrail
 from bot.runtime import logs, metrics, workpool
-from bot.slack import blocks, markup
+from bot.slack import blocks, markup, previews
 from bot.slack.durations import duration
 from bot.slack.gateway import Gateway, SlackFailure
 from bot.slack.invocation import invite_hint
@@ -276,7 +276,9 @@ class Execution:
             return  # resolved meanwhile by a replica that took it over: it reports
         self._unchecked_note(rollout)
         self.executed(rollout, plan)
-        self._answer(rollout, plan, blocks.confirmed(_verb(rollout), thread=pending_link("thread")), ok=True)
+        self._answer(
+            rollout, plan, previews.confirmed(_verb(rollout), thread=pending_link("thread")), ok=True
+        )
         if deployment is None:
             metrics.rollout_finished("succeeded")
             note = Mrkdwn(":large_green_circle: Applied; Baseten needed no new deployment.")
@@ -447,7 +449,7 @@ class Execution:
         long it holds it (429), nothing here waits."""
         if rollout.preview == APPROVAL and durable:  # linked to the thread once its message is posted
             key = approval_key(rollout.request_id)
-            self.outbox.update(key, outcome, blocks.closed(plan, outcome), link=rollout.parent_key)
+            self.outbox.update(key, outcome, previews.closed(plan, outcome), link=rollout.parent_key)
             return
         url = rollout.answer_url
         if not url or not workpool.answered():
@@ -456,10 +458,10 @@ class Execution:
             # The approval request cannot be updated without the database: the approver hears it here.
             self._later(self._respond, url, outcome, None, False)
         elif rollout.preview == PRIVATE and durable:
-            closed = blocks.closed(plan, outcome)
+            closed = previews.closed(plan, outcome)
             self.outbox.respond(url, outcome, closed, channel=rollout.channel, link=rollout.parent_key)
         elif rollout.preview == PRIVATE:
-            self._later(self._respond, url, outcome, blocks.closed(plan, outcome), True)
+            self._later(self._respond, url, outcome, previews.closed(plan, outcome), True)
         elif not ok:
             # A change run at once has no preview: its channel message is the answer, unless it failed.
             self._later(self._respond, url, outcome, None, False)

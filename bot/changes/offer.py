@@ -13,7 +13,7 @@ from bot.governance.audit import AuditTrail
 from bot.governance.locks import Locks
 from bot.governance.policy import Policy, mentions
 from bot.runtime import logs
-from bot.slack import blocks
+from bot.slack import blocks, previews
 from bot.slack.gateway import Gateway
 from bot.slack.invocation import Invocation, invite_hint, tell
 from bot.slack.markup import md, user
@@ -97,7 +97,7 @@ class Offer:
         self.store.add_confirmation(confirmation)
         if approvers:
             who = mentions(approvers)
-            block_list = blocks.approval_request(
+            block_list = previews.approval_request(
                 plan, request_id, requester=inv.user, approvers=who, ttl=self.confirmation_ttl
             )
             key = self.outbox.post(
@@ -119,7 +119,7 @@ class Offer:
             self.tell(
                 inv,
                 md("Confirm: {}", plan.describe()),
-                blocks.preview(plan, request_id, ttl=self.confirmation_ttl, warning=warning),
+                previews.preview(plan, request_id, ttl=self.confirmation_ttl, warning=warning),
             )
 
     def _run_at_once(self, plan: ChangePlan, request_id: str, inv: Invocation) -> None:

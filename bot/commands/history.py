@@ -9,8 +9,10 @@ from pydantic import Field
 from bot.changes.plans import ChainRef
 from bot.commands.parsing import Command, Name, arity, flags, names
 from bot.commands.verb import Verb
+from bot.governance.audit import Change
 from bot.runtime.workpool import Priority
-from bot.slack import blocks
+from bot.slack.blocks import Blocks, header, listing, section, when
+from bot.slack.markup import Mrkdwn, md, person, user
 
 if TYPE_CHECKING:
     from bot.changes.operations import Operations
@@ -49,7 +51,64 @@ def answer(ops: Operations, command: HistoryCommand, inv: Invocation) -> None:
             ops.planner.environment_name(found, command.env)
         ops.tell(inv, f"No changes recorded yet{scope}.")
         return
-    ops.tell(inv, f"Recent changes{scope}", blocks.history(f"Recent changes{scope}", changes))
+    ops.tell(inv, f"Recent changes{scope}", history_blocks(f"Recent changes{scope}", changes))
+
+
+def history_blocks(title: str, changes: list[Change]) -> Blocks:
+    """`/chain history`: newest first, who asked, what, how it ended, who approved."""
+    found: list[Mrkdwn] = []
+    for c in changes:
+        if c.event != "requested":
+            found.append(_standing_line(c))
+            continue
+        line = md("{} · {} · {} · *{}*", when(c.at), user(c.requester), c.summary, c.outcome)
+        if c.approver:
+            line += md(" · approved by {}", user(c.approver))
+        if c.overridden:
+            line += md(
+                " · :warning: forced past the lock by {}: {}",
+                user(c.overridden.by),
+                c.overridden.reason or "no reason given",
+            )
+        elif c.forced:
+            line += " · forced past lock"
+        if c.rollback:
+            line += " · rollback"
+        found.append(line)
+    return [
+        header(title),
+        section(listing(found, more=md("changes (narrow it with `/chain history <chain> <env>`)"))),
+    ]
+
+
+_STANDING = {
+    "locked": ":lock: *locked*",
+    "unlocked": ":unlock: *unlocked*",
+    "watched": ":eyes: *watching*",
+    "unwatched": ":no_entry_sign: *stopped watching*",
+}
+
+
+def _standing_line(change: Change) -> Mrkdwn:
+    """A lock or an unlock, a watch subscription, a change made outside chainops: who, when, what, why."""
+    if change.event == "outside":
+        # Its summary was built as markup (every value from Baseten escaped) and stored as it was built.
+        return md(
+            "{} · {} · :eyes: {} · *outside chainops*",
+            when(change.at),
+            person(change.requester),
+            Mrkdwn(change.summary),
+        )
+    line = md(
+        "{} · {} · {} {}",
+        when(change.at),
+        person(change.requester),
+        Mrkdwn(_STANDING[change.event]) if change.event in _STANDING else md("{}", change.event),
+        change.where,
+    )
+    if change.event == "locked":
+        line += md(": {}", change.reason or "no reason given")
+    return line
 
 
 VERB: Verb = Verb(

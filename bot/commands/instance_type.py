@@ -31,9 +31,10 @@ from bot.commands.parsing import (
 )
 from bot.commands.verb import FORCE, Verb
 from bot.runtime.workpool import Priority
-from bot.slack.blocks import MAX_TEXT, chain_identity, context, hardware, section
+from bot.slack.blocks import MAX_TEXT, context, hardware, section
 from bot.slack.blocks import listing as shown_listing
 from bot.slack.markup import Mrkdwn, lines, md, user
+from bot.slack.previews import chain_identity
 
 if TYPE_CHECKING:
     from bot.baseten.client import BasetenClient

@@ -20,8 +20,9 @@ from bot.changes.plans import Blocks, ChangeKind, ChangePlan, Reverted
 from bot.commands.parsing import ChangeCommand, Command, FormCommand, Name, arity, flags, names
 from bot.commands.verb import FORCE, Option, Verb
 from bot.runtime.workpool import Priority
-from bot.slack.blocks import chain_identity, context, section, when
+from bot.slack.blocks import context, section, when
 from bot.slack.markup import Mrkdwn, md, user
+from bot.slack.previews import chain_identity
 
 if TYPE_CHECKING:
     from bot.baseten.client import BasetenClient

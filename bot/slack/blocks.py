@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from bot.baseten.models import ChainDeployment, Chainlet, DeploymentStatus, InstanceType, Phase
-from bot.governance.audit import Change
 from bot.slack.durations import duration
 from bot.slack.ids import Action
-from bot.slack.markup import Mrkdwn, as_mrkdwn, lines, link, md, person, plain_text, truncate, user
-
-if TYPE_CHECKING:
-    from bot.changes.plans import ChangePlan
-    from bot.commands.verb import Verb
+from bot.slack.markup import Mrkdwn, as_mrkdwn, lines, link, md, plain_text, truncate
 
 Blocks = list[dict[str, Any]]
 # Instance types by the display name a chainlet reports (`ChainletV1.instance_type_name`).
@@ -265,104 +260,6 @@ def environments_status(
     return blocks
 
 
-# -- previews -----------------------------------------------------------------------------------------
-
-
-def chain_identity(plan: ChangePlan) -> Mrkdwn:
-    """The chain by name, team and id: names are unique only within a team, so a preview says which."""
-    if plan.chain_team:
-        return md("{} (team {}, `{}`)", plan.chain_name, plan.chain_team, plan.chain_id)
-    return md("{} (`{}`)", plan.chain_name, plan.chain_id)
-
-
-def preview(
-    plan: ChangePlan,
-    confirmation_id: str,
-    *,
-    ttl: float,
-    warning: str | None = None,
-) -> Blocks:
-    blocks = plan.summary()
-    if warning:
-        blocks.append(context(warning))
-    blocks.append(context(f"Only you can confirm. This preview expires in {duration(ttl)}."))
-    blocks.append(
-        {
-            "type": "actions",
-            "block_id": "chainops_decision",
-            "elements": [
-                button(
-                    "Confirm",
-                    Action.CONFIRM,
-                    confirmation_id,
-                    style="danger",
-                    confirm=confirm_dialog(
-                        "Are you sure?",
-                        f"{plan.question()} This changes {plan.chain_name}/{plan.env} for everyone.",
-                        "Yes, do it",
-                    ),
-                ),
-                button("Cancel", Action.CANCEL, confirmation_id),
-            ],
-        }
-    )
-    return blocks
-
-
-def approval_request(
-    plan: ChangePlan,
-    confirmation_id: str,
-    *,
-    requester: str,
-    approvers: Mrkdwn,
-    ttl: float,
-) -> Blocks:
-    blocks: Blocks = [section(md(":raised_hand: {} asks for approval:", user(requester)))]
-    blocks.extend(plan.summary())
-    blocks.append(
-        context(
-            md(
-                "Approvers: {}. The requester cannot approve. Expires in {}.",
-                approvers,
-                duration(ttl),
-            )
-        )
-    )
-    blocks.append(
-        {
-            "type": "actions",
-            "block_id": "chainops_decision",
-            "elements": [
-                button(
-                    "Approve",
-                    Action.APPROVE,
-                    confirmation_id,
-                    style="primary",
-                    confirm=confirm_dialog(
-                        "Approve this change?",
-                        f"This changes {plan.chain_name}/{plan.env} for everyone.",
-                        "Approve",
-                        danger=False,
-                    ),
-                ),
-                button("Reject", Action.REJECT, confirmation_id, style="danger"),
-                button("Cancel", Action.CANCEL, confirmation_id),
-            ],
-        }
-    )
-    return blocks
-
-
-def confirmed(verb: Mrkdwn, *, thread: Mrkdwn | None = None) -> Mrkdwn:
-    """What a preview says once its change goes ahead; `thread` is the link to it, once known."""
-    return md(":white_check_mark: {}; follow it in the {}.", verb, thread or "thread")
-
-
-def closed(plan: ChangePlan, outcome: str) -> Blocks:
-    """A used, cancelled or expired preview: the same summary, no buttons, and what happened."""
-    return [*plan.summary(), context(outcome)]
-
-
 # -- rollouts -----------------------------------------------------------------------------------------
 
 
@@ -439,102 +336,3 @@ def rollback_button(rollout_id: str, previous: str, chain_env: str) -> dict[str,
             )
         ],
     }
-
-
-def history(title: str, changes: list[Change]) -> Blocks:
-    """`/chain history`: newest first, who asked, what, how it ended, who approved."""
-    found: list[Mrkdwn] = []
-    for c in changes:
-        if c.event != "requested":
-            found.append(_standing_line(c))
-            continue
-        line = md("{} · {} · {} · *{}*", when(c.at), user(c.requester), c.summary, c.outcome)
-        if c.approver:
-            line += md(" · approved by {}", user(c.approver))
-        if c.overridden:
-            line += md(
-                " · :warning: forced past the lock by {}: {}",
-                user(c.overridden.by),
-                c.overridden.reason or "no reason given",
-            )
-        elif c.forced:
-            line += " · forced past lock"
-        if c.rollback:
-            line += " · rollback"
-        found.append(line)
-    return [
-        header(title),
-        section(listing(found, more=md("changes (narrow it with `/chain history <chain> <env>`)"))),
-    ]
-
-
-_STANDING = {
-    "locked": ":lock: *locked*",
-    "unlocked": ":unlock: *unlocked*",
-    "watched": ":eyes: *watching*",
-    "unwatched": ":no_entry_sign: *stopped watching*",
-}
-
-
-def _standing_line(change: Change) -> Mrkdwn:
-    """A lock or an unlock, a watch subscription, a change made outside chainops: who, when, what, why."""
-    if change.event == "outside":
-        # Its summary was built as markup (every value from Baseten escaped) and stored as it was built.
-        return md(
-            "{} · {} · :eyes: {} · *outside chainops*",
-            when(change.at),
-            person(change.requester),
-            Mrkdwn(change.summary),
-        )
-    line = md(
-        "{} · {} · {} {}",
-        when(change.at),
-        person(change.requester),
-        Mrkdwn(_STANDING[change.event]) if change.event in _STANDING else md("{}", change.event),
-        change.where,
-    )
-    if change.event == "locked":
-        line += md(": {}", change.reason or "no reason given")
-    return line
-
-
-def help_text(topic: Verb | None) -> str:
-    return f"chainops: /chain {topic.name}" if topic else "chainops commands"
-
-
-def help_blocks(verbs: Sequence[Verb], topic: Verb | None = None) -> Blocks:
-    """Every verb with its usage and an example, or one verb with its options too."""
-    if topic is not None:
-        return _verb_help(topic)
-    return [
-        header("chainops: Baseten Chains from Slack"),
-        *(section(_verb_line(verb)) for verb in verbs),
-        context(
-            md(
-                "`/chain help <command>` or `/chain <command> --help` shows a command's options. "
-                "Changes that scale a deployment down ask for confirmation first."
-            )
-        ),
-    ]
-
-
-def _verb_line(verb: Verb) -> Mrkdwn:
-    form = " No arguments opens a form." if verb.opens_form else ""
-    return md(
-        "*/chain {}* `{}`\n   {}{}\n   e.g. `{}`", verb.name, verb.synopsis, verb.summary, form, verb.example
-    )
-
-
-def _verb_help(verb: Verb) -> Blocks:
-    block_list = [
-        header(f"/chain {verb.name}"),
-        section(md("`{}`\n{}", f"/chain {verb.name} {verb.synopsis}", verb.summary)),
-    ]
-    if verb.options:
-        block_list.append(
-            section(lines([md("*Options*")] + [md("`{}` {}", o.flag, o.meaning) for o in verb.options]))
-        )
-    form = "\nWith no arguments it opens a form." if verb.opens_form else ""
-    block_list.append(section(md("e.g. `{}`{}", verb.example, form)))
-    block_list.append(context(md("`/chain help` lists every command.")))
-    return block_list
