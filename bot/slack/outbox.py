@@ -441,7 +441,8 @@ class OutboxSender:
         except SlackRateLimited as exc:
             self.store.failed(message.id, now=now, error="ratelimited", retry_at=now)
             self._rate_limited(message.channel, exc.retry_after)
-            return _Hold(now + exc.retry_after, rate_limited=True)
+            # Retry-After counts from Slack's answer, not from when the call left.
+            return _Hold(self.clock() + exc.retry_after, rate_limited=True)
         except SlackUnavailable as exc:
             # A post Slack may still be making is looked for only once Slack has had time to finish it.
             settle = exc.sent and exc.unanswered and message.ts is None
