@@ -1,7 +1,10 @@
 """Deciding on an offered change: confirm, approve, reject, cancel, or its expiry. Whoever may decide
 decides once; everything that may take a while or refuse happens before the claim, and once a
 confirmation is claimed nothing stands between it and the Baseten write (`Execution`). A preview is
-closed saying what became of it; nothing here knows a particular verb."""
+closed saying what became of it; nothing here knows a particular verb.
+
+Longer than most: each way a decision can end (refused, stale, expired, withdrawn, not run, claimed)
+ends here with what its preview then says, so that every path is visible next to the others."""
 
 from __future__ import annotations
 

@@ -5,7 +5,11 @@ message), and nothing stands between it and the Baseten write: no Slack call, no
 (or beside) the write: the channel message goes out through the outbox while the write is under way, the
 private preview is closed once Baseten has answered, off the click's thread. A process that dies after
 the claim leaves a rollout the follower finds again (under its lease): an intent never sent is sent
-then, one that may have been sent is resolved from the environment, and never sent twice."""
+then, one that may have been sent is resolved from the environment, and never sent twice.
+
+One module although it is long: the intent, the write and every way the write can end (accepted,
+refused, unanswered, not run, found unsent after a restart) are read together to see that a change is
+sent exactly once and its requester and channel are told exactly once."""
 
 from __future__ import annotations
 

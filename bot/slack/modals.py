@@ -1,4 +1,6 @@
-"""Pure builders of the promote and instance-type modals. Only valid choices are offered."""
+"""Pure builders of the promote and instance-type modals. Only valid choices are offered.
+
+Longer than most: Slack's limits on views (options, blocks, sizes) are met in one place for both forms."""
 
 from __future__ import annotations
 
