@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.watch.poller import Watcher
 from tests.fakes.slack_api import buttons, text_of
 from tests.world import World, make_world
 
@@ -116,21 +115,29 @@ def test_a_restart_mid_stream_loses_and_doubles_nothing(world: World) -> None:
     assert [next(f"p{n}" for n in range(4) if f"p{n}@" in t) for t in posted] == ["p0", "p1", "p2", "p3"]
 
 
-def test_two_replicas_read_each_chain_once_per_interval(tmp_path: Path, world: World) -> None:
-    world.command("watch hello-chain", response="watch")
-    world.command("watch hello-chain", channel="C0OTHER", response="other")
-    other = Watcher(store=world.chainops.store, baseten=world.chainops.baseten, outbox=world.chainops.outbox, api_key="k", interval=WATCH_INTERVAL, lease_seconds=30, owner="replica-2", clock=world.clock)
-    before = audit_reads(world)
-    world.sim.outside_promote("hello-chain", "staging", "dep-hello-4", by="ana@example.com")
+def test_two_replicas_read_each_chain_once_per_interval(tmp_path: Path, database_url: str) -> None:
+    first = make_world(tmp_path, database_url=database_url)
+    second = make_world(tmp_path / "second", database_url=database_url, slack=first.slack, sim=first.sim, clock=first.clock)
+    try:
+        first.command("watch hello-chain", response="watch")
+        first.command("watch hello-chain", channel="C0OTHER", response="other")
+        before = audit_reads(first) + audit_reads(second)
+        first.sim.outside_promote("hello-chain", "staging", "dep-hello-4", by="ana@example.com")
 
-    world.clock.advance(WATCH_INTERVAL)
-    world.chainops.watcher.run_once()
-    other.run_once()
-    world.deliver()
+        for _ in range(3):  # both replicas try, three intervals running
+            first.clock.advance(WATCH_INTERVAL)
+            first.chainops.watcher.run_once()
+            second.chainops.watcher.run_once()
+        first.deliver()
+        second.deliver()
 
-    assert audit_reads(world) - before == 1
-    for channel in ("C0DEPLOYS", "C0OTHER"):
-        assert sum("ana@example.com" in m.text for m in world.channel_messages(channel)) == 1
+        assert audit_reads(first) + audit_reads(second) - before == 3
+        for channel in ("C0DEPLOYS", "C0OTHER"):
+            assert sum("ana@example.com" in m.text for m in first.channel_messages(channel)) == 1
+    finally:
+        second.chainops.close()
+        first.chainops.close()
+        first.slack.close()
 
 
 def test_without_the_audit_log_differences_are_announced_without_who(world: World) -> None:
@@ -227,3 +234,14 @@ def test_an_outside_instance_type_change_is_told_once_and_followed_in_its_thread
     [told] = [m for m in world.channel_messages() if " via " in m.text]
     assert "changed the instance type of *RandInt*" in told.text and "hello-chain/*production*" in told.text
     assert any("is live in hello-chain/*production*" in text_of(r) for r in told.replies)
+
+
+def test_what_baseten_sends_is_shown_as_text(world: World) -> None:
+    world.command("watch hello-chain", response="watch")
+    world.slack.typed += ["<!channel>*ana*@example.com", "`0.1`"]  # from Baseten: the fake refuses it shown as formatting
+    world.sim.outside_promote("hello-chain", "production", "dep-hello-4", by="<!channel>*ana*@example.com", client_name="tru<ss", client_version="`0.1`")
+
+    watch_pass(world)
+
+    [told] = [m.text for m in world.channel_messages() if " via " in m.text]
+    assert "&lt;!channel&gt;" in told and "<!channel>" not in told and "tru&lt;ss" in told
