@@ -44,6 +44,22 @@ def home_buttons(home: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
     return {b["action_id"]: b for b in buttons(home)} if home else {}
 
 
+def choose_from_home(world: World, home: dict[str, Any] | None, label: str, *, user: str = "U0ALICE") -> None:
+    """Pick `label` in a line's menu on the App Home, as Slack sends it."""
+    [(menu, option)] = [
+        (b["accessory"], o)
+        for b in (home or {})["blocks"]
+        if b.get("accessory", {}).get("type") == "overflow"
+        for o in b["accessory"]["options"]
+        if o["text"]["text"] == label
+    ]
+    request = world.payloads.block_action(
+        action_id=menu["action_id"], value="", user=user, view=home, selected_option=option, action_type="overflow"
+    )
+    world.app.dispatch(request.bolt_request())
+    world.settle()
+
+
 def publishes(world: World, user: str) -> int:
     return len([c for c in world.slack.calls_to("views.publish") if c.params.get("user_id") == user])
 
@@ -215,12 +231,13 @@ def test_a_chains_form_opens_from_home_and_its_preview_is_confirmed_there(world:
     world.command("lock hello-chain staging a moment")  # hello-chain becomes one of Alice's chains
     world.command("unlock hello-chain staging")
     home = world.open_home()
-    assert "a change from its buttons is followed in <#C0DEPLOYS>" in text_of(home)
+    assert "a change from its menus is followed in <#C0DEPLOYS>" in text_of(home)
 
-    world.click_home(home_buttons(home)["chainops_home_promote"])
+    choose_from_home(world, home, "Promote deployment in production…")
     form = world.slack.latest_view()
     assert form is not None and form["submit"]["text"] == "Preview"
     assert form["blocks"][0]["element"]["initial_option"]["value"] == "chain-hello"  # chosen already
+    assert form["blocks"][1]["element"]["initial_option"]["value"] == "production"
     values = {
         "chain": {"chainops_pick_chain": {"type": "external_select", "selected_option": {"value": "chain-hello"}}},
         "env": {"chainops_pick_env": {"type": "static_select", "selected_option": {"value": "production"}}},
@@ -346,3 +363,15 @@ def test_a_running_bot_refreshes_the_home_within_seconds_of_a_rollout_ending(tmp
             assert time.monotonic() - ended < 5
         finally:
             bot.kill()
+
+
+def test_a_lines_instance_type_form_opens_at_its_chainlets(world: World) -> None:
+    world.command("lock hello-chain staging a moment")
+    world.command("unlock hello-chain staging")
+
+    choose_from_home(world, world.open_home(), "Change instance types in staging…")
+
+    form = world.slack.latest_view()
+    assert form is not None and form["submit"]["text"] == "Preview"
+    labels = [b["label"]["text"] for b in form["blocks"] if b.get("block_id", "").startswith("chainlet:")]
+    assert labels == ["HelloWorld", "RandInt"]

@@ -60,6 +60,12 @@ def render(
             fields = [_text(f).replace("\n", ": ", 1) for f in block.get("fields", [])]
             if fields:
                 lines.append(indent + "   " + " | ".join(f.replace("\n", " ") for f in fields))
+            menu = block.get("accessory") or {}
+            if menu.get("type") == "overflow":  # a menu's choices, pressed like buttons
+                choices = [{**o, "action_id": menu.get("action_id")} for o in menu.get("options", [])]
+                lines.append(
+                    indent + "   " + "   ".join(f"[{button_key(c)}] {_text(c.get('text'))}" for c in choices)
+                )
         elif kind == "context":
             lines.append(indent + "   " + "  ".join(_text(e) for e in block.get("elements", [])))
         elif kind == "actions":

@@ -147,39 +147,48 @@ def chains_blocks(content: HomeContent) -> Blocks:
     if not content.chains:
         return [*found, context("Chains you change (or that your channels watch) show here.")]
     for chain in content.chains[:CHAINS_SHOWN]:
-        found.append(section(_chain(chain)))
-        if chain.channel:
-            found.append(_forms(chain, chain.channel))
+        found += _chain(chain)
     rest = content.more_chains + max(0, len(content.chains) - CHAINS_SHOWN)
     if rest > 0:
         found.append(context(md("…and {} more chains (see `/chain status <chain>`).", rest)))
     return found
 
 
-def _chain(chain: ChainLines) -> Mrkdwn:
+def _chain(chain: ChainLines) -> Blocks:
+    """The chain, then one section per environment, each with a menu of the forms for it."""
     word = chain_word(chain.chain_id, chain.chain_name)
     head = md("*{}* · {}", chain.chain_name, blocks.in_baseten(chain.chain_id, "open in Baseten"))
     if chain.channel:
-        head += md(" · a change from its buttons is followed in {}", channel(chain.channel))
-    envs = [_env(e) for e in chain.envs]
+        head += md(" · a change from its menus is followed in {}", channel(chain.channel))
+    found: Blocks = [section(head)]
+    for line in chain.envs:
+        block = section(_env(line))
+        menu = _menu(chain, line)
+        if menu is not None:
+            block["accessory"] = menu
+        found.append(block)
     if chain.more_envs:
-        envs.append(md("…and {} more environments (see `/chain status {}`).", chain.more_envs, word))
+        found.append(
+            context(md("…and {} more environments (see `/chain status {}`).", chain.more_envs, word))
+        )
     if not chain.envs:
-        envs.append(md("No environments."))
-    return lines([head, *envs])
+        found.append(context("No environments."))
+    return found
 
 
-def _forms(chain: ChainLines, where: str) -> dict[str, Any]:
-    """The forms for this chain, its change followed in the channel the person last changed it in."""
-    value = HomePick(chain_id=chain.chain_id, name=chain.chain_name, channel=where).value()
-    return {
-        "type": "actions",
-        "block_id": f"home_forms_{chain.chain_id}"[:255],
-        "elements": [
-            button("Promote…", Action.HOME_PROMOTE, value),
-            button("Change instance types…", Action.HOME_INSTANCE_TYPE, value),
-        ],
-    }
+def _menu(chain: ChainLines, line: EnvLine) -> dict[str, Any] | None:
+    """Promote to, or change instance types in, this environment: the form opens with both chosen."""
+    if not chain.channel or not line.env or line.unreadable is not None:
+        return None
+    options = []
+    for form, label in (("promote", "Promote to {}…"), ("instance-type", "Instance types in {}…")):
+        value = HomePick(
+            form=form, chain_id=chain.chain_id, env=line.env, channel=chain.channel, name=chain.chain_name
+        ).value()
+        if value is None:
+            return None  # a name too long to carry: the typed command reaches it
+        options.append({"text": blocks.plain(label.format(line.env), 75), "value": value})
+    return {"type": "overflow", "action_id": Action.HOME_FORM.value, "options": options}
 
 
 def _env(e: EnvLine) -> Mrkdwn:

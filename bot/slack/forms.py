@@ -31,7 +31,6 @@ from bot.slack.form_steps import (
     selected,
 )
 from bot.slack.gateway import Gateway, SlackFailure, StaleView
-from bot.slack.ids import View
 from bot.slack.invocation import Invocation
 from bot.slack.markup import md, readable
 from bot.slack.modals import (
@@ -96,18 +95,27 @@ class Forms:
                 inv, f"Could not open the form ({exc}). Try again, or type the full command."
             )
 
-    def open_for_chain(self, callback: View, pick: HomePick, inv: Invocation) -> None:
-        """From the App Home: the form with the chain chosen, for a change followed in the channel the
-        person last changed it in. The trigger is spent at once on a form that needs no Baseten data;
-        the chain's choices follow."""
+    def open_for_line(self, pick: HomePick, inv: Invocation) -> None:
+        """From a line of the App Home: the form with its chain and environment chosen, for a change
+        followed in the channel the person last changed the chain in. The trigger is spent at once on a
+        form that needs no Baseten data; the environment's choices follow."""
         if not inv.trigger_id:
             return
-        meta = FormMetadata(channel=pick.channel, chain_id=pick.chain_id, chain_name=pick.name, home=True)
-        form = BY_VIEW[callback.value]
+        form = BY_VIEW.get(pick.form)
+        if form is None:
+            return  # a form this version no longer has
+        meta = FormMetadata(
+            channel=pick.channel,
+            chain_id=pick.chain_id,
+            chain_name=pick.name or pick.chain_id,
+            env=pick.env,
+            home=True,
+        )
         try:
             loading = self._sealed(loading_modal(form.view, form.title, meta))
             view_id = self.gateway.open_view(inv.trigger_id, loading)
-            self.gateway.update_view(view_id, self._after_chain(form, meta))
+            filled = self._after_env(form, meta) if form.after_env else self._after_chain(form, meta)
+            self.gateway.update_view(view_id, filled)
         except SlackFailure as exc:
             self.operations.tell(
                 inv, f"Could not open the form ({exc}). Try again, or type the full command."

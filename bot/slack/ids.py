@@ -15,9 +15,8 @@ class Action(StrEnum):
     PICK_DEPLOYMENT = "chainops_pick_deployment"
     PICK_INSTANCE_TYPE = "chainops_pick_instance_type"
     SCALE_DOWN = "chainops_scale_down"
-    # App Home buttons that open a form for one of the person's chains
-    HOME_PROMOTE = "chainops_home_promote"
-    HOME_INSTANCE_TYPE = "chainops_home_instance_type"
+    # the App Home's menu on a line of one of the person's chains: opens a form for it
+    HOME_FORM = "chainops_home_form"
 
 
 class View(StrEnum):

@@ -30,16 +30,25 @@ class FormMetadata(BaseModel):
 
 
 class HomePick(BaseModel):
-    """An App Home button's value: the chain a form opens for, and where its change will be followed."""
+    """An App Home menu choice: the form to open (its view's callback id), the chain and environment
+    it is for, and where its change will be followed."""
 
+    form: str = Field(alias="f")
     chain_id: str = Field(alias="c")
-    name: str = Field(alias="n")  # as shown in the form (cut to fit a button's value)
+    env: str = Field(alias="e")
     channel: str = Field(alias="ch")
+    name: str = Field(default="", alias="n")  # the chain as the form shows it until Baseten answers
 
     model_config = ConfigDict(populate_by_name=True)
 
-    def value(self) -> str:
-        return self.model_copy(update={"name": self.name[:150]}).model_dump_json(by_alias=True)
+    def value(self, limit: int = 150) -> str | None:
+        """As an overflow option's value (at most 150 characters): the name is cut to fit, and None
+        when even without it the choice does not fit."""
+        for cut in (len(self.name), 40, 20, 0):
+            value = self.model_copy(update={"name": self.name[:cut]}).model_dump_json(by_alias=True)
+            if len(value) <= limit:
+                return value
+        return None
 
 
 MAX_OPTIONS = 100  # per select, and per option group

@@ -8,7 +8,7 @@ from slack_bolt import App
 
 from bot.runtime import metrics
 from bot.runtime.workpool import Priority
-from bot.slack.ids import Action, View
+from bot.slack.ids import Action
 from bot.slack.markup import lines
 from bot.slack.modals import HomePick
 from handlers.context import action_invocation, action_value, chainops_of
@@ -38,20 +38,18 @@ def roll_back(body: dict[str, Any], context: Any) -> None:
     chainops_of(context).operations.rollback(action_value(body), action_invocation(body))
 
 
-def _home_form(callback: View) -> Any:
-    def open_form(body: dict[str, Any], context: Any) -> None:
-        try:
-            pick = HomePick.model_validate_json(action_value(body))
-        except ValueError:
-            return  # not a value the home wrote: nothing to open
-        inv = action_invocation(body)
-        chainops = chainops_of(context)
-        chainops.forms.open_for_chain(callback, pick, inv)
-        if inv.notes:
-            chainops.home.publish(inv.user, notice=lines(inv.notes))
-
-    open_form.__name__ = f"home_{callback.name.lower()}"
-    return open_form
+def home_form(body: dict[str, Any], context: Any) -> None:
+    """A line's menu on the App Home: open the chosen form for that chain and environment."""
+    action = (body.get("actions") or [{}])[0]
+    try:
+        pick = HomePick.model_validate_json(str((action.get("selected_option") or action).get("value", "")))
+    except ValueError:
+        return  # not a value the home wrote: nothing to open
+    inv = action_invocation(body)
+    chainops = chainops_of(context)
+    chainops.forms.open_for_line(pick, inv)
+    if inv.notes:
+        chainops.home.publish(inv.user, notice=lines(inv.notes))
 
 
 def chain_picked(body: dict[str, Any], context: Any) -> None:
@@ -83,5 +81,4 @@ def register(app: App) -> None:
     app.action(Action.REJECT.value)(ack_then(_decision("reject")))
     app.action(Action.CANCEL.value)(ack_then(_decision("cancel")))
     app.action(Action.ROLLBACK.value)(ack_then(roll_back))
-    app.action(Action.HOME_PROMOTE.value)(ack_then(_home_form(View.PROMOTE)))
-    app.action(Action.HOME_INSTANCE_TYPE.value)(ack_then(_home_form(View.INSTANCE_TYPE)))
+    app.action(Action.HOME_FORM.value)(ack_then(home_form))
