@@ -15,6 +15,7 @@ from bot.home.gather import chain_word
 from bot.slack import blocks
 from bot.slack.blocks import Blocks, button, confirm_dialog, context, header, section, when
 from bot.slack.durations import duration
+from bot.slack.form_steps import FORMS
 from bot.slack.ids import Action
 from bot.slack.markup import Mrkdwn, channel, lines, link, md, user
 from bot.slack.modals import HomePick
@@ -177,17 +178,22 @@ def _chain(chain: ChainLines) -> Blocks:
 
 
 def _menu(chain: ChainLines, line: EnvLine) -> dict[str, Any] | None:
-    """Promote to, or change instance types in, this environment: the form opens with both chosen."""
+    """Each form for this environment (promote, instance types, …): it opens with both chosen."""
     if not chain.channel or not line.env or line.unreadable is not None:
         return None
     options = []
-    for form, label in (("promote", "Promote to {}…"), ("instance-type", "Instance types in {}…")):
-        value = HomePick(
-            form=form, chain_id=chain.chain_id, env=line.env, channel=chain.channel, name=chain.chain_name
-        ).value()
+    for form in FORMS[:5]:  # Slack shows at most five choices in a menu
+        pick = HomePick(
+            form=form.view.value,
+            chain_id=chain.chain_id,
+            env=line.env,
+            channel=chain.channel,
+            name=chain.chain_name,
+        )
+        value = pick.value()
         if value is None:
             return None  # a name too long to carry: the typed command reaches it
-        options.append({"text": blocks.plain(label.format(line.env), 75), "value": value})
+        options.append({"text": blocks.plain(f"{form.title} in {line.env}…", 75), "value": value})
     return {"type": "overflow", "action_id": Action.HOME_FORM.value, "options": options}
 
 
