@@ -156,6 +156,14 @@ def test_without_the_audit_log_differences_are_announced_without_who(world: Worl
     changed = [m.text for m in world.channel_messages() if "changed:" in m.text]
     assert len(changed) == len(set(changed)) and "live deployment `dep-hello-3` → `dep-hello-4`" in changed[-1]
 
+    world.sim.audit_log_refuses(None)  # the key is given access: who made each change is told again
+    watch_pass(world)
+    assert "audit log can be read again" in world.channel_messages()[-1].text
+    world.sim.outside_promote("hello-chain", "production", "dep-hello-2", by="bob@example.com")
+    watch_pass(world)
+    told = world.channel_messages()[-1].text
+    assert "*bob@example.com* via UI" in told and "to hello-chain/*production*" in told
+
 
 def test_200_changes_after_downtime_are_a_handful_and_a_summary(world: World) -> None:
     world.command("watch hello-chain", response="watch")

@@ -148,6 +148,12 @@ def unavailable(reason: str, interval: float) -> Mrkdwn:
     )
 
 
+def log_back() -> Mrkdwn:
+    return md(
+        ":information_source: Baseten's audit log can be read again: each change is posted with who made it."
+    )
+
+
 def subscribed(user: Mrkdwn, chain_name: str, envs: Sequence[str]) -> Mrkdwn:
     scope = ", ".join(envs) if envs else "all environments"
     return md(

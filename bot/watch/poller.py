@@ -142,7 +142,9 @@ class Watcher:
         if not subs:
             return
         if chain.fallback:
-            self._compare(chain, subs, now)
+            # The one audit-log request of this interval: whether the log can be read again.
+            if not self._log_is_back(chain, subs):
+                self._compare(chain, subs, now)
             return
         position = AuditLogPosition.model_validate_json(chain.position_json or "{}")
         try:
@@ -366,6 +368,32 @@ class Watcher:
                     self.outbox.message(channel, text, [blocks.section(text)], key=key)
                 )
             self.outbox.wake()
+
+    def _log_is_back(self, chain: WatchedChain, subs: list[WatchSubscription]) -> bool:
+        """Read from the log again once it answers (a newer Baseten, a key given access), from its newest
+        entry on: what changed meanwhile was told from the environments."""
+        try:
+            position = self.baseten.audit_log_newest(chain.chain_id)
+        except BasetenError:  # still unavailable (or Baseten down): keep comparing
+            return False
+        views: dict[str, differ.View] = json.loads(chain.snapshot_json or "{}")
+        live = {env: view.get("live") for env, view in views.items() if isinstance(view, dict)}
+        saved = self.store.watch.save(
+            chain.chain_id,
+            owner=self.owner,
+            fallback="",
+            position_json=position.model_dump_json(),
+            snapshot_json=json.dumps(live),
+        )
+        if saved:
+            text = messages.log_back()
+            for channel in dict.fromkeys(s.channel for s in subs):
+                key = message_key("back", chain.chain_id, position.entry_id or "", channel)
+                self.store.outbox.add_once(
+                    self.outbox.message(channel, text, [blocks.section(text)], key=key)
+                )
+            self.outbox.wake()
+        return True
 
     def _compare(self, chain: WatchedChain, subs: list[WatchSubscription], now: float) -> None:
         before: dict[str, differ.View] = json.loads(chain.snapshot_json or "{}")
