@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -7,6 +10,30 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.world import World, make_world, postgres_url
+
+
+SHM = Path("/dev/shm")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Temporary files (each test's SQLite database, bot logs) live in memory when the machine has a
+    tmpfs: a commit then costs no disk flush. Nothing a test asserts depends on it (a killed process
+    loses nothing either way); the suite runs about a third faster on a busy disk. In a directory of this
+    run's own, so runs side by side never clear each other's; `--basetemp` still wins."""
+    if config.option.basetemp or hasattr(config, "workerinput") or not os.access(SHM, os.W_OK):
+        return
+    config.option.basetemp = tempfile.mkdtemp(prefix="chainops-tests-", dir=SHM)
+    config.stash[_OWN_BASETEMP] = config.option.basetemp
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    own = config.stash.get(_OWN_BASETEMP, None)
+    if own is not None:
+        shutil.rmtree(own, ignore_errors=True)
+
+
+_OWN_BASETEMP = pytest.StashKey[str]()
 
 
 @pytest.fixture
