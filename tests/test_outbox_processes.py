@@ -139,7 +139,7 @@ def test_after_a_slack_outage_the_closing_message_and_its_roll_back_arrive_withi
     try:
         confirm_promote(bot, slack, payloads)
         slack.wait_for(lambda: len(promote_writes(sim)) == 1, timeout=10)
-        time.sleep(20)  # the outage lasts: the rollout finishes meanwhile, and the channel backs off
+        time.sleep(10)  # the outage lasts: the rollout finishes meanwhile, and the channel backs off (16 s)
         tries = len(slack.calls_to("chat.postMessage"))
         slack.wait_for(lambda: len(slack.calls_to("chat.postMessage")) > tries, timeout=30)
 
