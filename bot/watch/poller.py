@@ -1,11 +1,14 @@
 """Reads each watched chain's audit log once per interval (one replica per chain, by lease) and tells
 every watching channel about what was done outside chainops: one message per change, at most a handful
 per chain and channel at once and then one summary, a promotion followed in its message's thread like
-chainops' own. Without an audit log, compares the watched environments instead (no who)."""
+chainops' own. Without an audit log, `fallback` compares the watched environments instead (no who).
+
+Everything one entry causes (history, each channel's message, the followed rollout, the note in an
+overtaken rollout's thread) is built here and stored in one transaction, which keeps this module a
+little over 300 lines: split, an entry's effects would be spread over modules that must agree on keys.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -21,11 +24,13 @@ from bot.governance.audit import AuditTrail
 from bot.runtime.loops import LeasedJob, Leases
 from bot.runtime.repeated import RepeatedFailure
 from bot.slack import blocks
-from bot.slack.markup import Mrkdwn, md
+from bot.slack.markup import md
 from bot.slack.outbox import Outbox
 from bot.store import Store, StoreUnavailable
 from bot.store.tables import Rollout, RolloutState, WatchedChain, WatchSubscription
-from bot.watch import differ, messages
+from bot.watch import messages
+from bot.watch.fallback import Fallback
+from bot.watch.keys import announcement_key, message_key, watches
 
 log = logging.getLogger(__name__)
 
@@ -42,22 +47,10 @@ def reason_unavailable(exc: BasetenAuditLogUnavailable) -> str:
     return "chainops' API key may not read the audit log (403)"
 
 
-def message_key(kind: str, *parts: str) -> str:
-    return f"watch-{kind}:" + hashlib.sha256("\0".join(parts).encode()).hexdigest()[:40]
-
-
-def announcement_key(chain_id: str, entry_id: str, channel: str) -> str:
-    return message_key("entry", chain_id, entry_id, channel)
-
-
 def _serving(live: dict[str, Any], deployment: str | None) -> str | None:
     """The environment whose live deployment this is (instance-type and autoscaling entries name the
     deployment, not the environment)."""
     return next((env for env, serves in live.items() if deployment and serves == deployment), None)
-
-
-def watches(sub: WatchSubscription, env: str | None) -> bool:
-    return not sub.env or env is None or sub.env == env
 
 
 class Watcher:
@@ -86,6 +79,7 @@ class Watcher:
         self.tick_seconds = tick
         self.audit = AuditTrail(store, clock)
         self._failure = RepeatedFailure(log, "watching a chain")
+        self.fallback = Fallback(store=store, baseten=baseten, outbox=outbox, interval=interval, owner=owner)
         # Chains are read side by side: one slow chain (or a slow Baseten) holds up no other.
         self.job: LeasedJob[WatchedChain] = LeasedJob(
             "watching chains",
@@ -143,14 +137,14 @@ class Watcher:
             return
         if chain.fallback:
             # The one audit-log request of this interval: whether the log can be read again.
-            if not self._log_is_back(chain, subs):
-                self._compare(chain, subs, now)
+            if not self.fallback.log_is_back(chain, subs):
+                self.fallback.compare(chain, subs, now)
             return
         position = AuditLogPosition.model_validate_json(chain.position_json or "{}")
         try:
             read = self.baseten.audit_log_after(chain.chain_id, position, max_pages=MAX_PAGES)
         except BasetenAuditLogUnavailable as exc:
-            self._lost_log(chain, subs, reason_unavailable(exc), now)
+            self.fallback.lost(chain, subs, reason_unavailable(exc), now)
             return
         except BasetenError as exc:
             log.warning("could not read the audit log of chain %s: %s", chain.chain_id, exc.message)
@@ -355,80 +349,3 @@ class Watcher:
                     )
                 )
         return rows
-
-    # -- without the audit log -----------------------------------------------------------------------
-
-    def _lost_log(self, chain: WatchedChain, subs: list[WatchSubscription], reason: str, now: float) -> None:
-        log.info("chain %s: no audit log (%s); comparing its environments instead", chain.chain_id, reason)
-        if self.store.watch.save(chain.chain_id, owner=self.owner, fallback=reason, next_poll_at=now):
-            text = messages.unavailable(reason, self.interval)
-            for channel in dict.fromkeys(s.channel for s in subs):
-                key = message_key("unavailable", chain.chain_id, channel)
-                self.store.outbox.add_once(
-                    self.outbox.message(channel, text, [blocks.section(text)], key=key)
-                )
-            self.outbox.wake()
-
-    def _log_is_back(self, chain: WatchedChain, subs: list[WatchSubscription]) -> bool:
-        """Read from the log again once it answers (a newer Baseten, a key given access), from its newest
-        entry on: what changed meanwhile was told from the environments."""
-        try:
-            position = self.baseten.audit_log_newest(chain.chain_id)
-        except BasetenError:  # still unavailable (or Baseten down): keep comparing
-            return False
-        views: dict[str, differ.View] = json.loads(chain.snapshot_json or "{}")
-        live = {env: view.get("live") for env, view in views.items() if isinstance(view, dict)}
-        saved = self.store.watch.save(
-            chain.chain_id,
-            owner=self.owner,
-            fallback="",
-            position_json=position.model_dump_json(),
-            snapshot_json=json.dumps(live),
-        )
-        if saved:
-            text = messages.log_back()
-            for channel in dict.fromkeys(s.channel for s in subs):
-                key = message_key("back", chain.chain_id, position.entry_id or "", channel)
-                self.store.outbox.add_once(
-                    self.outbox.message(channel, text, [blocks.section(text)], key=key)
-                )
-            self.outbox.wake()
-        return True
-
-    def _compare(self, chain: WatchedChain, subs: list[WatchSubscription], now: float) -> None:
-        before: dict[str, differ.View] = json.loads(chain.snapshot_json or "{}")
-        views = dict(before)
-        try:
-            names = self._watched_envs(chain, subs)
-            for name in names:
-                views[name] = differ.view(self.baseten.get_environment(chain.chain_id, name))
-        except BasetenError as exc:
-            log.warning("could not read the environments of chain %s: %s", chain.chain_id, exc.message)
-            return
-        for name in names:
-            found = differ.differences(before.get(name, {}), views[name])
-            if not found:
-                continue
-            seen = message_key(
-                "diff",
-                name,
-                json.dumps(before.get(name), sort_keys=True),
-                json.dumps(views[name], sort_keys=True),
-            )
-            rows: list[Any] = []
-            for channel in dict.fromkeys(s.channel for s in subs if watches(s, name)):
-                text = messages.difference(chain.chain_name, name, Mrkdwn("; ").join(found))
-                key = message_key("diff-post", chain.chain_id, seen, channel)
-                rows.append(self.outbox.message(channel, text, [blocks.section(text)], key=key))
-            self.store.watch.handle(chain.chain_id, seen, now, rows)
-        self.store.watch.save(
-            chain.chain_id,
-            owner=self.owner,
-            snapshot_json=json.dumps(views),
-        )
-        self.outbox.wake()
-
-    def _watched_envs(self, chain: WatchedChain, subs: list[WatchSubscription]) -> list[str]:
-        if any(not s.env for s in subs):
-            return self.baseten.list_environment_names(chain.chain_id)
-        return list(dict.fromkeys(s.env for s in subs))
