@@ -5,7 +5,7 @@ chainops' own. Without an audit log, `fallback` compares the watched environment
 
 Everything one entry causes (history, each channel's message, the followed rollout, the note in an
 overtaken rollout's thread) is built here and stored in one transaction, which keeps this module a
-little over 300 lines: split, an entry's effects would be spread over modules that must agree on keys.
+little over 300 lines: split, an entry's effects would be spread over modules that must agree on keys."""
 
 from __future__ import annotations
 
