@@ -311,3 +311,10 @@ def test_home_shows_the_app_home_and_its_buttons_work() -> None:
     assert "Your preview: promote dep-hello-4 to hello-chain/production" in home
     assert "[1 · click 3] Confirm" in home and "Your chains" in home
     assert "is promoting hello-chain deployment `dep-hello-4` to production" in shown  # Confirm pressed on the home
+
+
+def test_autoscaling_is_previewed_confirmed_and_followed_until_it_settles() -> None:
+    shown = run("/chain autoscaling hello-chain production HelloWorld min=0 max=2\n1\n")
+    assert "HelloWorld: min 1 → 0, max 3 → 2 · 1 active now" in shown
+    assert "scales to zero: the first request after idle waits for a cold start" in shown
+    assert "Autoscaling of hello-chain/production applied after" in shown and "[1 · click 3] Revert" in shown

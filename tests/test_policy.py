@@ -205,3 +205,15 @@ def test_outsiders_may_not_lock(governed: World) -> None:
 
     assert "You may not request changes to *production*" in governed.private_text()
     assert governed.channel_messages() == []
+    assert governed.channel_messages() == []
+
+
+def test_autoscaling_asks_the_approvers_even_for_a_scale_up(governed: World) -> None:
+    governed.command("autoscaling hello-chain production HelloWorld max=4")
+
+    message, actions = approval_message(governed)
+    assert "asks for approval" in text_of(message) and "max 3 → *4*" in text_of(message)
+    assert [w for w in governed.writes if w.path.endswith("/autoscaling_settings")] == []
+    governed.click(actions["chainops_approve"], user="U0BOB", message_ts=message.ts)
+    [write] = [w for w in governed.writes if w.path.endswith("/autoscaling_settings")]
+    assert write.json["updates"][0]["autoscaling_settings"] == {"max_replica": 4}

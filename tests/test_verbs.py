@@ -137,7 +137,7 @@ def test_help_on_an_unknown_command_names_the_commands(world: World) -> None:
     world.command("help frobnicate")
 
     assert world.private_text() == (
-        "Unknown command `frobnicate`. Commands: promote, instance-type, status, history, lock, unlock, watch, unwatch, help."
+        "Unknown command `frobnicate`. Commands: promote, instance-type, autoscaling, status, history, lock, unlock, watch, unwatch, help."
     )
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenError, BasetenRateLimited, BasetenUnavailable
 from bot.baseten.models import ChainDeployment
-from bot.changes.plans import ChainRef, ChangePlan, PlanCodec
+from bot.changes.plans import Applying, ChainRef, ChangePlan, PlanCodec
 from bot.governance.audit import AuditTrail
 from bot.runtime import logs, metrics, workpool
 from bot.slack import blocks, markup, previews
@@ -241,11 +241,14 @@ class Execution:
             return
         metrics.baseten_write_starting()
         try:
-            deployment = plan.write(self.baseten)
+            answer = plan.write(self.baseten)
         except BasetenError as exc:
             outcome = partial(self._unanswered if unanswered(exc) else self._refused, rollout, plan, exc)
         else:
-            outcome = partial(self._accepted, rollout, plan, deployment)
+            if isinstance(answer, Applying):
+                outcome = partial(self._applying, rollout, plan, answer)
+            else:
+                outcome = partial(self._accepted, rollout, plan, answer)
         try:
             outcome()
         except StoreUnavailable as exc:
@@ -294,6 +297,35 @@ class Execution:
             note, deployment, where=(plan.chain.word, plan.env), types=self.instance_types()
         )
         self._reply(rollout, note, reply)
+
+    def _applying(self, rollout: Rollout, plan: ChangePlan, answer: Applying) -> None:
+        """Baseten applies the change to the environment itself: the follower reads it back until it
+        settles, unless Baseten says nothing changed."""
+        now = self.clock()
+        values: dict[str, Any] = {"last_status": answer.status, "next_poll_at": now}
+        if answer.unchanged:
+            values.update(state=RolloutState.SUCCEEDED, finished_at=now, lease_owner=None)
+        if not self.store.record_answer(rollout.id, **values):
+            return  # resolved meanwhile by a replica that took it over: it reports
+        log.info("Baseten answered the change with %s", answer.status)
+        self._unchecked_note(rollout)
+        self.executed(rollout, plan)
+        self._answer(
+            rollout, plan, previews.confirmed(_verb(rollout), thread=pending_link("thread")), ok=True
+        )
+        self._reply(rollout, answer.note)
+        if answer.unchanged:
+            metrics.rollout_finished("succeeded")
+            headline = Mrkdwn(rollout.headline)
+            done = [blocks.section(headline), blocks.context(":white_circle: Nothing changed")]
+            self.outbox.update(rollout.parent_key, headline, done)
+            self.audit.record(
+                "succeeded",
+                rollout.requester,
+                plan=plan,
+                request_id=rollout.request_id,
+                summary="nothing changed",
+            )
 
     def executed(self, rollout: Rollout, plan: ChangePlan | None) -> None:
         """Baseten made the change: settle the confirmation, record it and announce it."""

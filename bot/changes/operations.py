@@ -232,8 +232,12 @@ class Operations:
             self._rollback(rollout_id, inv)
 
     def _rollback(self, rollout_id: str, inv: Invocation) -> None:
+        """Undo a finished change (Roll back, Revert): its kind says with which request; that request
+        is a change like any other, always previewed first."""
         rollout = self.store.rollout(rollout_id)
-        if rollout is None or rollout.previous_deployment_id is None:
+        kind = self.plans.kind(rollout.kind) if rollout is not None else None
+        revert = kind.revert if kind is not None else None
+        if rollout is None or revert is None:
             self.refuse(inv, "There is nothing to roll back to for that change.")
             return
         if rollout.finished_at is None or self.clock() - rollout.finished_at > self.timing.rollback_window:
@@ -241,14 +245,17 @@ class Operations:
                 inv,
                 md(
                     "The rollback window for that change has closed. Use `/chain promote` with the deployment id instead."
-                ),
+                )
+                if rollout.kind == "promote"
+                else "The window to revert that change has closed; type the command with the values you want.",
             )
             return
+        plan = self.plans.load(rollout.plan_json) if rollout.plan_json else None
         command = self.plans.revert(
-            rollout.kind, Reverted(rollout.chain_id, rollout.env, rollout.previous_deployment_id)
+            rollout.kind, Reverted(rollout.chain_id, rollout.env, rollout.previous_deployment_id, plan)
         )
         undo = verbs.of(command).change if command is not None else None
         if command is None or undo is None:
             self.refuse(inv, "There is nothing to roll back to for that change.")
             return
-        self.request(self.plan(command, undo, inv), inv)
+        self.request(self.plan(command, undo, inv), inv, preview=True)

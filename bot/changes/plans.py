@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Union, get_args
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -48,6 +48,16 @@ class ChainRef:
 
 
 _COMMAND_NAME: TypeAdapter[str] = TypeAdapter(Name)
+
+
+@dataclass(frozen=True)
+class Applying:
+    """Baseten's answer to a write it applies to the environment itself, with no deployment to follow
+    (autoscaling settings): the environment is read back until the plan says it settled."""
+
+    status: str  # as Baseten names it, a status it adds later included
+    note: Mrkdwn  # the thread's first reply
+    unchanged: bool = False  # Baseten says nothing changed: nothing to follow
 
 
 class ChangePlan(BaseModel):
@@ -96,8 +106,15 @@ class ChangePlan(BaseModel):
         """The channel message's headline: who is changing what."""
 
     @abstractmethod
-    def write(self, baseten: BasetenClient) -> ChainDeployment | None:
-        """The one Baseten call that makes the change; the deployment Baseten rolls out, if any."""
+    def write(self, baseten: BasetenClient) -> ChainDeployment | Applying | None:
+        """The one Baseten call that makes the change: the deployment Baseten rolls out, if any, or
+        (for a change Baseten applies to the environment itself) what it answered."""
+
+    # A change Baseten applies to the environment itself is followed by reading the environment back
+    # (`bot.changes.settling`); its plan then says when it is made, settled, and what moved.
+    follows_environment: ClassVar[bool] = False
+    # Whether its closing message offers Revert: a new change back to the values it replaced.
+    revertible: ClassVar[bool] = False
 
     def accepted(self, deployment: ChainDeployment) -> Mrkdwn:
         """The thread's first reply once Baseten accepted the write."""
@@ -126,11 +143,13 @@ def made_in(environment: ChainEnvironment, previous_deployment_id: str | None) -
 
 @dataclass(frozen=True)
 class Reverted:
-    """A finished change to undo: where, and what was live before it."""
+    """A finished change to undo: where, what was live before it, and the change itself as it was
+    planned (None when its plan is no longer stored)."""
 
     chain_id: str
     env: str
-    previous_deployment_id: str
+    previous_deployment_id: str | None
+    plan: ChangePlan | None = None
 
 
 @dataclass(frozen=True)

@@ -163,6 +163,7 @@ def succeeded(
     took: float,
     previous: PreviousFate | None,
     rollback_window: float,
+    revertible: bool = False,
 ) -> Reply:
     text = md(
         ":large_green_circle: `{}` is live in {}/*{}* after {}.",
@@ -203,9 +204,19 @@ def succeeded(
                         )
                     )
                 )
+    if revertible:
+        extra += revert_offer(rollout, rollback_window)
     # Before any rollback button, which stays the message's last line.
     extra.insert(0, blocks.context(blocks.in_baseten(rollout.chain_id, f"{rollout.chain_name} in Baseten")))
     return Reply(text, [blocks.section(text), *extra])
+
+
+def revert_offer(rollout: Rollout, window: float) -> blocks.Blocks:
+    """Revert, for the rollback window: a new change back to the values the change replaced."""
+    return [
+        blocks.context(md("Revert to the previous values with one click for the next {}.", duration(window))),
+        blocks.revert_button(rollout.id, f"{rollout.chain_name}/{rollout.env}"),
+    ]
 
 
 def superseded(rollout: Rollout, deployment: ChainDeployment, serving: str) -> Reply:

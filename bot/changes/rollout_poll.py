@@ -17,7 +17,8 @@ from bot.baseten.client import BasetenClient
 from bot.baseten.errors import BasetenError, BasetenNotFound, BasetenRateLimited
 from bot.baseten.models import ChainDeployment, DeploymentStatus, Phase
 from bot.changes import rollout_messages as say
-from bot.changes.plans import ChainRef
+from bot.changes import settling
+from bot.changes.plans import ChainRef, ChangePlan
 from bot.commands import registry as verbs
 from bot.governance.audit import AuditTrail
 from bot.slack import blocks
@@ -96,6 +97,9 @@ class RolloutPoll:
                 if self.writes is not None:
                     self.writes.resume(rollout)
                 return None
+            plan = self._plan(rollout)
+            if plan is not None and plan.follows_environment:
+                return settling.poll(self, rollout, plan, now, resolve_window=RESOLVE_WINDOW)
             if not rollout.deployment_id:
                 resolved, outcome = self._resolve(rollout, now)
                 if resolved is None:
@@ -149,6 +153,7 @@ class RolloutPoll:
                 took=now - rollout.started_at,
                 previous=self._previous_fate(rollout, deployment),
                 rollback_window=self.settings.rollback_window,
+                revertible=self._revertible(rollout),
             )
             return self._report(rollout, reply, "succeeded", event="succeeded")
         if finished:
@@ -298,6 +303,13 @@ class RolloutPoll:
         """Baseten refuses every request until its window ends: look again only after it."""
         self._later(rollout, self.clock() + exc.retry_after + 0.01)
         log.info("rollout %s: Baseten is rate limiting; next poll in %.0fs", rollout.id, exc.retry_after)
+
+    def _plan(self, rollout: Rollout) -> ChangePlan | None:
+        return verbs.PLANS.load(rollout.plan_json) if rollout.plan_json else None
+
+    def _revertible(self, rollout: Rollout) -> bool:
+        plan = self._plan(rollout)
+        return plan is not None and plan.revertible
 
     def _later(self, rollout: Rollout, at: float) -> None:
         self.store.save_rollout(rollout.id, owner=self.owner, next_poll_at=at)

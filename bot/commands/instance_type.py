@@ -3,7 +3,7 @@ chainlets in one batch; Baseten builds a new deployment with them and promotes i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,7 +16,7 @@ from bot.baseten.models import (
     UpdateChainletEnvironmentInstanceTypeRequest,
 )
 from bot.changes.planner import Planner, Refusal, hint, instance_type, listing, rolling_out
-from bot.changes.plans import Blocks, ChangeKind, ChangePlan
+from bot.changes.plans import Blocks, ChangeKind, ChangePlan, Reverted
 from bot.commands.parsing import (
     ChainletName,
     ChangeCommand,
@@ -102,6 +102,7 @@ class ChainletChange(BaseModel):
 class InstanceTypePlan(ChangePlan):
     kind: Literal["instance_type"] = "instance_type"
     changes: tuple[ChainletChange, ...]
+    revertible: ClassVar[bool] = True
 
     @property
     def destructive(self) -> bool:
@@ -244,6 +245,17 @@ def check(
     )
 
 
+def revert(kind: str, change: Reverted) -> InstanceTypeCommand | None:
+    """Every changed chainlet back on the instance type it had before (a new build, previewed)."""
+    plan = change.plan
+    if not isinstance(plan, InstanceTypePlan) or any(c.current is None for c in plan.changes):
+        return None
+    back = tuple(
+        InstanceTypeChange(chainlet=c.chainlet, instance_type=c.current.id) for c in plan.changes if c.current
+    )
+    return InstanceTypeCommand(chain=change.chain_id, env=change.env, changes=back)
+
+
 VERB: Verb = Verb(
     name="instance-type",
     arguments=("<chain>", "<env>", "<chainlet>=<instance_type> ..."),
@@ -253,7 +265,7 @@ VERB: Verb = Verb(
     priority=Priority.WRITE,
     request=InstanceTypeCommand,
     parser=parse,
-    change=ChangeKind(plan=InstanceTypePlan, check=check),
+    change=ChangeKind(plan=InstanceTypePlan, check=check, revert=revert),
     form=InstanceTypeModalCommand,
     aliases=("instance-types",),
 )

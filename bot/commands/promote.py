@@ -199,7 +199,7 @@ def check(planner: Planner, chain: Chain, env: ChainEnvironment, command: Promot
 def revert(kind: str, change: Reverted) -> PromoteCommand | None:
     """A promote is rolled back by promoting what was live before it (by the chain's id: its name may
     be shared with another team's chain, or be no valid token). A rollback offers no rollback."""
-    if kind != "promote":
+    if kind != "promote" or change.previous_deployment_id is None:
         return None
     return PromoteCommand(
         chain=change.chain_id, env=change.env, deployment_id=change.previous_deployment_id, rollback=True

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.changes.plans import ChangeKind, PlanCodec
-from bot.commands import help, history, instance_type, lock, promote, status, watch
+from bot.commands import autoscaling, help, history, instance_type, lock, promote, status, watch
 from bot.commands import parsing as commands
 from bot.commands.help import HelpCommand
 from bot.commands.parsing import Command, UsageError, show
@@ -37,6 +37,7 @@ HELP_FLAGS = ("--help", "-h")
 VERBS: tuple[Verb, ...] = (
     promote.VERB,
     instance_type.VERB,
+    autoscaling.VERB,
     status.VERB,
     history.VERB,
     lock.LOCK,

@@ -336,3 +336,23 @@ def rollback_button(rollout_id: str, previous: str, chain_env: str) -> dict[str,
             )
         ],
     }
+
+
+def revert_button(rollout_id: str, chain_env: str) -> dict[str, Any]:
+    return {
+        "type": "actions",
+        "block_id": "chainops_revert",
+        "elements": [
+            button(
+                "Revert",
+                Action.REVERT,
+                rollout_id,
+                confirm=confirm_dialog(
+                    "Revert?",
+                    f"Put {chain_env} back as it was before this change. You will see a preview first.",
+                    "Show preview",
+                    danger=False,
+                ),
+            )
+        ],
+    }

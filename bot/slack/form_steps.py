@@ -11,6 +11,8 @@ from typing import Any
 from bot.baseten.catalog import Catalog
 from bot.baseten.client import BasetenClient
 from bot.baseten.models import ChainEnvironment
+from bot.commands import autoscaling_form
+from bot.commands.autoscaling import AutoscalingModalCommand
 from bot.commands.instance_type import InstanceTypeChange, InstanceTypeCommand, InstanceTypeModalCommand
 from bot.commands.parsing import ChangeCommand, Command, FormCommand
 from bot.commands.promote import PromoteCommand, PromoteModalCommand
@@ -154,6 +156,34 @@ def _instance_type_read(sources: Sources, form: Submission) -> Read:
     return Request(command, environment)
 
 
+# -- autoscaling -----------------------------------------------------------------------------------------
+
+
+def _autoscaling_after_chain(sources: Sources, meta: FormMetadata) -> View_:
+    assert meta.chain_id is not None
+    return autoscaling_form.modal(meta, sources.baseten.list_environment_names(meta.chain_id))
+
+
+def _autoscaling_after_env(sources: Sources, meta: FormMetadata) -> View_:
+    assert meta.chain_id is not None and meta.env is not None
+    environments = sources.baseten.list_environment_names(meta.chain_id)
+    return autoscaling_form.modal(
+        meta, environments, sources.baseten.get_environment(meta.chain_id, meta.env)
+    )
+
+
+def _autoscaling_read(sources: Sources, form: Submission) -> Read:
+    if form.env != form.meta.env or not autoscaling_form.has_rows(form.present):
+        return NextStep(form.meta.model_copy(update={"env": form.env}))  # show its chainlets' rows
+    environment = sources.baseten.get_environment(form.chain_id, form.env)
+    command, errors = autoscaling_form.read(form.state, environment, chain=form.chain_id)
+    if errors:
+        return FieldErrors(errors)
+    if command is None:
+        return FieldErrors({"chain": "Change at least one value."})
+    return Request(command, environment)
+
+
 # Every form; a verb with a form adds its own here.
 FORMS: tuple[Form, ...] = (
     Form(
@@ -172,6 +202,15 @@ FORMS: tuple[Form, ...] = (
         after_chain=_instance_type_after_chain,
         read=_instance_type_read,
         after_env=_instance_type_after_env,
+    ),
+    Form(
+        view=View.AUTOSCALING,
+        title=autoscaling_form.TITLE,
+        opened_by=AutoscalingModalCommand,
+        blank=autoscaling_form.modal,
+        after_chain=_autoscaling_after_chain,
+        read=_autoscaling_read,
+        after_env=_autoscaling_after_env,
     ),
 )
 BY_VIEW = {form.view.value: form for form in FORMS}

@@ -82,3 +82,4 @@ def register(app: App) -> None:
     app.action(Action.CANCEL.value)(ack_then(_decision("cancel")))
     app.action(Action.ROLLBACK.value)(ack_then(roll_back))
     app.action(Action.HOME_FORM.value)(ack_then(home_form))
+    app.action(Action.REVERT.value)(ack_then(roll_back))

@@ -39,3 +39,4 @@ def offer(chainops: Chainops, plan: ChangePlan, inv: Invocation) -> None:
 def register(app: App) -> None:
     app.view(View.PROMOTE.value)(submit_form)
     app.view(View.INSTANCE_TYPE.value)(submit_form)
+    app.view(View.AUTOSCALING.value)(submit_form)
