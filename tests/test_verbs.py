@@ -56,6 +56,7 @@ def test_every_change_kind_has_every_part_the_lifecycle_asks_for(kind: verbs.Cha
     )
     assert kind.names and all(verbs.PLANS.kind(name) is kind for name in kind.names)
     assert callable(kind.check) and (kind.revert is None or callable(kind.revert))
+    assert kind.undo is None or verbs.PLANS.kind(kind.undo) is not None, f"{kind.undo} is no stored kind"
 
 
 def test_no_two_change_kinds_store_plans_under_one_name() -> None:

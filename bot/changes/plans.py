@@ -161,6 +161,7 @@ class ChangeKind:
     check: Callable[[Planner, Chain, ChainEnvironment, Any], ChangePlan]
     # The request that undoes a finished change of this kind (a rollback), or None if it offers none.
     revert: Callable[[str, Reverted], ChangeCommand | None] | None = None
+    undo: str | None = None  # the `kind` its reverts are stored under, which history marks as an undo
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -189,6 +190,10 @@ class PlanCodec:
     def kind(self, name: str) -> ChangeKind | None:
         """The change kind stored under that `kind` value (a rollout's, a confirmation's)."""
         return self._by_name.get(name)
+
+    def is_undo(self, name: str) -> bool:
+        """Whether changes stored under `name` undo another change (a rollback)."""
+        return any(kind.undo == name for kind in self.kinds)
 
     def revert(self, name: str, change: Reverted) -> ChangeCommand | None:
         """The request that undoes a finished change stored under `name`, if its kind offers one."""

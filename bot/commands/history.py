@@ -56,6 +56,8 @@ def answer(ops: Operations, command: HistoryCommand, inv: Invocation) -> None:
 
 def history_blocks(title: str, changes: list[Change]) -> Blocks:
     """`/chain history`: newest first, who asked, what, how it ended, who approved."""
+    from bot.commands import registry  # the registry lists this verb too
+
     found: list[Mrkdwn] = []
     for c in changes:
         if c.event != "requested":
@@ -72,7 +74,7 @@ def history_blocks(title: str, changes: list[Change]) -> Blocks:
             )
         elif c.forced:
             line += " · forced past lock"
-        if c.rollback:
+        if registry.PLANS.is_undo(c.kind):
             line += " · rollback"
         found.append(line)
     return [

@@ -218,6 +218,6 @@ VERB: Verb = Verb(
     priority=Priority.WRITE,
     request=PromoteCommand,
     parser=parse,
-    change=ChangeKind(plan=PromotePlan, check=check, revert=revert),
+    change=ChangeKind(plan=PromotePlan, check=check, revert=revert, undo="rollback"),
     form=PromoteModalCommand,
 )

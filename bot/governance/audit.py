@@ -48,7 +48,7 @@ class Change:
     outcome: str
     approver: str | None
     forced: bool
-    rollback: bool
+    kind: str  # the change kind its plan was stored under (an undo of another change, for one)
     event: str = "requested"
     where: str = ""  # chain/env of a standing event
     reason: str = ""  # why it was locked
@@ -140,7 +140,7 @@ class AuditTrail:
                     outcome=outcomes[-1].replace("_", " ") if outcomes else "pending",
                     approver=next((e.actor for e in events if e.event == "approved"), None),
                     forced=forced is not None,
-                    rollback=request.kind == "rollback",
+                    kind=request.kind,
                     overridden=locks.held(forced) if forced is not None else None,
                 )
             )
@@ -158,7 +158,7 @@ def _standing(event: AuditEvent) -> Change:
         outcome=event.event,
         approver=None,
         forced=False,
-        rollback=False,
+        kind=event.kind,
         event=event.event,
         where=where,
         reason=reason,
