@@ -102,7 +102,9 @@ class HomePublisher:
 
     def _want(self, people: set[str]) -> None:
         # Only Slack people have homes: an outside change names an email or an API key instead.
-        self.homes.want({p for p in people if SLACK_PERSON.match(p)}, now=self.clock())
+        now = self.clock()
+        people = {p for p in people if SLACK_PERSON.match(p)}
+        self.homes.want(people, now=now, opened_since=now - self.settings.viewers_for)
 
     def _start_cursor(self) -> None:
         """Changes are followed from the moment this process starts (earlier ones were published)."""

@@ -31,24 +31,22 @@ class HomeStore:
 
     # -- which homes to publish -------------------------------------------------------------------------
 
-    def want(self, users: Iterable[str], *, now: float) -> None:
-        """Something on these people's homes changed: each is published once its pace allows."""
-        for person in sorted(set(u for u in users if u)):
-            with self._session() as s:
-                done = _rowcount(
-                    s.execute(
-                        update(HomeRefresh)
-                        .where(HomeRefresh.user == person, HomeRefresh.wanted_at < now)
-                        .values(wanted_at=now)
-                    )
+    def want(self, users: Iterable[str], *, now: float, opened_since: float) -> None:
+        """Something on these people's homes changed: each home opened since `opened_since` is
+        published once its pace allows (a home nobody looks at costs neither Slack nor Baseten)."""
+        people = sorted(set(u for u in users if u))
+        if not people:
+            return
+        with self._session() as s:
+            s.execute(
+                update(HomeRefresh)
+                .where(
+                    HomeRefresh.user.in_(people),
+                    HomeRefresh.opened_at >= opened_since,
+                    HomeRefresh.wanted_at < now,
                 )
-                if done or s.get(HomeRefresh, person) is not None:
-                    continue
-            try:
-                with self._session() as s:
-                    s.add(HomeRefresh(user=person, wanted_at=now))
-            except IntegrityError:  # another replica added it meanwhile: it is wanted either way
-                pass
+                .values(wanted_at=now)
+            )
 
     def opened(self, person: str, *, now: float) -> None:
         """The person opened their home and it is being published now."""
