@@ -255,7 +255,6 @@ def build(
         work=work,
         seal=seal,
     )
-    operations.open_modal = forms.open
     visibility = Visibility(gateway, clock=clock)
     home = HomePublisher(
         homes=store.homes,

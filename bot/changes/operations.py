@@ -61,7 +61,6 @@ class Operations:
         timing: Timing,
         audit_channel: str | None = None,
         clock: Callable[[], float] = time.time,
-        open_modal: Callable[[Command, Invocation], None] | None = None,
         owner: str = "",
         lease_seconds: float = 30.0,
         later: Later | None = None,
@@ -75,7 +74,6 @@ class Operations:
         self.policy = policy
         self.timing = timing
         self.clock = clock
-        self.open_modal = open_modal
         self._store_failure = RepeatedFailure(log, "answering a request: the database")
         self.audit = AuditTrail(store, clock)
         self.locks = Locks(store, policy, self.audit, clock)
@@ -173,10 +171,8 @@ class Operations:
         logs.annotate(chain=getattr(command, "chain", None), environment=getattr(command, "env", None))
         verb = verbs.of(command)
         if verb.form is not None and type(command) is verb.form:
-            if self.open_modal is None:
-                self.tell(inv, md("Forms are not available here; type the full command (see `/chain help`)."))
-            else:
-                self.open_modal(command, inv)
+            # Forms are opened by the Slack surface (`handlers/commands`), never from here.
+            self.tell(inv, md("Forms are not available here; type the full command (see `/chain help`)."))
         elif verb.change is not None:
             assert isinstance(command, ChangeCommand)
             self.request(self.plan(command, verb.change, inv), inv)

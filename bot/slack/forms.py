@@ -20,6 +20,7 @@ from bot.changes.planner import Planner, Refusal
 from bot.changes.plans import ChangePlan
 from bot.commands import registry as verbs
 from bot.commands.parsing import Command
+from bot.runtime import metrics
 from bot.slack.form_steps import (
     BY_COMMAND,
     BY_VIEW,
@@ -80,6 +81,12 @@ class Forms:
         self.work = work
         self.seal = seal
         self.sources = Sources(baseten, catalog)
+
+    def open_command(self, parsed: verbs.Parsed, inv: Invocation) -> None:
+        """`/chain <verb>` alone: its form, counted as that command."""
+        assert parsed.command is not None
+        with metrics.command(parsed.label):
+            self.open(parsed.command, inv)
 
     def open(self, command: Command, inv: Invocation) -> None:
         """Opens with no Baseten data, so the single-use trigger is exchanged at once."""
