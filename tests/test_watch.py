@@ -31,6 +31,9 @@ def test_watch_is_announced_recorded_and_listed(world: World) -> None:
     world.command("history hello-chain", response="history")
     assert "<@U0ALICE> · :eyes: *watching* hello-chain/production" in world.private_text("history")
 
+    world.command("watch hello-chain", channel="C0OTHER", response="all")
+    world.command("history hello-chain", response="history2")
+    assert "<@U0ALICE> · :eyes: *watching* hello-chain\n" in world.private_text("history2") + "\n"
     world.command("unwatch hello-chain", response="unwatch")
     assert "stopped watching hello-chain (production)" in world.channel_messages()[-1].text
     world.command("unwatch hello-chain", response="again")

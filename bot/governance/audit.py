@@ -148,7 +148,7 @@ class AuditTrail:
 
 
 def _standing(event: AuditEvent) -> Change:
-    where = f"{event.chain_name}/{event.env}"
+    where = f"{event.chain_name}/{event.env}" if event.env else event.chain_name  # a whole chain watched
     # A lock's summary reads "lock <chain>/<env>: <reason>".
     reason = event.summary.removeprefix(f"lock {where}:").strip() if event.event == "locked" else ""
     return Change(
