@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.fakes.slack_api import text_of
+from tests.fakes.slack_api import buttons, text_of
 from tests.world import World
 
 COMMAND = "instance-type hello-chain production HelloWorld=2x8 RandInt=A10G:2x24x96"
@@ -89,3 +89,22 @@ def test_an_instance_type_nobody_has_is_refused_with_the_closest_id(world: World
     shown = world.private_text()
     assert "No instance type `A10G 24GiB (1x, 8 vCPU, 32 GB)`. Did you mean `A10G:8x32`?" in shown
     assert updates(world) == []
+
+
+def test_revert_after_the_window_says_to_type_the_command_and_changes_nothing(world: World) -> None:
+    world.command("instance-type hello-chain production RandInt=2x8")
+    world.click(world.buttons()["chainops_confirm"])
+    for _ in range(12):
+        world.follow(seconds=10)
+    [parent] = world.channel_messages()
+    assert "is live" in text_of(parent.replies[-1])
+    [revert] = [b for b in buttons(parent.replies[-1]) if b["action_id"] == "chainops_revert"]
+    writes = len(world.writes)
+    world.clock.advance(2 * 3600)
+
+    world.click(revert, message_ts=parent.ts, response="late")
+
+    assert world.private_text("late") == (
+        "The window to revert that change has closed; type the command with the values you want."
+    )
+    assert len(world.writes) == writes

@@ -237,14 +237,8 @@ class Operations:
             self.refuse(inv, "There is nothing to roll back to for that change.")
             return
         if rollout.finished_at is None or self.clock() - rollout.finished_at > self.timing.rollback_window:
-            self.refuse(
-                inv,
-                md(
-                    "The rollback window for that change has closed. Use `/chain promote` with the deployment id instead."
-                )
-                if rollout.kind == "promote"
-                else "The window to revert that change has closed; type the command with the values you want.",
-            )
+            assert kind is not None
+            self.refuse(inv, kind.too_late)
             return
         plan = self.plans.load(rollout.plan_json) if rollout.plan_json else None
         command = self.plans.revert(

@@ -162,6 +162,8 @@ class ChangeKind:
     # The request that undoes a finished change of this kind (a rollback), or None if it offers none.
     revert: Callable[[str, Reverted], ChangeCommand | None] | None = None
     undo: str | None = None  # the `kind` its reverts are stored under, which history marks as an undo
+    # What a click on its undo button says once the rollback window has closed.
+    too_late: str = "The window to revert that change has closed; type the command with the values you want."
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -218,6 +218,14 @@ VERB: Verb = Verb(
     priority=Priority.WRITE,
     request=PromoteCommand,
     parser=parse,
-    change=ChangeKind(plan=PromotePlan, check=check, revert=revert, undo="rollback"),
+    change=ChangeKind(
+        plan=PromotePlan,
+        check=check,
+        revert=revert,
+        undo="rollback",
+        too_late=md(
+            "The rollback window for that change has closed. Use `/chain promote` with the deployment id instead."
+        ),
+    ),
     form=PromoteModalCommand,
 )
