@@ -13,6 +13,7 @@ import pytest
 from bot.home.content import ChainLines, Decision, EnvLine, HomeContent, Moving, Waiting
 from bot.home.publisher import HomePublisher
 from bot.home.view import home_view
+from bot.slack.form_steps import FORMS
 from bot.store import RolloutState
 from tests.fakes.slack_api import buttons, text_of
 from tests.fakes.slack_rules import check_home
@@ -375,3 +376,16 @@ def test_a_lines_instance_type_form_opens_at_its_chainlets(world: World) -> None
     assert form is not None and form["submit"]["text"] == "Preview"
     labels = [b["label"]["text"] for b in form["blocks"] if b.get("block_id", "").startswith("chainlet:")]
     assert labels == ["HelloWorld", "RandInt"]
+
+
+@pytest.mark.parametrize("form", FORMS, ids=lambda f: f.view.value)
+def test_every_form_opens_from_a_line_with_its_chain_and_environment(world: World, form: Any) -> None:
+    world.command("lock hello-chain staging a moment")
+    world.command("unlock hello-chain staging")
+
+    choose_from_home(world, world.open_home(), f"{form.title} in staging…")
+
+    opened = world.slack.latest_view()
+    assert opened is not None and opened["callback_id"] == form.view.value
+    assert opened["blocks"][0]["element"]["initial_option"]["value"] == "chain-hello"
+    assert world.writes == []  # the fake Slack has checked every view it was sent
