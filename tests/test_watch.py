@@ -256,3 +256,13 @@ def test_what_baseten_sends_is_shown_as_text(world: World) -> None:
 
     [told] = [m.text for m in world.channel_messages() if " via " in m.text]
     assert "&lt;!channel&gt;" in told and "<!channel>" not in told and "tru&lt;ss" in told
+
+
+def test_status_links_chainops_own_rollout_in_progress_to_its_thread(world: World) -> None:
+    world.command("promote hello-chain production dep-hello-4")
+    world.click(world.buttons()["chainops_confirm"])
+
+    world.command("status hello-chain production", response="status")
+
+    shown = world.private_text("status")
+    assert "`dep-hello-4` is rolling out: follow it in" in shown and "(not posted yet)" not in shown
