@@ -318,3 +318,10 @@ def test_autoscaling_is_previewed_confirmed_and_followed_until_it_settles() -> N
     assert "HelloWorld: min 1 → 0, max 3 → 2 · 1 active now" in shown
     assert "scales to zero: the first request after idle waits for a cold start" in shown
     assert "Autoscaling of hello-chain/production applied after" in shown and "[1 · click 3] Revert" in shown
+
+
+def test_an_outside_promote_is_announced_with_who_and_followed_in_the_console() -> None:
+    shown = run("/chain watch hello-chain production\noutside promote hello-chain production dep-hello-4 --by ana@example.com\noutside frob\n")
+    assert "ana@example.com via UI promoted `dep-hello-4` to hello-chain/production outside chainops" in shown
+    assert "is live in hello-chain/production" in shown and "Roll back to dep-hello-3" in shown
+    assert "no outside action 'frob'" in shown

@@ -91,5 +91,12 @@ def run(sim: BasetenSimulator, line: str) -> str:
     status, answer = admin.handle(sim, "POST", admin.PREFIX + action, body)
     if status != 200:
         return f"  Baseten (simulated) refused it: {answer.get('error', status)}"
+    if action == "audit_log":
+        refuse = body["refuse"]
+        return (
+            f"  Baseten (simulated) now answers its audit log with {refuse}."
+            if refuse
+            else "  Baseten (simulated) serves its audit log again."
+        )
     made = f" (deployment {answer['deployment_id']})" if "deployment_id" in answer else ""
     return f"  Done in Baseten{made}, as {body.get('by', 'Baseten')} would have done it outside chainops."
