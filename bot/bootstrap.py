@@ -35,8 +35,9 @@ from bot.slack.forms import Forms
 from bot.slack.gateway import Gateway, WebApiGateway
 from bot.slack.invocation import Invocation, tell
 from bot.slack.markup import md
-from bot.slack.outbox import Outbox, OutboxSender, OutboxSettings
+from bot.slack.outbox import Outbox, OutboxSettings
 from bot.slack.sealed import Seal
+from bot.slack.sender import OutboxSender
 from bot.store import Store, StoreUnavailable, connect
 from bot.watch.poller import Watcher
 

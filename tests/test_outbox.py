@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from bot.slack.gateway import WebApiGateway
-from bot.slack.outbox import Outbox, OutboxSender, OutboxSettings
+from bot.slack.outbox import Outbox, OutboxSettings
+from bot.slack.sender import OutboxSender
 from bot.store import ConfirmationState, Store, connect
 from tests.fakes.slack_api import FakeSlack, buttons, text_of
 from tests.world import TOKEN, Clock, World, make_world

@@ -4,7 +4,8 @@ rollout's thread (the text itself is built in `rollout_messages`).
 A rollout is FOLLOWING until Baseten shows it live, failed or stopped, it is passed over by another
 change, or it runs past the rollout timeout. Its write may still be an intent (sent now, through the
 change's `Writes`), or unanswered (resolved from the environment, never sent again). Every save goes
-through the rollout's lease: if another replica took it over meanwhile, that one reports instead."""
+through the rollout's lease: if another replica took it over meanwhile, that one reports instead.
+Longer than most modules: one state machine, whose steps read best in one place."""
 
 from __future__ import annotations
 
