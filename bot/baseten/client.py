@@ -5,6 +5,9 @@ request while Baseten's rate limit window is open (a 429 closes the gate for its
 retried on connection errors and 5xx with a bounded backoff; a rate limited call fails fast instead, with
 the time to retry. Writes are sent once: after a write may have reached Baseten, a retry could promote
 twice.
+
+Longer than most modules: one typed method per endpoint chainops uses, all through `_send`, so the
+timeout, rate-limit and retry discipline lives in one place instead of being repeated per endpoint.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Pydantic models of the Baseten management API schemas, named after them without the `V1` suffix."""
+"""Pydantic models of the Baseten management API schemas, named after them without the `V1` suffix.
+
+Longer than most modules: one model per schema chainops reads or sends, kept together as the spec lists
+them, so a model is checked against its schema in one file."""
 
 from __future__ import annotations
 

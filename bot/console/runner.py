@@ -1,5 +1,8 @@
 """`python -m bot console`: type `/chain ...` lines and press buttons by number. Each line becomes a signed
-Slack request dispatched to the same Bolt app the server runs, so every flow is the real one."""
+Slack request dispatched to the same Bolt app the server runs, so every flow is the real one.
+
+Longer than most modules: the console's own commands (click, set, submit, home, outside, help) share
+one session's state (numbered buttons, the open form, the background output), so they stay together."""
 
 from __future__ import annotations
 

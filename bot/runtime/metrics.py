@@ -4,7 +4,10 @@ functions the rest of the code calls.
 Label values come only from the fixed sets below (a command's name, a Slack method, an endpoint template,
 an HTTP status): never an id, a user's text or a secret, so label sets stay small. Events are counted per
 OS process, which is what Prometheus scrapes; each Chainops builds its own registry over them, with gauges
-read from its own database at scrape time (see `registry_for`)."""
+read from its own database at scrape time (see `registry_for`).
+
+Longer than most modules: every metric and its fixed label set in one file is what keeps ids and
+people's text out of labels."""
 
 from __future__ import annotations
 

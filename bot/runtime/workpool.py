@@ -5,7 +5,10 @@ half of the workers, so a click never queues behind a pile of slow status reads.
 not answered after a few seconds hears once that it is still under way. A second, small lane (the Slack
 lane) runs work that never calls Baseten (help, usage errors, opening a form, those notices), so it
 never waits behind work that does. On shutdown,
-work that cannot finish in time is handed back to whoever submitted it, to tell its owner."""
+work that cannot finish in time is handed back to whoever submitted it, to tell its owner.
+
+Longer than most modules: priorities, the read budget, the Slack lane and shutdown accounting are one
+state under one lock, and split they would have to share it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Pure Block Kit builders: typed data in, blocks out. No Slack calls, no database."""
+"""Pure Block Kit builders: typed data in, blocks out. No Slack calls, no database.
+
+A little over 300 lines: the shared pieces every message is made of (sections, context, chainlet lines,
+status, history); message-specific builders live beside their feature (previews, rollout messages, home)."""
 
 from __future__ import annotations
 

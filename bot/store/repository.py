@@ -1,5 +1,8 @@
 """All reads and writes of durable state. Claims are single conditional UPDATEs, so they are atomic on
-SQLite and PostgreSQL alike: of two clicks or two replicas, exactly one sees its row count be 1."""
+SQLite and PostgreSQL alike: of two clicks or two replicas, exactly one sees its row count be 1.
+
+Longer than most modules: every SQL statement of confirmations, rollouts, locks and the audit trail sits
+here, so claims and the transactions that pair them can be read, and checked, side by side."""
 
 from __future__ import annotations
 
