@@ -95,6 +95,18 @@ def test_an_overtaken_chainops_rollout_says_who_overtook_it(world: World) -> Non
     assert len(pushed) == 1 and "deployed and promoted new deployment" in pushed[0].text
 
 
+def test_an_autoscaling_change_is_not_told_it_was_overtaken_by_an_outside_promotion(world: World) -> None:
+    world.command("watch hello-chain", response="watch")
+    world.command("autoscaling hello-chain production HelloWorld max=4")  # only raises max: runs at once
+    world.sim.outside_push("hello-chain", "production", by="ana@example.com")
+
+    watch_pass(world)
+
+    ours = next(m for m in world.channel_messages() if "is changing autoscaling" in m.text)
+    assert ours.replies and not [r for r in ours.replies if "Overtaken" in text_of(r)]
+    assert [m for m in world.channel_messages() if "deployed and promoted new deployment" in m.text]
+
+
 def test_a_restart_mid_stream_loses_and_doubles_nothing(world: World) -> None:
     world.command("watch hello-chain", response="watch")
     row = world.chainops.store.watch.chain("chain-hello")

@@ -117,12 +117,14 @@ def moving_blocks(content: HomeContent) -> Blocks:
 
 
 def _moving(m: Moving, now: float) -> Mrkdwn:
+    # A change that builds no deployment (autoscaling) is followed in the environment itself.
+    what = md("`{}` ", m.deployment_id) if m.deployment_id else Mrkdwn("")
     line = md(
-        "{} *{}/{}* `{}` {} · {} · by {}",
+        "{} *{}/{}* {}{} · {} · by {}",
         Mrkdwn(":hourglass_flowing_sand:"),
         m.chain_name,
         m.env,
-        m.deployment_id,
+        what,
         m.status,
         duration(now - m.started_at),
         _who(m.requester),

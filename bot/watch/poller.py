@@ -332,6 +332,8 @@ class Watcher:
             if (
                 rollout.request_id
                 and rollout.env == entry.environment_name
+                # A change that rolls out no deployment (autoscaling settings) is not taken over by one.
+                and rollout.deployment_id
                 and rollout.deployment_id != entry.chain_deployment_id
                 and rollout.started_at <= at
                 and recent
