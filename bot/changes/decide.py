@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 
 from bot.baseten.client import BasetenClient
@@ -54,33 +55,19 @@ RESPONSE_URL_LIFETIME = 29 * 60.0
 PREVIEW_CHECK_BUDGET = 0.5
 
 
+@dataclass(kw_only=True, eq=False)
 class Decisions:
-    def __init__(
-        self,
-        *,
-        store: Store,
-        plans: PlanCodec,
-        baseten: BasetenClient,
-        gateway: Gateway,
-        outbox: Outbox,
-        policy: Policy,
-        audit: AuditTrail,
-        locks: Locks,
-        execution: Execution,
-        store_failure: RepeatedFailure,
-        clock: Callable[[], float],
-    ) -> None:
-        self.store = store
-        self.plans = plans
-        self.baseten = baseten
-        self.gateway = gateway
-        self.outbox = outbox
-        self.policy = policy
-        self.audit = audit
-        self.locks = locks
-        self.execution = execution
-        self._store_failure = store_failure
-        self.clock = clock
+    store: Store
+    plans: PlanCodec
+    baseten: BasetenClient
+    gateway: Gateway
+    outbox: Outbox
+    policy: Policy
+    audit: AuditTrail
+    locks: Locks
+    execution: Execution
+    store_failure: RepeatedFailure
+    clock: Callable[[], float]
 
     def tell(self, inv: Invocation, text: str, block_list: blocks.Blocks | None = None) -> None:
         tell(self.gateway, inv, text, block_list)
@@ -214,7 +201,7 @@ class Decisions:
             claimed = self.execution.run(rollout, plan, claim)
         except StoreUnavailable as exc:
             # The commit may or may not have reached the database: say both, truthfully.
-            self._store_failure.failed(exc)
+            self.store_failure.failed(exc)
             self.tell(inv, CLAIM_UNKNOWN)
             return
         if claimed:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from bot.changes.execution import Execution, approval_key
 from bot.changes.plans import ChangePlan, PlanCodec
@@ -24,31 +25,18 @@ from bot.store import Confirmation, ConfirmationState, Store
 NOT_IN_CHANNEL = ("not_in_channel", "channel_not_found", "is_archived")
 
 
+@dataclass(kw_only=True, eq=False)
 class Offer:
-    def __init__(
-        self,
-        *,
-        store: Store,
-        plans: PlanCodec,
-        gateway: Gateway,
-        outbox: Outbox,
-        policy: Policy,
-        audit: AuditTrail,
-        locks: Locks,
-        execution: Execution,
-        confirmation_ttl: float,
-        clock: Callable[[], float],
-    ) -> None:
-        self.store = store
-        self.plans = plans
-        self.gateway = gateway
-        self.outbox = outbox
-        self.policy = policy
-        self.audit = audit
-        self.locks = locks
-        self.execution = execution
-        self.confirmation_ttl = confirmation_ttl
-        self.clock = clock
+    store: Store
+    plans: PlanCodec
+    gateway: Gateway
+    outbox: Outbox
+    policy: Policy
+    audit: AuditTrail
+    locks: Locks
+    execution: Execution
+    confirmation_ttl: float
+    clock: Callable[[], float]
 
     def tell(self, inv: Invocation, text: str, block_list: blocks.Blocks | None = None) -> None:
         tell(self.gateway, inv, text, block_list)

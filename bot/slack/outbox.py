@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from bot.slack.gateway import (
     Blocks,
@@ -45,6 +45,23 @@ class OutboxSettings:
     unsure_settle: float = 3.0  # an unanswered post is looked for no sooner than this after it
 
 
+class PostOptions(TypedDict, total=False):
+    """How a post is queued. `key` names it (else a new one); `thread` is the parent's key; `merge` joins
+    successive replies that are still unposted into one; `link` appends a link to that message once it
+    exists; `notify_url`/`notify_text` answer the person who just acted if the bot is not in the channel;
+    `notify_user` is sent a DM (`notify_about` says which change) if the channel stops taking this message
+    or its thread's replies, or Slack fails for longer than the give-up time."""
+
+    key: str | None
+    thread: str | None
+    merge: str | None
+    link: str | None
+    notify_url: str | None
+    notify_text: str | None
+    notify_user: str | None
+    notify_about: str | None
+
+
 class Outbox:
     """What the product calls to say something in a channel. Nothing here talks to Slack."""
 
@@ -60,39 +77,10 @@ class Outbox:
         self.sender = sender
 
     def post(
-        self,
-        channel: str,
-        text: str,
-        blocks: Blocks | None = None,
-        *,
-        key: str | None = None,
-        thread: str | None = None,
-        merge: str | None = None,
-        link: str | None = None,
-        notify_url: str | None = None,
-        notify_text: str | None = None,
-        notify_user: str | None = None,
-        notify_about: str | None = None,
+        self, channel: str, text: str, blocks: Blocks | None = None, **options: Unpack[PostOptions]
     ) -> str:
-        """Queue a post; returns its key. `thread` is the parent's key, `merge` joins successive replies
-        that are still unposted into one, `link` appends a link to that message once it exists,
-        `notify_url`/`notify_text` answer the person who just acted if the bot is not in the channel, and
-        `notify_user` is sent a DM (`notify_about` says which change) if the channel stops taking this
-        message or its thread's replies, or Slack fails for longer than the give-up time."""
-        message = self.message(
-            channel,
-            text,
-            blocks,
-            key=key,
-            thread=thread,
-            merge=merge,
-            link=link,
-            notify_url=notify_url,
-            notify_text=notify_text,
-            notify_user=notify_user,
-            notify_about=notify_about,
-        )
-        key = self.store.add(message)
+        """Queue a post; returns its key. The options are `PostOptions`."""
+        key = self.store.add(self.message(channel, text, blocks, **options))
         self.wake()
         return key
 
@@ -121,33 +109,22 @@ class Outbox:
         return key
 
     def message(
-        self,
-        channel: str,
-        text: str,
-        blocks: Blocks | None = None,
-        *,
-        key: str | None = None,
-        thread: str | None = None,
-        merge: str | None = None,
-        link: str | None = None,
-        notify_url: str | None = None,
-        notify_text: str | None = None,
-        notify_user: str | None = None,
-        notify_about: str | None = None,
+        self, channel: str, text: str, blocks: Blocks | None = None, **options: Unpack[PostOptions]
     ) -> OutboxMessage:
         """A post as `post` queues it, for a caller that stores it in its own transaction (then `wake`)."""
         now = self.clock()
+        notify_text, notify_about = options.get("notify_text"), options.get("notify_about")
         return OutboxMessage(
-            key=key or uuid.uuid4().hex,
+            key=options.get("key") or uuid.uuid4().hex,
             channel=channel,
-            thread_key=thread,
-            merge_key=merge,
-            link_key=link,
+            thread_key=options.get("thread"),
+            merge_key=options.get("merge"),
+            link_key=options.get("link"),
             text=as_mrkdwn(text),
             blocks_json=json.dumps(blocks or []),
-            notify_url=notify_url,
+            notify_url=options.get("notify_url"),
             notify_text=as_mrkdwn(notify_text) if notify_text else None,
-            notify_user=notify_user,
+            notify_user=options.get("notify_user"),
             notify_about=as_mrkdwn(notify_about) if notify_about else None,
             state=OutboxState.PENDING,
             version=1,
