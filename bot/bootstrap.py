@@ -43,8 +43,10 @@ from bot.watch.poller import Watcher
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_BUDGET = 25.0  # seconds from SIGTERM to exit; platforms kill after 30
-SHUTDOWN_RESERVE = 7.0  # of which the last ones are kept for telling people what did not finish
+# Of the shutdown's seconds, this share at the end is kept for telling people what did not finish, and
+# the last part of that for the tellings to reach Slack.
+SHUTDOWN_RESERVE = 0.28
+SHUTDOWN_LAST_WORDS = 0.12
 EXPIRY = "expiring confirmations"
 EXPIRY_EVERY = 0.5  # seconds: a preview past its time stops offering its buttons within a second
 SLOW = ":hourglass_flowing_sand: Baseten is slow to answer; still trying…"
@@ -129,20 +131,24 @@ class Chainops:
         tell(self.gateway, inv, INTERRUPTED if started and priority is not Priority.READ else DROPPED)
 
     def close(self, *, started: float | None = None) -> None:
-        """Stop within SHUTDOWN_BUDGET of `started` (monotonic; now by default): acknowledged work runs
-        while time allows, then whoever is still waiting is told to retry."""
+        """Stop within CHAINOPS_SHUTDOWN_SECONDS of `started` (monotonic; now by default): acknowledged
+        work runs while time allows, then whoever is still waiting is told to retry."""
         if self._closed:
             return
         self._closed = True
-        deadline = (time.monotonic() if started is None else started) + SHUTDOWN_BUDGET
-        drained = self.work.drain(finish_by=deadline - SHUTDOWN_RESERVE, give_up_by=deadline - 3.0)
+        budget = self.settings.chainops_shutdown_seconds
+        deadline = (time.monotonic() if started is None else started) + budget
+        drained = self.work.drain(
+            finish_by=deadline - budget * SHUTDOWN_RESERVE,
+            give_up_by=deadline - budget * SHUTDOWN_LAST_WORDS,
+        )
         if drained.finished or drained.told_to_retry or drained.interrupted:
             log.info(
                 "shutdown: %d requests finished, %d told to retry (%d of them under way) in %.1f s",
                 drained.finished,
                 drained.told_to_retry + drained.interrupted,
                 drained.interrupted,
-                time.monotonic() - (deadline - SHUTDOWN_BUDGET),
+                time.monotonic() - (deadline - budget),
             )
         # Polls under way finish and rollouts are handed back; what is still waiting for Slack stays in
         # the outbox, and the next process delivers it.

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     # Slack delivery: seconds between posts in one channel, and how long an outage is retried.
     chainops_slack_pace: float = Field(default=1.0, ge=0, le=60)
     chainops_outbox_give_up: float = Field(default=4 * 3600.0, gt=0)
+    # Seconds from SIGTERM to exit: a few under the platform's kill (Heroku and Kubernetes: 30).
+    chainops_shutdown_seconds: float = Field(default=25.0, ge=5, le=3600)
 
     @field_validator("database_url")
     @classmethod

@@ -166,7 +166,8 @@ class FakeSlack:
             return self
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-slack", daemon=True)
+        # A short poll: shutdown() waits up to one poll interval, and every test closes a fake Slack.
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), name="fake-slack", daemon=True)
         self._thread.start()
         return self
 

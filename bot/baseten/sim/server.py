@@ -66,8 +66,9 @@ class SimulatorServer:
         self._server.daemon_threads = True
         self.host, self.port = host, int(self._server.server_address[1])
         port = self.port
+        # A short poll interval: close() waits up to one of them (the default is half a second).
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="baseten-simulator", daemon=True
+            target=self._server.serve_forever, args=(0.05,), name="baseten-simulator", daemon=True
         )
         self._thread.start()
 
