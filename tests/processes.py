@@ -50,6 +50,8 @@ def outside_world(db_dir: Path, *, step_seconds: float, **env: str) -> Iterator[
         "BASETEN_API_URL": server.url,
         "DATABASE_URL": f"sqlite:///{db_dir / 'chainops.db'}",
         "CHAINOPS_POLL_INTERVAL": "0.3",
+        # A tenth of Slack's pace: a rollout's few posts need not take seconds. Tests about pacing set it.
+        "CHAINOPS_SLACK_PACE": "0.1",
         **env,
     }
     try:

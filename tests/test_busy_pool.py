@@ -35,6 +35,8 @@ def test_confirm_click_reaches_baseten_before_queued_status_reads(world: World) 
     )
 
     assert world.app.dispatch(click.bolt_request()).status == 200
+    world.slack.wait_for(lambda: any(r.path.endswith("/promote") for r in world.sim.requests), timeout=20)
+    world.sim.latency = 0.0  # the write has gone; the reads queued behind it need not wait any more
     world.settle()
 
     [write] = [i for i, r in enumerate(world.sim.requests) if r.path.endswith("/promote")]
@@ -50,7 +52,9 @@ def test_person_hears_once_that_baseten_is_slow_then_gets_the_answer(world: Worl
         target=world.command, args=("status hello-chain production",), kwargs={"response": "slow"}
     )
     waiting.start()
-    world.command("help", response="quick")
+    world.app.dispatch(world.payloads.slash_command("help", response_url_name="quick").bolt_request())
+    world.slack.wait_for(lambda: any(SLOW in text_of(r) for r in world.slack.shown_responses("slow")), timeout=20)
+    world.sim.latency = 0.0  # the notice was the point; the answer need not wait any more
     waiting.join()
 
     shown = [text_of(r) for r in world.slack.shown_responses("slow")]

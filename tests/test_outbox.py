@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,18 @@ from tests.fakes.slack_api import FakeSlack, buttons, text_of
 from tests.world import TOKEN, Clock, World, make_world
 
 PROMOTE = "promote hello-chain production dep-hello-4"
+# For tests about what Slack's failures lead to, not about how long the bot waits between its tries.
+QUICK = {"first_backoff": 0.1, "unsure_settle": 0.5}
+
+
+@pytest.fixture
+def quick_world(tmp_path: Path) -> Iterator[World]:
+    """The `world`, with the outbox's retries and look-ups QUICK."""
+    world = make_world(tmp_path, outbox=QUICK)
+    yield world
+    world.chainops.close()
+    world.slack.close()
+    assert world.contract.violations == []
 
 
 def promote_writes(world: World) -> list:
@@ -94,7 +106,8 @@ def test_a_refused_write_still_says_failed(world: World) -> None:
 
 
 @pytest.mark.parametrize("fault", ["html_500", "429"])
-def test_first_channel_post_failing_does_not_strand_the_change(world: World, fault: str) -> None:
+def test_first_channel_post_failing_does_not_strand_the_change(quick_world: World, fault: str) -> None:
+    world = quick_world
     if fault == "html_500":
         world.slack.fail_next("chat.postMessage", times=2, status=500)
     else:
@@ -117,7 +130,8 @@ def test_first_channel_post_failing_does_not_strand_the_change(world: World, fau
             assert retried.at - refused.at >= 0.95  # Retry-After: 1 is honoured
 
 
-def test_slack_5xx_with_an_html_body_does_not_drop_the_closing_message(world: World) -> None:
+def test_slack_5xx_with_an_html_body_does_not_drop_the_closing_message(quick_world: World) -> None:
+    world = quick_world
     confirm(world)
     world.slack.fail_next("chat.postMessage", times=3, status=502)
     world.slack.fail_next("chat.update", times=3, status=503)
@@ -155,7 +169,7 @@ def test_updates_of_one_message_reach_slack_as_the_latest_only(world: World) -> 
 def test_a_message_slack_keeps_refusing_is_given_up_loudly(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    world = make_world(tmp_path, env={"chainops_outbox_give_up": 1.5})
+    world = make_world(tmp_path, env={"chainops_outbox_give_up": 1.5}, outbox=QUICK)
     try:
         world.slack.fail_next("chat.postMessage", times=1000, status=500)
         world.command("lock hello-chain production launch freeze", response="lock")
@@ -183,7 +197,7 @@ def test_a_message_slack_refuses_for_good_is_dropped_without_retrying(world: Wor
 
 
 def test_a_parent_post_answered_after_the_client_gave_up_is_found_not_posted_twice(tmp_path: Path) -> None:
-    world = make_world(tmp_path, slack_timeout=1)
+    world = make_world(tmp_path, slack_timeout=1, outbox=QUICK)
     try:
         world.slack.answer_late("chat.postMessage", 2.0)  # Slack makes the post, then answers too late
 
@@ -207,7 +221,7 @@ def test_a_parent_post_answered_after_the_client_gave_up_is_found_not_posted_twi
 
 
 def test_a_thread_reply_answered_too_late_is_found_in_its_thread(tmp_path: Path) -> None:
-    world = make_world(tmp_path, slack_timeout=1)
+    world = make_world(tmp_path, slack_timeout=1, outbox=QUICK)
     try:
         confirm(world)
         world.slack.answer_late("chat.postMessage", 2.0)
@@ -224,7 +238,8 @@ def test_a_thread_reply_answered_too_late_is_found_in_its_thread(tmp_path: Path)
         world.slack.close()
 
 
-def test_a_post_lost_in_an_outage_is_looked_for_then_posted_once(world: World) -> None:
+def test_a_post_lost_in_an_outage_is_looked_for_then_posted_once(quick_world: World) -> None:
+    world = quick_world
     world.slack.fail_next("chat.postMessage", times=2, status=502)  # nothing was made
 
     confirm(world)
@@ -239,7 +254,7 @@ def test_a_post_lost_in_an_outage_is_looked_for_then_posted_once(world: World) -
 def test_without_history_scopes_an_unanswered_post_goes_again_and_the_log_says_why(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    world = make_world(tmp_path, slack_timeout=1)
+    world = make_world(tmp_path, slack_timeout=1, outbox=QUICK)
     try:
         world.slack.scopes -= {
             "channels:history",
@@ -403,7 +418,7 @@ def test_a_channel_that_refuses_the_first_post_is_answered_in_place_not_in_a_dm(
 
 
 def test_messages_given_up_through_an_outage_tell_the_requester_in_a_dm(tmp_path: Path) -> None:
-    world = make_world(tmp_path, env={"chainops_outbox_give_up": 1.5})
+    world = make_world(tmp_path, env={"chainops_outbox_give_up": 1.5}, outbox=QUICK)
     try:
         for method in ("chat.postMessage", "chat.update"):
             world.slack.fail_next(method, times=10_000, status=503, channel="C0DEPLOYS")

@@ -136,7 +136,7 @@ def test_after_a_slack_outage_the_closing_message_and_its_roll_back_arrive_withi
     slack, sim, env, payloads = outside
     slack.fail_next("chat.postMessage", times=100_000, status=500)
     slack.fail_next("chat.update", times=100_000, status=503)
-    bot = start_bot(tmp_path, env)
+    bot = start_bot(tmp_path, {**env, "CHAINOPS_SLACK_PACE": "1"})  # Slack's pace: the thread takes seconds
     try:
         confirm_promote(bot, slack, payloads)
         slack.wait_for(lambda: len(promote_writes(sim)) == 1, timeout=10)

@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.governance.policy import Policy
 from bot.slack.app import build_app
 from bot.slack.gateway import WebApiGateway
+from bot.slack.outbox import OutboxSettings
 from tests.contract import ContractTransport
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import SlackPayloads
@@ -148,7 +149,10 @@ def make_world(
     sim: BasetenSimulator | None = None,
     clock: Clock | None = None,
     slack_timeout: int = 10,
+    outbox: dict[str, float] | None = None,
 ) -> World:
+    """`outbox`: OutboxSettings to change (shorter retries and look-ups), for a test about what Slack's
+    failures lead to rather than about how long the bot waits between tries."""
     clock = clock or Clock()
     own_slack = slack is None
     slack = slack or FakeSlack(token=TOKEN)
@@ -168,7 +172,10 @@ def make_world(
     settings = Settings.model_validate({**values, **(env or {})})
     gateway = WebApiGateway(TOKEN, base_url=slack.api_url, timeout=slack_timeout)
     contract = ContractTransport(sim)
-    chainops = build(settings, gateway=gateway, transport=contract, clock=clock, policy=policy)
+    delivery = None
+    if outbox:
+        delivery = OutboxSettings(pace=settings.chainops_slack_pace, give_up=settings.chainops_outbox_give_up, **outbox)  # type: ignore[arg-type]
+    chainops = build(settings, gateway=gateway, transport=contract, clock=clock, policy=policy, outbox=delivery)
     chainops.baseten._sleep = lambda _s: None  # retries are immediate in tests  # noqa: SLF001
     app = build_app(chainops)
     _check_acks(app, slack)

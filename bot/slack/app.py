@@ -27,6 +27,8 @@ class MeasuredApp(App):
 def build_app(chainops: Chainops, *, authorize: Callable[..., AuthorizeResult] | None = None) -> App:
     settings = chainops.settings
     kwargs: dict[str, Any] = {
+        # Named, or Bolt walks the whole call stack (reading every frame's source) to name itself.
+        "name": "chainops",
         "signing_secret": settings.slack_signing_secret.get_secret_value() or "unused-in-socket-mode",
         # Ack runs inline and returns at once; the work is a lazy listener on our own pool.
         "process_before_response": True,

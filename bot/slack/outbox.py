@@ -37,6 +37,7 @@ class OutboxSettings:
     lease_seconds: float = 20.0  # a replica delivering a channel holds it this long at most
     workers: int = 4  # Slack calls in flight at once, each for a different channel
     tick: float = 0.25
+    first_backoff: float = 1.0  # seconds before a failed message is tried again; doubling each time
     max_backoff: float = 60.0
     # While channels back off because Slack failed, one of them is tried this often: when it works,
     # every channel waiting for Slack goes at once, so an outage's end is seen within seconds.

@@ -388,9 +388,8 @@ class OutboxSender:
             )
             return _Sent.SKIPPED
         attempts = row.attempts if row is not None else 1
-        return _Hold(
-            now + min(self.settings.max_backoff, 0.5 * float(2 ** min(attempts, 10))), rate_limited=False
-        )
+        backoff = self.settings.first_backoff * float(2 ** min(attempts - 1, 10))
+        return _Hold(now + min(self.settings.max_backoff, backoff), rate_limited=False)
 
     def _rate_limited(self, channel: str, retry_after: float) -> None:
         """A long hold is worth one line; short ones are Slack's ordinary pacing."""
