@@ -187,7 +187,7 @@ def build(
     clock: Callable[[], float] = time.time,
     policy: Policy | None = None,
     work: WorkPool | None = None,
-    outbox: OutboxSettings | None = None,
+    delivery: OutboxSettings | None = None,
 ) -> Chainops:
     api_key = settings.baseten_api_key.get_secret_value() if settings.baseten_api_key else "simulator"
     baseten = BasetenClient(api_key, base_url=settings.baseten_api_url, transport=transport, clock=clock)
@@ -196,7 +196,8 @@ def build(
     sender = OutboxSender(
         store.outbox,
         gateway,
-        outbox or OutboxSettings(pace=settings.chainops_slack_pace, give_up=settings.chainops_outbox_give_up),
+        delivery
+        or OutboxSettings(pace=settings.chainops_slack_pace, give_up=settings.chainops_outbox_give_up),
         owner=owner,
         single_process=store.single_process,
     )

@@ -175,7 +175,7 @@ def make_world(
     delivery = None
     if outbox:
         delivery = OutboxSettings(pace=settings.chainops_slack_pace, give_up=settings.chainops_outbox_give_up, **outbox)  # type: ignore[arg-type]
-    chainops = build(settings, gateway=gateway, transport=contract, clock=clock, policy=policy, outbox=delivery)
+    chainops = build(settings, gateway=gateway, transport=contract, clock=clock, policy=policy, delivery=delivery)
     chainops.baseten._sleep = lambda _s: None  # retries are immediate in tests  # noqa: SLF001
     app = build_app(chainops)
     _check_acks(app, slack)
