@@ -36,6 +36,24 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 _OWN_BASETEMP = pytest.StashKey[str]()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that run bot processes take seconds each; the rest, milliseconds. Parallel workers are
+    handed runs of consecutive tests, so the slow ones are spread evenly over the first two thirds of
+    the order: each worker gets its share, and the quick ones fill in at the end, instead of one worker
+    still running slow tests after the others are done."""
+    slow = [item for item in items if hasattr(getattr(item, "module", None), "start_bot")]
+    quick = [item for item in items if not hasattr(getattr(item, "module", None), "start_bot")]
+    if not slow:
+        return
+    every = max(1, (2 * len(items) // 3) // len(slow))
+    ordered: list[pytest.Item] = []
+    for i, item in enumerate(quick):
+        if slow and i % every == 0:
+            ordered.append(slow.pop(0))
+        ordered.append(item)
+    items[:] = ordered + slow
+
+
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
     w = make_world(tmp_path)

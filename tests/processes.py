@@ -21,6 +21,7 @@ from bot.baseten.sim.server import serve
 from bot.baseten.sim.transport import BasetenSimulator
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import SignedRequest, SlackPayloads
+from tests.local_http import LOCAL
 from tests.world import API_KEY, SECRET, TOKEN
 
 Outside = tuple[FakeSlack, BasetenSimulator, dict[str, str], SlackPayloads]
@@ -72,7 +73,7 @@ class BotProcess:
         return f"http://127.0.0.1:{self.port}/slack/events"
 
     def send(self, request: SignedRequest) -> httpx.Response:
-        return httpx.post(self.url, content=request.body, headers=request.headers, timeout=10)
+        return LOCAL.post(self.url, content=request.body, headers=request.headers, timeout=10)
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
@@ -94,7 +95,7 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 def scrape(url: str) -> Samples:
     """Every sample of a Prometheus text exposition, keyed by name and labels."""
-    response = httpx.get(url, timeout=10)
+    response = LOCAL.get(url, timeout=10)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain; version=")
     return parse(response.text)
@@ -126,7 +127,7 @@ def start_bot(tmp_path: Path, env: dict[str, str], name: str = "bot") -> BotProc
         if process.poll() is not None:
             raise AssertionError(f"bot exited with {process.returncode}:\n{bot.log()}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+            if LOCAL.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                 return bot
         except httpx.HTTPError:
             time.sleep(0.05)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import threading
 
-import httpx
-
 from bot.http.front_door import front_door
 from bot.http.replays import Replays
 from bot.http.server import create
+from tests.local_http import LOCAL
 from tests.world import SECRET, World
 
 
@@ -30,7 +29,7 @@ def test_burst_of_commands_is_acknowledged_before_a_slow_baseten_answers(world: 
 
     def send(i: int, text: str) -> None:
         request = world.payloads.slash_command(text, user=f"U{i:04d}", response_url_name=f"r{i}")
-        response = httpx.post(url, content=request.body, headers=request.headers, timeout=10)
+        response = LOCAL.post(url, content=request.body, headers=request.headers, timeout=10)
         statuses.append(response.status_code)
         answered_by_baseten_at_ack.append(len(world.sim.requests))
 
@@ -53,6 +52,6 @@ def test_burst_of_commands_is_acknowledged_before_a_slow_baseten_answers(world: 
 def test_healthz_answers(world: World) -> None:
     server = serve(world)
     try:
-        assert httpx.get(f"http://127.0.0.1:{server.effective_port}/healthz").status_code == 200
+        assert LOCAL.get(f"http://127.0.0.1:{server.effective_port}/healthz").status_code == 200
     finally:
         server.close()

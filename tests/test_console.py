@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.console.runner import main
+from tests.local_http import LOCAL
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -132,7 +133,7 @@ def test_simulator_serves_over_http() -> None:
         deadline = time.monotonic() + 10
         while True:
             try:
-                chains = httpx.get(
+                chains = LOCAL.get(
                     f"http://127.0.0.1:{port}/v1/chains", headers={"Authorization": "Api-Key any"}
                 ).json()
                 break

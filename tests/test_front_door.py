@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bot.baseten.sim.server import serve
@@ -21,6 +20,7 @@ from bot.baseten.sim.transport import BasetenSimulator
 from bot.http.server import MAX_BODY, REQUEST_DEADLINE
 from tests.fakes.slack_api import FakeSlack, text_of
 from tests.fakes.slack_payloads import SlackPayloads
+from tests.local_http import LOCAL
 from tests.processes import BotProcess, start_bot
 from tests.world import API_KEY, SECRET, TOKEN
 
@@ -171,7 +171,7 @@ def test_slow_connections_cannot_stall_slack_or_healthz(bot: BotProcess, outside
         ack = bot.send(outside.payloads.slash_command("help", response_url_name="slow-help"))
         acked = time.monotonic() - began
         began = time.monotonic()
-        health = httpx.get(f"http://127.0.0.1:{bot.port}/healthz", timeout=5)
+        health = LOCAL.get(f"http://127.0.0.1:{bot.port}/healthz", timeout=5)
         healthy = time.monotonic() - began
 
         assert ack.status_code == 200 and acked < 1.0
@@ -198,7 +198,7 @@ def test_a_full_server_drops_its_slowest_connections_to_take_new_ones(outside: O
         ack = bot.send(outside.payloads.slash_command("help", response_url_name="full-help"))
 
         assert ack.status_code == 200 and time.monotonic() - began < 1.0
-        assert httpx.get(f"http://127.0.0.1:{bot.port}/healthz", timeout=5).status_code == 200
+        assert LOCAL.get(f"http://127.0.0.1:{bot.port}/healthz", timeout=5).status_code == 200
         assert "connection dropped at the connection limit" in bot.log()
     finally:
         slow.close()
@@ -303,7 +303,7 @@ def test_refusals_are_logged_at_most_once_per_reason_every_few_seconds(bot: BotP
 
 
 def test_unknown_paths_are_not_found(bot: BotProcess) -> None:
-    assert httpx.get(f"http://127.0.0.1:{bot.port}/admin", timeout=5).status_code == 404
+    assert LOCAL.get(f"http://127.0.0.1:{bot.port}/admin", timeout=5).status_code == 404
 
 
 # -- replays -------------------------------------------------------------------------------------------

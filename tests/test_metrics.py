@@ -11,12 +11,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bot.runtime.metrics import exposition
 from tests.fakes.slack_api import FakeSlack, buttons, text_of
 from tests.fakes.slack_payloads import SlackPayloads
+from tests.local_http import LOCAL
 from tests.processes import (
     BotProcess,
     Outside,
@@ -129,18 +129,18 @@ def test_refusals_baseten_errors_and_rate_limit_waits_are_counted(tmp_path: Path
         bot.send(payloads.slash_command("status hello-chain production"))
         slack.wait_for(lambda: len(slack.shown_responses()) > responses, timeout=30)
 
-        sim.fail_next(429, method="GET", path_contains="/environments/", retry_after=4)
+        sim.fail_next(429, method="GET", path_contains="/environments/", retry_after=3)
         responses = len(slack.shown_responses())
         bot.send(payloads.slash_command("status hello-chain production"))
         slack.wait_for(lambda: len(slack.shown_responses()) > responses, timeout=30)
         limited_at = time.monotonic()
-        assert "try again in 4 seconds" in text_of(slack.shown_responses()[-1])
+        assert "try again in 3 seconds" in text_of(slack.shown_responses()[-1])
         # Within the window the next status is held back, not sent to Baseten.
         responses = len(slack.shown_responses())
         bot.send(payloads.slash_command("status hello-chain production"))
         slack.wait_for(lambda: len(slack.shown_responses()) > responses, timeout=30)
         assert "try again in" in text_of(slack.shown_responses()[-1])
-        time.sleep(max(0.0, limited_at + 4.1 - time.monotonic()))  # the window passes; the next is answered
+        time.sleep(max(0.0, limited_at + 3.1 - time.monotonic()))  # the window passes; the next is answered
         responses = len(slack.shown_responses())
         bot.send(payloads.slash_command("status hello-chain production"))
         slack.wait_for(lambda: len(slack.shown_responses()) > responses, timeout=30)
@@ -158,7 +158,7 @@ def test_refusals_baseten_errors_and_rate_limit_waits_are_counted(tmp_path: Path
     limited = {"method": "GET", "endpoint": ENV_ENDPOINT, "status": "429"}
     assert delta(before, after, "chainops_baseten_requests_total", **limited) == 1
     assert delta(before, after, "chainops_baseten_rate_limit_waits_total") == 1
-    assert delta(before, after, "chainops_baseten_rate_limit_wait_seconds_total") == 4.0
+    assert delta(before, after, "chainops_baseten_rate_limit_wait_seconds_total") == 3.0
     held = [(dict(labels), value) for (name, labels), value in after.items() if name == "chainops_baseten_requests_held_total"]
     assert [labels["method"] for labels, _ in held] == ["GET"] and held[0][1] == 1  # the status in the window
 
@@ -316,7 +316,7 @@ def test_a_metrics_port_keeps_metrics_off_the_slack_port(tmp_path: Path, outside
     bot = start_bot(tmp_path, {**env, "CHAINOPS_METRICS_PORT": str(port)})
     try:
         bot.send(payloads.slash_command("help"))
-        on_slack_port = httpx.get(f"http://127.0.0.1:{bot.port}/metrics", timeout=5)
+        on_slack_port = LOCAL.get(f"http://127.0.0.1:{bot.port}/metrics", timeout=5)
         samples = scrape(f"http://127.0.0.1:{port}/metrics")
     finally:
         bot.terminate()

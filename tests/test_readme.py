@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from bot.console.runner import main as console_main
+from tests.local_http import LOCAL
 from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,7 +142,7 @@ def test_the_readme_curl_gets_an_answer_from_a_bot_in_http_mode(tmp_path: Path) 
 
 def _healthy(url: str) -> bool:
     try:
-        return httpx.get(url, timeout=1).status_code == 200
+        return LOCAL.get(url, timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
 

@@ -6,7 +6,6 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -15,6 +14,7 @@ from slack_sdk.webhook import WebhookClient
 from tests.fakes import slack_rules
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import SlackPayloads
+from tests.local_http import LOCAL
 
 TOKEN = "xoxb-test-token"
 
@@ -204,7 +204,7 @@ def test_acknowledgements_are_checked(slack: FakeSlack) -> None:
 
 def test_a_test_that_leaves_violations_fails_at_teardown() -> None:
     fake = FakeSlack(token=TOKEN).start()
-    httpx.post(fake.api_url + "chat.postMessage", data={"token": TOKEN, "channel": "C1", "text": "<!here>"})
+    LOCAL.post(fake.api_url + "chat.postMessage", data={"token": TOKEN, "channel": "C1", "text": "<!here>"})
 
     with pytest.raises(AssertionError, match="Slack would have refused"):
         fake.close()

@@ -25,6 +25,7 @@ from bot.http.server import create
 from bot.store import StoreUnavailable, connect
 from tests.conftest import reset_postgres
 from tests.fakes.slack_api import text_of
+from tests.local_http import LOCAL
 from tests.processes import ROOT, free_port, outside_world, start_bot
 from tests.world import SECRET, TOKEN, World, postgres_url
 
@@ -72,7 +73,7 @@ def _healthz(world: World) -> httpx.Response:
     server = create(door, host="127.0.0.1", port=0)
     threading.Thread(target=server.run, daemon=True).start()
     try:
-        return httpx.get(f"http://127.0.0.1:{server.effective_port}/healthz", timeout=5)
+        return LOCAL.get(f"http://127.0.0.1:{server.effective_port}/healthz", timeout=5)
     finally:
         server.close()
 
@@ -173,8 +174,8 @@ def test_socket_mode_serves_healthz_on_the_metrics_port(tmp_path: Path) -> None:
         try:
             url = f"http://127.0.0.1:{port}/healthz"
             _wait(lambda: _body(url) == "unhealthy\n" + REFUSED.format("account_inactive"), log_path)
-            assert httpx.get(url, timeout=5).status_code == 503
-            assert httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).status_code == 200
+            assert LOCAL.get(url, timeout=5).status_code == 503
+            assert LOCAL.get(f"http://127.0.0.1:{port}/metrics", timeout=5).status_code == 200
         finally:
             process.terminate()
             process.wait(20)
@@ -184,7 +185,7 @@ def test_socket_mode_serves_healthz_on_the_metrics_port(tmp_path: Path) -> None:
 
 def _body(url: str) -> str | None:
     try:
-        return httpx.get(url, timeout=1).text
+        return LOCAL.get(url, timeout=1).text
     except httpx.HTTPError:
         return None
 

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 import pytest
 
 from bot.baseten.sim.server import serve
@@ -18,6 +17,7 @@ from tests.conftest import reset_postgres
 from tests.fakes.slack_api import FakeSlack, text_of
 from tests.fakes.slack_payloads import SlackPayloads
 from tests.fakes.tcp_proxy import TcpProxy
+from tests.local_http import LOCAL
 from tests.processes import BotProcess, start_bot
 from tests.world import API_KEY, SECRET, TOKEN, postgres_url
 
@@ -43,7 +43,7 @@ def outside(tmp_path: Path) -> Iterator[tuple[FakeSlack, dict[str, str], SlackPa
 
 
 def health(bot: BotProcess) -> int:
-    return httpx.get(f"http://127.0.0.1:{bot.port}/healthz", timeout=10).status_code
+    return LOCAL.get(f"http://127.0.0.1:{bot.port}/healthz", timeout=10).status_code
 
 
 def wait_health(bot: BotProcess, status: int, timeout: float = 15.0) -> None:

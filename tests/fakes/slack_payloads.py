@@ -19,6 +19,7 @@ from slack_bolt import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from tests.fakes.slack_api import FakeSlack
+from tests.local_http import LOCAL
 
 APP_ID = "A0CHAINOPS"
 VERIFICATION_TOKEN = "legacy-verification-token"  # Slack still sends it; Bolt ignores it
@@ -38,7 +39,7 @@ class SignedRequest:
 
 
 def post(url: str, request: SignedRequest, timeout: float = 10.0) -> httpx.Response:
-    return httpx.post(url, content=request.body, headers=request.headers, timeout=timeout)
+    return LOCAL.post(url, content=request.body, headers=request.headers, timeout=timeout)
 
 
 class SlackPayloads:
