@@ -18,6 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent import futures
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -333,11 +334,13 @@ class WorkPool(Executor):
         interrupted = self._abandon(running, started=True)
         self._slack.close()
         self._slack.wait_idle(give_up_by)
+        # Running work that had already begun answering its person is not told to retry: it counts as
+        # finished, and its answer is let reach Slack before the process exits.
+        answering = [job for job in running if job.answered and not job.abandoned]
+        futures.wait([job.future for job in answering], timeout=max(0.0, give_up_by - time.monotonic()))
         self._closed.set()
-        # Running work that had already answered its person counts as finished: it is not told to retry.
-        answered_already = sum(1 for job in running if job.answered and not job.abandoned)
         return Drained(
-            finished=finished - before + answered_already,
+            finished=finished - before + len(answering),
             told_to_retry=dropped,
             interrupted=interrupted,
         )
