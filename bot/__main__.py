@@ -140,7 +140,12 @@ def serve(mode: str | None) -> int:
                 metrics=None if own_port else chainops.metrics,
                 health=chainops.health.problems,
             )
-            server = create(door, port=settings.port, connection_limit=settings.chainops_http_connections)
+            server = create(
+                door,
+                port=settings.port,
+                connection_limit=settings.chainops_http_connections,
+                request_deadline=settings.chainops_http_request_deadline,
+            )
             log.info("chainops serving HTTP on port %s (%s)", settings.port, settings.where())
             try:
                 server.run()

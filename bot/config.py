@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     chainops_metrics_port: int | None = Field(default=None, ge=1, le=65535)
     chainops_log_format: Literal["text", "json"] = "text"
     chainops_http_connections: int = Field(default=1000, ge=16, le=100_000)
+    # Seconds from a request's first byte to its last; Slack sends in milliseconds, so a slower client
+    # loses its connection rather than holding it.
+    chainops_http_request_deadline: float = Field(default=10.0, gt=0, le=300)
     # Slack delivery: seconds between posts in one channel, and how long an outage is retried.
     chainops_slack_pace: float = Field(default=1.0, ge=0, le=60)
     chainops_outbox_give_up: float = Field(default=4 * 3600.0, gt=0)

@@ -67,6 +67,7 @@ class Channel(HTTPChannel):
 class FrontServer(TcpWSGIServer):
     channel_class = Channel
     next_sweep = 0.0
+    request_deadline = REQUEST_DEADLINE
 
     def readable(self) -> bool:
         now = time.time()
@@ -97,7 +98,7 @@ class FrontServer(TcpWSGIServer):
             if channel.requests or channel.will_close:
                 continue  # a thread is answering it, or it is already closing
             request = channel.request
-            if request is not None and now - request.started > REQUEST_DEADLINE:
+            if request is not None and now - request.started > self.request_deadline:
                 refused("request not received within its deadline", _address(channel.addr))
                 channel.will_close = True
                 closing += 1
@@ -149,7 +150,12 @@ def _connection_limit(wanted: int) -> int:
 
 
 def create(
-    application: WSGIApp, *, host: str = "0.0.0.0", port: int = 3000, connection_limit: int = CONNECTION_LIMIT
+    application: WSGIApp,
+    *,
+    host: str = "0.0.0.0",
+    port: int = 3000,
+    connection_limit: int = CONNECTION_LIMIT,
+    request_deadline: float = REQUEST_DEADLINE,
 ) -> FrontServer:
     """A server for `application`; call `.run()` to serve and `.close()` to stop."""
     throttle(logging.getLogger("waitress.queue"))  # "Task queue depth" at every request under load
@@ -167,4 +173,6 @@ def create(
         log_socket_errors=False,  # a client resetting its connection is not our error
         expose_tracebacks=False,
     )
-    return FrontServer(application, adj=adj)
+    server = FrontServer(application, adj=adj)
+    server.request_deadline = request_deadline
+    return server
