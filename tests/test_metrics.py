@@ -144,6 +144,8 @@ def test_refusals_baseten_errors_and_rate_limit_waits_are_counted(tmp_path: Path
         responses = len(slack.shown_responses())
         bot.send(payloads.slash_command("status hello-chain production"))
         slack.wait_for(lambda: len(slack.shown_responses()) > responses, timeout=30)
+        # The command is counted once its work is done, a moment after its answer went out.
+        slack.wait_for(lambda: delta(before, bot.metrics(), "chainops_commands_total", command="status", outcome="ok") > 0, timeout=10)
         after = bot.metrics()
     finally:
         bot.terminate()
@@ -277,6 +279,8 @@ def test_socket_mode_serves_metrics_on_its_own_port(tmp_path: Path, outside) -> 
         }
         socket_mode.send("slash_commands", command)  # the app is connected, so it has started
         slack.wait_for(lambda: slack.last_response("socket") is not None, timeout=20)
+        # The command is counted once its work is done, a moment after its answer went out.
+        slack.wait_for(lambda: sample(scrape(url), "chainops_commands_total", command="help", outcome="ok") > 0, timeout=10)
         samples = scrape(url)
     finally:
         process.terminate()

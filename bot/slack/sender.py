@@ -138,7 +138,9 @@ class OutboxSender:
                 return True
             if time.monotonic() >= deadline:
                 return False
-            time.sleep(0.01)
+            # Until the next message is due (a retry after a failure waits seconds), within 10-100 ms.
+            due = self.store.next_due()
+            time.sleep(min(0.1, max(0.01, (due or 0.0) - self.clock())))
 
     def tick(self, *, inline: bool = False) -> None:
         """Deliver the channels that are due (`inline`: in this thread), and probe Slack during an outage."""
