@@ -43,8 +43,8 @@ from bot.watch.poller import Watcher
 
 log = logging.getLogger(__name__)
 
-# Of the shutdown's seconds, this share at the end is kept for telling people what did not finish, and
-# the last part of that for the tellings to reach Slack.
+# Shares of the shutdown's seconds: acknowledged work runs until the last 28%, kept for telling people
+# what did not finish; those tellings have until the last 12%, kept for stopping the background loops.
 SHUTDOWN_RESERVE = 0.28
 SHUTDOWN_LAST_WORDS = 0.12
 EXPIRY = "expiring confirmations"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from bot.runtime.workpool import Priority, WorkPool
+from bot.runtime.workpool import Priority, WorkPool, answered
 from tests.fakes.slack_api import text_of
 from tests.world import World
 
@@ -122,3 +122,26 @@ def test_still_trying_notices_never_hold_up_answers_that_need_no_baseten() -> No
     finally:
         release.set()
         pool.shutdown()
+
+
+def test_work_answering_when_a_shutdown_runs_out_of_time_gets_its_answer_out_first() -> None:
+    """Counted as finished (not told to retry), so its answer must reach its person before the exit."""
+    pool = WorkPool(2)
+    started = threading.Event()
+    told: list[str] = []
+
+    def status() -> None:
+        started.set()
+        time.sleep(0.2)  # the Baseten read
+        assert answered()
+        time.sleep(0.3)  # the answer's response_url post
+        told.append("answer")
+
+    pool.run(Priority.READ, status, on_abandon=lambda _started: told.append("retry"))
+    assert started.wait(5)
+    time.sleep(0.25)  # it is answering now
+    now = time.monotonic()
+    drained = pool.drain(finish_by=now, give_up_by=now + 5)
+
+    assert told == ["answer"]
+    assert (drained.finished, drained.told_to_retry, drained.interrupted) == (1, 0, 0)
