@@ -349,6 +349,8 @@ class Console:
             self.gateway.say("(waiting for rollouts to finish; Ctrl-C to stop)")
         while self.chainops.follower.busy() and time.monotonic() < deadline:
             time.sleep(0.2)
+        # A rollout is marked finished a moment before its closing message is queued: let that poll end.
+        self.chainops.follower.wait_polls(max(0.0, deadline - time.monotonic()))
         self._settle()
 
 
