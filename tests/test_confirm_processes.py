@@ -15,6 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from bot.baseten.models import DeploymentStatus
 from tests.conftest import reset_postgres
 from tests.fakes.slack_api import FakeSlack, buttons, text_of
 from tests.fakes.tcp_proxy import TcpProxy
@@ -274,6 +275,40 @@ def test_an_approval_killed_between_claim_and_write_is_written_once_after_restar
         slack.wait_for(lambda: promote_writes(outside) == 1 and len(closing(slack)) == 1, timeout=30)
         approval = slack.message("C0DEPLOYS", request.ts)
         assert approval is not None and "Approved by" in text_of(approval) and buttons(approval) == []
+    finally:
+        if bot.process.poll() is None:
+            bot.kill()
+
+
+def test_killed_while_reading_a_failed_rollouts_logs_the_restart_tells_how_it_ended_once(tmp_path: Path, outside: Outside) -> None:
+    slack, sim, env, _payloads = outside
+    sim.fail_rollouts("RandInt", status=DeploymentStatus.DEPLOY_FAILED)
+    reading_logs = threading.Event()
+    answer = sim.handle_request
+
+    def logs_answered_late_once(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/logs") and not reading_logs.is_set():
+            reading_logs.set()
+            time.sleep(3)  # the bot is killed while it waits for the failure's logs
+        return answer(request)
+
+    sim.handle_request = logs_answered_late_once  # type: ignore[method-assign]
+    bot = start_bot(tmp_path, env)
+    try:
+        click(outside, bot, preview_and_confirm_button(outside, bot))
+        assert reading_logs.wait(20)
+        bot.kill()
+
+        bot = start_bot(tmp_path, env, name="restarted")
+
+        def closings() -> list[str]:
+            return [text_of(r) for m in slack.messages("C0DEPLOYS") for r in m.replies if "DEPLOY_FAILED" in text_of(r)]
+
+        slack.wait_for(lambda: len(closings()) == 1, timeout=30)
+        bot.send(outside[3].slash_command("history hello-chain", response_url_name="history"))
+        slack.wait_for(lambda: "failed" in text_of(slack.last_response("history")), timeout=10)
+        assert len(closings()) == 1 and "<@U0ALICE>" in closings()[0]
+        assert promote_writes(outside) == 1
     finally:
         if bot.process.poll() is None:
             bot.kill()

@@ -135,18 +135,36 @@ class RolloutPoll:
             interval = self._interval(rollout, deployment, now)
             # Keep the cadence: the next poll is one interval after this one was due, not after it ended.
             values["next_poll_at"] = max(now + 0.01, min(rollout.next_poll_at, now) + interval)
-        # Only the lease holder reports: if another replica took over meanwhile, it reports instead.
-        if not self.store.save_rollout(rollout.id, owner=self.owner, **values):
-            return None
         finished = phase is not Phase.IN_PROGRESS
-        if lines or finished or now - self._last_parent_update.get(rollout.id, 0.0) > PARENT_REFRESH:
-            self._update_parent(rollout, deployment, now, say.state_line(phase))
+        # The end's message is written before the end is saved (a failure's reads the logs from
+        # Baseten), and saved with it: a kill in between leaves the rollout followed, to be told again.
+        outcome, closing = self._closing(rollout, deployment, phase, superseded_by, now)
         if finished:
+            # The parent shows the end before the closing reply arrives; telling it twice changes nothing.
+            self._update_parent(rollout, deployment, now, say.state_line(phase))
             self._last_parent_update.pop(rollout.id, None)
+        # Only the lease holder reports: if another replica took over meanwhile, it reports instead.
+        if not self._save(rollout, *closing, **values):
+            return None
+        stale = now - self._last_parent_update.get(rollout.id, 0.0) > PARENT_REFRESH
+        if not finished and (lines or stale):
+            self._update_parent(rollout, deployment, now, say.state_line(phase))
         if lines and not finished:
             self._reply(rollout, say.progress(rollout, lines), progress=True)
+        return outcome
+
+    def _closing(
+        self,
+        rollout: Rollout,
+        deployment: ChainDeployment,
+        phase: Phase,
+        superseded_by: str | None,
+        now: float,
+    ) -> tuple[str | None, list[object]]:
+        """How the rollout ended, and the reply and audit event that tell of it; (None, []) while it runs."""
         if phase is Phase.LIVE and superseded_by is not None:
-            return self._report(rollout, say.superseded(rollout, deployment, superseded_by), "superseded")
+            reply = say.superseded(rollout, deployment, superseded_by)
+            return "superseded", self._telling(rollout, reply.text, reply.blocks, event="rollout_failed")
         if phase is Phase.LIVE:
             reply = say.succeeded(
                 rollout,
@@ -156,14 +174,15 @@ class RolloutPoll:
                 rollback_window=self.settings.rollback_window,
                 revertible=self._revertible(rollout),
             )
-            return self._report(rollout, reply, "succeeded", event="succeeded")
-        if finished:
-            errors = {
-                c.id: self._error_lines(rollout, deployment, c.id)
-                for c in say.failing(deployment)[: say.FAILED_WITH_LOGS]
-            }
-            return self._report(rollout, say.failed(rollout, deployment, errors), "failed")
-        return None
+            return "succeeded", self._telling(rollout, reply.text, reply.blocks, event="succeeded")
+        if phase is Phase.IN_PROGRESS:
+            return None, []
+        errors = {
+            c.id: self._error_lines(rollout, deployment, c.id)
+            for c in say.failing(deployment)[: say.FAILED_WITH_LOGS]
+        }
+        reply = say.failed(rollout, deployment, errors)
+        return "failed", self._telling(rollout, reply.text, reply.blocks, event="rollout_failed")
 
     def _observe(self, rollout: Rollout) -> tuple[ChainDeployment, bool, str | None]:
         """The deployment, whether the environment serves it, and what serves instead if it was passed over.
@@ -204,11 +223,9 @@ class RolloutPoll:
         env = self.baseten.get_environment(rollout.chain_id, rollout.env)
         candidate = verbs.PLANS.made_in(rollout.plan_json, env, rollout.previous_deployment_id)
         if candidate is not None:
-            if not self.store.save_rollout(
-                rollout.id, owner=self.owner, deployment_id=candidate.id, write_state=WriteState.ANSWERED
-            ):
+            made = self._telling(rollout, say.made_after_all(candidate.id).text)
+            if not self._save(rollout, *made, deployment_id=candidate.id, write_state=WriteState.ANSWERED):
                 return None, None
-            self._reply(rollout, say.made_after_all(candidate.id).text)
             if self.writes is not None:
                 self.writes.settle(rollout, True)
             return self.store.rollout(rollout.id), None
@@ -216,16 +233,15 @@ class RolloutPoll:
             # Baseten may still be working on the write: look again before concluding anything.
             self._later(rollout, now + self.settings.poll_interval)
             return None, None
-        if not self.store.save_rollout(
-            rollout.id,
-            owner=self.owner,
+        if not self._save(
+            rollout,
+            *self._telling(rollout, say.not_made(rollout).text),
             state=RolloutState.FAILED,
             finished_at=now,
             lease_owner=None,
             write_state=WriteState.ANSWERED,
         ):
             return None, None
-        self._reply(rollout, say.not_made(rollout).text)
         self._update_parent(rollout, None, now, "not made")
         if self.writes is not None:
             self.writes.settle(rollout, False)
@@ -276,29 +292,29 @@ class RolloutPoll:
         return say.error_lines(entries)
 
     def _give_up(self, rollout: Rollout, now: float) -> str | None:
-        if not self.store.save_rollout(
-            rollout.id, owner=self.owner, state=RolloutState.TIMED_OUT, finished_at=now, lease_owner=None
-        ):
+        told = self._telling(rollout, say.gave_up(rollout, now - rollout.started_at).text, event="timed_out")
+        if not self._save(rollout, *told, state=RolloutState.TIMED_OUT, finished_at=now, lease_owner=None):
             return None
-        self._reply(rollout, say.gave_up(rollout, now - rollout.started_at).text)
         self._update_parent(rollout, None, now, "stopped following (timeout)")
-        self._audit(rollout, "timed_out")
         return "timed_out"
 
     def _unreachable(self, rollout: Rollout, now: float, exc: BasetenError) -> None:
         failures = rollout.failures + 1
         backoff = min(self.settings.poll_interval * 2 ** min(failures, 5), MAX_BUILD_INTERVAL)
         report = now - rollout.last_ok_at > UNREACHABLE_AFTER and not rollout.unreachable_reported
-        saved = self.store.save_rollout(
-            rollout.id,
-            owner=self.owner,
+        told = (
+            self._telling(rollout, say.unreachable(now - rollout.last_ok_at, exc.message).text)
+            if report
+            else []
+        )
+        self._save(
+            rollout,
+            *told,
             failures=failures,
             next_poll_at=now + backoff,
             unreachable_reported=rollout.unreachable_reported or report,
         )
         log.warning("polling rollout %s failed (%s); retry in %.0fs", rollout.id, exc.message, backoff)
-        if saved and report:
-            self._reply(rollout, say.unreachable(now - rollout.last_ok_at, exc.message).text)
 
     def _rate_limited(self, rollout: Rollout, exc: BasetenRateLimited) -> None:
         """Baseten refuses every request until its window ends: look again only after it."""
@@ -317,12 +333,40 @@ class RolloutPoll:
 
     # -- Slack -----------------------------------------------------------------------------------------
 
-    def _report(
-        self, rollout: Rollout, reply: say.Reply, outcome: str, *, event: str = "rollout_failed"
-    ) -> str:
-        self._reply(rollout, reply.text, reply.blocks)
-        self._audit(rollout, event)
-        return outcome
+    def _save(self, rollout: Rollout, *rows: object, **values: object) -> bool:
+        """Save this step of the rollout with what tells of it (`_telling`), in one transaction, while we
+        hold its lease; False if another replica took it over (then that one tells)."""
+        if not self.store.save_rollout(rollout.id, *rows, owner=self.owner, **values):
+            return False
+        if rows:
+            self.outbox.wake()
+        return True
+
+    def _telling(
+        self,
+        rollout: Rollout,
+        text: Mrkdwn,
+        block_list: blocks.Blocks | None = None,
+        *,
+        event: str | None = None,
+    ) -> list[object]:
+        """A reply in the rollout's thread (and its audit event), for `_save` to store with the step."""
+        reply = self.outbox.message(
+            rollout.channel, text, block_list or [blocks.section(text)], thread=self._parent(rollout)
+        )
+        if event is None:
+            return [reply]
+        recorded = self.audit.event(
+            event,
+            rollout.requester,
+            kind=rollout.kind,
+            chain=ChainRef(rollout.chain_id, rollout.chain_name),
+            env=rollout.env,
+            summary=rollout.deployment_id,
+            request_id=rollout.request_id or None,
+            channel=rollout.channel,
+        )
+        return [reply, recorded]
 
     def _update_parent(
         self, rollout: Rollout, deployment: ChainDeployment | None, now: float, state_line: str
@@ -357,15 +401,3 @@ class RolloutPoll:
         key = f"slack:{rollout.channel}:{rollout.parent_ts}"
         self.outbox.adopt(key, rollout.channel, rollout.parent_ts)
         return key
-
-    def _audit(self, rollout: Rollout, event: str) -> None:
-        self.audit.record(
-            event,
-            rollout.requester,
-            kind=rollout.kind,
-            chain=ChainRef(rollout.chain_id, rollout.chain_name),
-            env=rollout.env,
-            summary=rollout.deployment_id,
-            request_id=rollout.request_id or None,
-            channel=rollout.channel,
-        )

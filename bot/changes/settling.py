@@ -56,32 +56,31 @@ def poll(
     }
     settled = plan.settled_in(env)
     timed_out = not settled and now - rollout.started_at > plan.follow_timeout
-    if settled or timed_out:
-        state = RolloutState.SUCCEEDED if settled else RolloutState.FAILED
-        values.update(state=state, finished_at=now, lease_owner=None)
-    else:
+    if not (settled or timed_out):
         values["next_poll_at"] = now + rollouts.settings.poll_interval
-    if not rollouts.store.save_rollout(rollout.id, owner=rollouts.owner, **values):
-        return None  # another replica holds it now: it reports
-    if lines:
-        rollouts._reply(rollout, blocks.listing(lines, more="chainlets"), progress=True)
+        if not rollouts._save(rollout, **values):
+            return None  # another replica holds it now: it reports
+        if lines:
+            rollouts._reply(rollout, blocks.listing(lines, more="chainlets"), progress=True)
+        rollouts._update_parent(rollout, None, now, "applying")
+        return None
+    # The end is saved with the lines that tell of it: a kill in between leaves it followed, to be told.
+    told = rollouts._telling(rollout, blocks.listing(lines, more="chainlets")) if lines else []
     took = duration(now - rollout.started_at)
     if settled:
         text = plan.settled_text(env, took)
-        rollouts._update_parent(rollout, None, now, "applied")
         offer = say.revert_offer(rollout, rollouts.settings.rollback_window)
-        rollouts._reply(rollout, text, [blocks.section(text), *offer])
-        rollouts._audit(rollout, "succeeded")
-        return "succeeded"
-    if timed_out:
+        told += rollouts._telling(rollout, text, [blocks.section(text), *offer], event="succeeded")
+    else:
         said = plan.not_applied_text(env, took, say.typed(rollout))
         text = md("{} {}", markup.user(rollout.requester), said)
-        rollouts._update_parent(rollout, None, now, "not applied")
-        rollouts._reply(rollout, text)
-        rollouts._audit(rollout, "timed_out")
-        return "timed_out"
-    rollouts._update_parent(rollout, None, now, "applying")
-    return None
+        told += rollouts._telling(rollout, text, event="timed_out")
+    # The parent shows the end before the closing reply arrives; telling it twice changes nothing.
+    rollouts._update_parent(rollout, None, now, "applied" if settled else "not applied")
+    state = RolloutState.SUCCEEDED if settled else RolloutState.FAILED
+    if not rollouts._save(rollout, *told, state=state, finished_at=now, lease_owner=None, **values):
+        return None
+    return "succeeded" if settled else "timed_out"
 
 
 def _resolve(
@@ -95,23 +94,16 @@ def _resolve(
     """An unanswered write: made if the settings read back as requested; not made once the window has
     passed without them. Whether to follow it from here, and how it ended if it did."""
     if plan.applied_in(env):
-        if not rollouts.store.save_rollout(rollout.id, owner=rollouts.owner, write_state=WriteState.ANSWERED):
+        made = rollouts._telling(
+            rollout, Mrkdwn("Baseten made the change: the settings read back as requested.")
+        )
+        if not rollouts._save(rollout, *made, write_state=WriteState.ANSWERED):
             return False, None
-        rollouts._reply(rollout, Mrkdwn("Baseten made the change: the settings read back as requested."))
         if rollouts.writes is not None:
             rollouts.writes.settle(rollout, True)
         return True, None
     if now - rollout.started_at < window:
         rollouts._later(rollout, now + rollouts.settings.poll_interval)  # Baseten may still be at it
-        return False, None
-    if not rollouts.store.save_rollout(
-        rollout.id,
-        owner=rollouts.owner,
-        state=RolloutState.FAILED,
-        finished_at=now,
-        lease_owner=None,
-        write_state=WriteState.ANSWERED,
-    ):
         return False, None
     text = md(
         ":warning: {} Baseten's answer to this change never arrived, and the settings of {}/*{}* read back "
@@ -122,7 +114,15 @@ def _resolve(
         say.typed(rollout),
         rollout.env,
     )
-    rollouts._reply(rollout, text)
+    if not rollouts._save(
+        rollout,
+        *rollouts._telling(rollout, text),
+        state=RolloutState.FAILED,
+        finished_at=now,
+        lease_owner=None,
+        write_state=WriteState.ANSWERED,
+    ):
+        return False, None
     rollouts._update_parent(rollout, None, now, "not made")
     if rollouts.writes is not None:
         rollouts.writes.settle(rollout, False)

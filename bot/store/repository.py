@@ -304,13 +304,18 @@ class Store:
                 .values(lease_until=now + lease_seconds)
             )
 
-    def save_rollout(self, rollout_id: str, *, owner: str, **values: Any) -> bool:
-        """Write progress only while we still hold the lease; False means another replica took over."""
+    def save_rollout(self, rollout_id: str, /, *rows: Any, owner: str, **values: Any) -> bool:
+        """Write progress only while we still hold the lease; False means another replica took over.
+        `rows` (the replies and audit events that tell of this step) are stored in the same transaction:
+        a kill or a database cut leaves the step and its telling both, or neither."""
         with self._session() as s:
             result = s.execute(
                 update(Rollout).where(Rollout.id == rollout_id, Rollout.lease_owner == owner).values(**values)
             )
-            return _rowcount(result) == 1
+            if _rowcount(result) != 1:
+                return False
+            s.add_all(rows)
+            return True
 
     def update_rollout(self, rollout_id: str, **values: Any) -> None:
         """For the rollout's creator, before any follower has leased it."""
