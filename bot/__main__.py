@@ -108,10 +108,14 @@ def serve(mode: str | None) -> int:
         logging.getLogger("chainops").info("metrics and /healthz on port %s", settings.chainops_metrics_port)
 
     stopping_since: list[float] = []
+    # HTTP mode is interrupted out of its serving loop. Socket Mode is not: an interrupt landing inside
+    # the Socket Mode client (connecting, holding its locks) could leave its close() waiting for ever.
+    interrupt = settings.slack_app_token is None
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         stopping_since.append(time.monotonic())
-        raise KeyboardInterrupt
+        if interrupt:
+            raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
     log = logging.getLogger("chainops")
@@ -123,7 +127,10 @@ def serve(mode: str | None) -> int:
             handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
             chainops.health.watch(lambda: None if handler.client.is_connected() else "not connected to Slack")
             try:
-                handler.start()  # type: ignore[no-untyped-call]
+                handler.connect()  # type: ignore[no-untyped-call]
+                while not stopping_since:
+                    time.sleep(0.2)
+                log.info("chainops shutting down")
             finally:
                 handler.close()  # type: ignore[no-untyped-call]
         else:
