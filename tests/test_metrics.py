@@ -76,6 +76,9 @@ def test_commands_acks_baseten_and_slack_calls_move_the_counters(tmp_path: Path,
         slack.wait_for(lambda: any(m.replies for m in slack.messages("C0DEPLOYS")), timeout=10)
         following = bot.metrics()
         slack.wait_for(lambda: len(closing_replies(slack)) == 1, timeout=30)
+        # A Slack call is counted once its answer is back, a moment after Slack has the post.
+        posted = lambda: delta(before, bot.metrics(), "chainops_slack_calls_total", method="chat.postMessage", outcome="ok")  # noqa: E731
+        slack.wait_for(lambda: posted() == len(slack.calls_to("chat.postMessage")), timeout=10)
         after = bot.metrics()
     finally:
         bot.terminate()
