@@ -80,14 +80,25 @@ class BotProcess:
         self.process.wait(10)
 
     def terminate(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(20)
+        return terminate(self.process)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
     def metrics(self) -> Samples:
         return scrape(f"http://127.0.0.1:{self.port}/metrics")
+
+
+def terminate(process: subprocess.Popen[bytes], timeout: float = 20.0) -> int:
+    """SIGTERM, and its exit code; killed if it has not exited in time (then the test fails), so a
+    bot that hangs never outlives its test, eating the CPU of the tests after it."""
+    process.terminate()
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+        raise
 
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

@@ -27,6 +27,7 @@ from tests.processes import (
     sample,
     scrape,
     start_bot,
+    terminate,
 )
 from tests.test_modals import open_promote_form, selected, submit
 from tests.world import API_KEY, SECRET, TOKEN, World
@@ -286,8 +287,7 @@ def test_socket_mode_serves_metrics_on_its_own_port(tmp_path: Path, outside) -> 
         slack.wait_for(lambda: sample(scrape(url), "chainops_commands_total", command="help", outcome="ok") > 0, timeout=10)
         samples = scrape(url)
     finally:
-        process.terminate()
-        process.wait(20)
+        terminate(process)
         socket_mode.close()
     assert sample(samples, "chainops_commands_total", command="help", outcome="ok") == 1
     assert sample(samples, "chainops_ack_seconds_count", kind="command") == 1

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, text
 
 from tests.conftest import reset_postgres
 from tests.fakes.slack_api import FakeSlack, text_of
-from tests.processes import Outside, outside_world, sample, start_bot
+from tests.processes import Outside, outside_world, sample, start_bot, terminate
 from tests.world import postgres_url
 
 PROMOTE = "promote hello-chain production dep-hello-4"
@@ -196,7 +196,6 @@ def test_socket_mode_process_answers_slash_commands(tmp_path: Path, outside) -> 
         assert "envelope_id" in ack
         slack.wait_for(lambda: "HelloWorld" in text_of(slack.last_response("socket")), timeout=20)
     finally:
-        process.terminate()
-        process.wait(20)
+        terminate(process)
         socket_mode.close()
     assert "Traceback" not in log_path.read_text()

@@ -26,7 +26,7 @@ from bot.store import StoreUnavailable, connect
 from tests.conftest import reset_postgres
 from tests.fakes.slack_api import text_of
 from tests.local_http import LOCAL
-from tests.processes import ROOT, free_port, outside_world, start_bot
+from tests.processes import ROOT, free_port, outside_world, start_bot, terminate
 from tests.world import SECRET, TOKEN, World, postgres_url
 
 REFUSED = "Slack refuses the bot token ({}): install the app again or set SLACK_BOT_TOKEN"
@@ -177,8 +177,7 @@ def test_socket_mode_serves_healthz_on_the_metrics_port(tmp_path: Path) -> None:
             assert LOCAL.get(url, timeout=5).status_code == 503
             assert LOCAL.get(f"http://127.0.0.1:{port}/metrics", timeout=5).status_code == 200
         finally:
-            process.terminate()
-            process.wait(20)
+            terminate(process)
             socket_mode.close()
     assert "Traceback" not in log_path.read_text()
 
