@@ -233,19 +233,24 @@ class RolloutPoll:
             # Baseten may still be working on the write: look again before concluding anything.
             self._later(rollout, now + self.settings.poll_interval)
             return None, None
+        return None, "not_made" if self._not_made(rollout, say.not_made(rollout).text, now) else None
+
+    def _not_made(self, rollout: Rollout, text: Mrkdwn, now: float) -> bool:
+        """An unanswered write resolved as not made: ended, told in its thread, and settled; False if
+        another replica holds the rollout now (that one tells)."""
         if not self._save(
             rollout,
-            *self._telling(rollout, say.not_made(rollout).text),
+            *self._telling(rollout, text),
             state=RolloutState.FAILED,
             finished_at=now,
             lease_owner=None,
             write_state=WriteState.ANSWERED,
         ):
-            return None, None
+            return False
         self._update_parent(rollout, None, now, "not made")
         if self.writes is not None:
             self.writes.settle(rollout, False)
-        return None, "not_made"
+        return True
 
     def _interval(self, rollout: Rollout, deployment: ChainDeployment, now: float) -> float:
         base = self.settings.poll_interval

@@ -114,16 +114,4 @@ def _resolve(
         say.typed(rollout),
         rollout.env,
     )
-    if not rollouts._save(
-        rollout,
-        *rollouts._telling(rollout, text),
-        state=RolloutState.FAILED,
-        finished_at=now,
-        lease_owner=None,
-        write_state=WriteState.ANSWERED,
-    ):
-        return False, None
-    rollouts._update_parent(rollout, None, now, "not made")
-    if rollouts.writes is not None:
-        rollouts.writes.settle(rollout, False)
-    return False, "not_made"
+    return False, "not_made" if rollouts._not_made(rollout, text, now) else None
